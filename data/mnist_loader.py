@@ -1,0 +1,103 @@
+"""MNIST as uint8 arrays: from IDX files (the bundled copy or --data-dir) or tensorflow-datasets."""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from data.idx import read_idx
+from errors import UserError
+
+BUNDLED_MNIST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist")
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+SOURCES = ("idx", "tfds")
+
+
+@dataclasses.dataclass(frozen=True)
+class MnistArrays:
+    """MNIST held compactly: images uint8 [N, 28, 28], labels int32 [N] in 0..9."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+    def __post_init__(self):
+        for split in ("train", "test"):
+            images = getattr(self, f"{split}_images")
+            labels = getattr(self, f"{split}_labels")
+            if images.ndim != 3 or len(images) != len(labels):
+                raise UserError(
+                    f"MNIST {split} split is inconsistent: images {images.shape}, "
+                    f"labels {labels.shape}; use the four files of one MNIST copy"
+                )
+            if len(labels) == 0:
+                raise UserError(f"MNIST {split} split is empty; use a complete copy")
+            if labels.min() < 0 or labels.max() > 9:
+                raise UserError(
+                    f"MNIST {split} labels lie outside 0..9; use a genuine MNIST copy"
+                )
+
+
+def _find_idx_file(data_dir: str, stem: str) -> str:
+    for name in (stem, stem + ".gz"):
+        path = os.path.join(data_dir, name)
+        if os.path.isfile(path):
+            return path
+    raise UserError(
+        f"no {stem}[.gz] in --data-dir {data_dir}; point --data-dir at a folder "
+        "holding the four MNIST IDX files, or leave it out to use the bundled copy"
+    )
+
+
+def load_idx_dir(data_dir: str) -> MnistArrays:
+    """Reads the four MNIST IDX files (each gzipped or not) from a directory."""
+    if not os.path.isdir(data_dir):
+        raise UserError(
+            f"--data-dir {data_dir} is not a directory; point it at a folder holding "
+            "the four MNIST IDX files, or leave it out to use the bundled copy"
+        )
+    arrays = {}
+    for key, stem in IDX_FILES.items():
+        array = read_idx(_find_idx_file(data_dir, stem), expect_ndim=3 if "images" in key else 1)
+        arrays[key] = array if "images" in key else array.astype(np.int32)
+    return MnistArrays(**arrays)
+
+
+def load_tfds(tfds_dir: str | None) -> MnistArrays:
+    """Loads the tensorflow-datasets `mnist` builder (downloads it when online)."""
+    import tensorflow_datasets as tfds  # Slow to import; only this path needs it.
+
+    try:
+        splits = tfds.as_numpy(
+            tfds.load("mnist", split=["train", "test"], batch_size=-1,
+                      as_supervised=True, data_dir=tfds_dir)
+        )
+    except Exception as e:  # tfds raises many types: network, missing files, checksums.
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(
+            f"tensorflow-datasets could not load 'mnist' ({reason}); go online once, "
+            "point --tfds-dir at a prepared tfds data directory, or use --mnist-source idx"
+        ) from None
+    (train_images, train_labels), (test_images, test_labels) = splits
+    return MnistArrays(
+        train_images=np.asarray(train_images, np.uint8).reshape(-1, 28, 28),
+        train_labels=np.asarray(train_labels, np.int32),
+        test_images=np.asarray(test_images, np.uint8).reshape(-1, 28, 28),
+        test_labels=np.asarray(test_labels, np.int32),
+    )
+
+
+def load_mnist(source: str = "idx", data_dir: str | None = None,
+               tfds_dir: str | None = None) -> MnistArrays:
+    """Loads MNIST from `source`: 'idx' reads `data_dir` (default: the bundled copy)."""
+    if source == "idx":
+        return load_idx_dir(data_dir or BUNDLED_MNIST_DIR)
+    if source == "tfds":
+        return load_tfds(tfds_dir)
+    raise UserError(f"unknown MNIST source {source!r}; use one of: {', '.join(SOURCES)}")

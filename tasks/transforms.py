@@ -1,0 +1,88 @@
+"""MNIST variants as pure transforms of (images, labels), usable eagerly and inside tf.data.
+
+Every transform takes greyscale images (float32 in [0, 1], shape [..., 28, 28]),
+integer labels of the same leading shape, and a stateless seed (int [2]) for
+those that draw random numbers; it returns new images and labels and changes
+neither input. Transforms with a fixed permutation are made by a factory from a
+numpy Generator, so one run seed gives the same bijection on every call.
+"""
+
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+Transform = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+NUM_CLASSES = 10
+
+
+def identity(images, labels, seed):
+    del seed
+    return images, labels
+
+
+def rotate_180(images, labels, seed):
+    """The original `ref`: reversing the flattened 784-vector turns the image by 180 degrees."""
+    del seed
+    return tf.reverse(images, axis=[-2, -1]), labels
+
+
+def mirror(images, labels, seed):
+    """A true reflection on one axis (left to right), as the original README describes `ref`."""
+    del seed
+    return tf.reverse(images, axis=[-1]), labels
+
+
+def invert(images, labels, seed):
+    del seed
+    return 1.0 - images, labels
+
+
+def noise(images, labels, seed):
+    """Replaces each image by uniform noise, fresh for every seed; the labels stay."""
+    return tf.random.stateless_uniform(tf.shape(images), seed=seed, dtype=images.dtype), labels
+
+
+def zero(images, labels, seed):
+    del seed
+    return tf.zeros_like(images), labels
+
+
+def one(images, labels, seed):
+    del seed
+    return tf.ones_like(images), labels
+
+
+def permute_labels(rng: np.random.Generator) -> Transform:
+    """The original `perm`: a fixed permutation of the ten labels; the images stay."""
+    permutation = tf.constant(rng.permutation(NUM_CLASSES), tf.int32)
+
+    def transform(images, labels, seed):
+        del seed
+        return images, tf.gather(permutation, labels)
+
+    return transform
+
+
+def permute_rows(rng: np.random.Generator, rows: int = 28) -> Transform:
+    """A fixed permutation of the image rows, as the original README describes `perm`."""
+    permutation = tf.constant(rng.permutation(rows), tf.int32)
+
+    def transform(images, labels, seed):
+        del seed
+        return tf.gather(images, permutation, axis=-2), labels
+
+    return transform
+
+
+def permute_pixels(rng: np.random.Generator, height: int = 28, width: int = 28) -> Transform:
+    """Permuted-MNIST of the continual-learning literature: a fixed shuffle of all pixels."""
+    permutation = tf.constant(rng.permutation(height * width), tf.int32)
+
+    def transform(images, labels, seed):
+        del seed
+        shape = tf.shape(images)
+        flat = tf.reshape(images, tf.concat([shape[:-2], [height * width]], axis=0))
+        return tf.reshape(tf.gather(flat, permutation, axis=-1), shape), labels
+
+    return transform

@@ -1,0 +1,85 @@
+"""The run log: config.json, append-only metrics.jsonl, summary.json and TensorBoard events.
+
+metrics.jsonl is the record plots read: one JSON object a line, every line with
+`step`, `kind` ("train" or "test") and `active_task`. TensorBoard gets the same
+scalars in the original tool's layout: `train/`, `test/` (all tasks together)
+and one `test_task_<i>_<name>/` writer per task, each with a scalar `accuracy`.
+"""
+
+import json
+import os
+from typing import Sequence
+
+import tensorflow as tf
+
+from errors import UserError
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+def write_json_atomic(path: str, obj: dict) -> None:
+    """Writes JSON to a temporary file beside `path` and renames it: never a half file."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+
+
+def create_run_dir(log_dir: str, run_name: str) -> str:
+    """Makes a new, empty run directory; an existing one is refused, never reused."""
+    path = os.path.join(log_dir, run_name)
+    try:
+        os.makedirs(log_dir, exist_ok=True)
+        os.mkdir(path)
+    except FileExistsError:
+        raise UserError(f"run directory {path} already exists; choose another --run-name "
+                        "or --log-dir (nothing was overwritten)") from None
+    except OSError as e:
+        raise UserError(f"cannot create a run directory in --log-dir {log_dir} "
+                        f"({e.strerror}); choose a writable --log-dir") from None
+    return path
+
+
+class RunLog:
+    """Writes one run's records: each to metrics.jsonl (flushed) and to TensorBoard."""
+
+    def __init__(self, run_dir: str, task_names: Sequence[str], config: dict):
+        self.run_dir = run_dir
+        self.task_names = tuple(task_names)
+        write_json_atomic(os.path.join(run_dir, CONFIG_FILE), config)
+        self._metrics = open(os.path.join(run_dir, METRICS_FILE), "a")
+        self._train_writer = tf.summary.create_file_writer(os.path.join(run_dir, "train"))
+        self._test_writer = tf.summary.create_file_writer(os.path.join(run_dir, "test"))
+        self._task_writers = [
+            tf.summary.create_file_writer(os.path.join(run_dir, f"test_task_{i}_{name}"))
+            for i, name in enumerate(self.task_names)]
+
+    def write(self, record: dict) -> None:
+        """Appends one record (a train or test line) and mirrors its scalars to TensorBoard."""
+        self._metrics.write(json.dumps(record, sort_keys=True) + "\n")
+        self._metrics.flush()
+        step = record["step"]
+        if record["kind"] == "train":
+            with self._train_writer.as_default(step=step):
+                tf.summary.scalar("accuracy", record["train_accuracy"])
+                tf.summary.scalar("loss", record["loss"])
+        else:
+            with self._test_writer.as_default(step=step):
+                tf.summary.scalar("accuracy", record["test_accuracy_all"])
+            for name, writer in zip(self.task_names, self._task_writers):
+                with writer.as_default(step=step):
+                    tf.summary.scalar("accuracy", record["test_accuracy"][name])
+                    tf.summary.scalar("loss", record["test_loss"][name])
+
+    def write_summary(self, summary: dict) -> None:
+        write_json_atomic(os.path.join(self.run_dir, SUMMARY_FILE), summary)
+
+    def close(self) -> None:
+        self._metrics.close()
+        for writer in (self._train_writer, self._test_writer, *self._task_writers):
+            writer.close()

@@ -1,0 +1,160 @@
+"""Runs one experiment: builds tasks and model from a RunConfig, trains on the schedule, logs."""
+
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import tensorflow as tf
+
+from data import load_mnist
+from errors import UserError
+from models import build_model
+from tasks import TASKS, Task, build_tasks, input_channels
+from training.config import RunConfig
+from training.progress import Progress
+from training.run_log import RunLog, create_run_dir
+from training.schedule import Schedule
+from training.steps import evaluate, make_optimizer, train_step
+
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def configure_devices(use_gpu: bool) -> None:
+    """Runs on the GPU with --gpu (an error if none is visible), else on the CPU only."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if use_gpu and not gpus:
+        raise UserError("--gpu was given but TensorFlow sees no GPU; install the GPU build "
+                        "(pip install 'tensorflow[and-cuda]') on a machine with one, "
+                        "or drop --gpu to run on the CPU")
+    if not use_gpu and gpus:
+        tf.config.set_visible_devices([], "GPU")
+
+
+def code_version() -> str:
+    """The git commit of this code (with -dirty for local changes), or 'unknown'."""
+    try:
+        result = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"],
+                                cwd=REPO_DIR, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def default_run_name(config: RunConfig) -> str:
+    return (f"{time.strftime('%Y%m%d-%H%M%S')}_{'-'.join(config.tasks)}_"
+            f"{'-'.join(config.network)}_tt{config.task_time}_{config.optimizer}_s{config.seed}")
+
+
+def _make_run_dir(config: RunConfig) -> str:
+    if config.run_name:
+        return create_run_dir(config.log_dir, config.run_name)
+    name = default_run_name(config)
+    for suffix in ["", *(f"-{i}" for i in range(1, 100))]:
+        if not os.path.exists(os.path.join(config.log_dir, name + suffix)):
+            return create_run_dir(config.log_dir, name + suffix)
+    return create_run_dir(config.log_dir, name)  # Refused with a clear message.
+
+
+def run_metadata(config: RunConfig) -> dict:
+    """config.json: every setting, plus what is needed to reproduce and to read the run."""
+    return {
+        **config.to_json(),
+        "code_version": code_version(),
+        "tensorflow_version": tf.__version__,
+        "python_version": platform.python_version(),
+        "argv": sys.argv,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "task_descriptions": {name: TASKS[name].description for name in config.tasks},
+    }
+
+
+def run_experiment(config: RunConfig, progress_stream=sys.stderr) -> str:
+    """Trains and evaluates one run as `config` says; returns the run directory."""
+    configure_devices(config.gpu)
+    tf.keras.utils.set_random_seed(config.seed)
+    mnist = load_mnist(config.mnist_source, config.data_dir, config.tfds_dir)
+    tasks = build_tasks(config.tasks, mnist=mnist, input_style=config.input_style,
+                        seed=config.seed)
+    model = build_model(config.network, input_shape=(28, 28, input_channels(config.input_style)),
+                        conv_filters=config.conv_filters, fc_units=config.fc_units,
+                        norm=config.norm, keep_prob=config.dropout, seed=config.seed)
+    optimizer = make_optimizer(config.optimizer, config.learning_rate)
+    optimizer.build(model.trainable_variables)
+    log = RunLog(_make_run_dir(config), config.tasks, run_metadata(config))
+    progress = Progress(config.max_steps, progress_stream)
+    try:
+        summary = _train(config, tasks, model, optimizer, log, progress)
+        log.write_summary(summary)
+    finally:
+        progress.close()
+        log.close()
+    return log.run_dir
+
+
+def _train(config: RunConfig, tasks: list[Task], model, optimizer, log: RunLog,
+           progress: Progress) -> dict:
+    """The training loop: every step trains; evaluation every test_frequency steps and at the end."""
+    schedule = Schedule(config.tasks, config.task_time)
+    batches = {task.name: iter(task.train_batches(config.batch)) for task in tasks}
+    start = time.monotonic()
+    train_time = eval_time = 0.0
+    window = []
+    results = {}
+    for step in range(config.max_steps + 1):
+        if step % config.test_frequency == 0 or step == config.max_steps:
+            tick = time.monotonic()
+            results = evaluate(model, tasks)
+            eval_time += time.monotonic() - tick
+            log.write(_test_record(step, schedule.task_at(min(step, config.max_steps - 1)),
+                                   results, time.monotonic() - start))
+            progress.update(step, schedule.task_at(min(step, config.max_steps - 1)),
+                            {name: r["accuracy"] for name, r in results.items()})
+        if step == config.max_steps:
+            break
+        tick = time.monotonic()
+        active = schedule.task_at(step)
+        images, labels = next(batches[active])
+        window.append(train_step(model, optimizer, images, labels))
+        if _window_ends(step, config, schedule):
+            losses, accuracies = zip(*window)
+            window = []
+            log.write({"step": step, "kind": "train", "active_task": active,
+                       "train_accuracy": float(tf.reduce_mean(accuracies)),
+                       "loss": float(tf.reduce_mean(losses)), "steps": len(losses),
+                       "wall_time": time.monotonic() - start})
+            progress.update(step + 1, active)
+        train_time += time.monotonic() - tick
+    wall_time = time.monotonic() - start
+    return {
+        "status": "completed",
+        "steps": config.max_steps,
+        "final_test_accuracy": {name: r["accuracy"] for name, r in results.items()},
+        "final_test_accuracy_all": _mean([r["accuracy"] for r in results.values()]),
+        "wall_time_s": wall_time,
+        "train_time_s": train_time,
+        "eval_time_s": eval_time,
+        "steps_per_second": config.max_steps / train_time if train_time else None,
+    }
+
+
+def _window_ends(step: int, config: RunConfig, schedule: Schedule) -> bool:
+    """A train record closes every train_summary_frequency steps, at a task switch, and at the end."""
+    following = step + 1
+    return (following % config.train_summary_frequency == 0
+            or following == config.max_steps
+            or schedule.task_at(following) != schedule.task_at(step))
+
+
+def _test_record(step: int, active: str, results: dict, wall_time: float) -> dict:
+    accuracy = {name: r["accuracy"] for name, r in results.items()}
+    return {"step": step, "kind": "test", "active_task": active,
+            "test_accuracy": accuracy,
+            "test_accuracy_all": _mean(list(accuracy.values())),
+            "test_loss": {name: r["loss"] for name, r in results.items()},
+            "wall_time": wall_time}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
