@@ -74,23 +74,28 @@ def load_tfds(tfds_dir: str | None) -> MnistArrays:
     import tensorflow_datasets as tfds  # Slow to import; only this path needs it.
 
     try:
-        splits = tfds.as_numpy(
-            tfds.load("mnist", split=["train", "test"], batch_size=-1,
-                      as_supervised=True, data_dir=tfds_dir)
-        )
+        train, test = tfds.load("mnist", split=["train", "test"], as_supervised=True,
+                                data_dir=tfds_dir)
+        (train_images, train_labels), (test_images, test_labels) = (
+            _to_arrays(tfds.as_numpy(split.batch(10000))) for split in (train, test))
     except Exception as e:  # tfds raises many types: network, missing files, checksums.
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise UserError(
             f"tensorflow-datasets could not load 'mnist' ({reason}); go online once, "
             "point --tfds-dir at a prepared tfds data directory, or use --mnist-source idx"
         ) from None
-    (train_images, train_labels), (test_images, test_labels) = splits
-    return MnistArrays(
-        train_images=np.asarray(train_images, np.uint8).reshape(-1, 28, 28),
-        train_labels=np.asarray(train_labels, np.int32),
-        test_images=np.asarray(test_images, np.uint8).reshape(-1, 28, 28),
-        test_labels=np.asarray(test_labels, np.int32),
-    )
+    return MnistArrays(train_images=train_images, train_labels=train_labels,
+                       test_images=test_images, test_labels=test_labels)
+
+
+def _to_arrays(batches) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = [], []
+    for image_batch, label_batch in batches:
+        images.append(np.asarray(image_batch, np.uint8).reshape(-1, 28, 28))
+        labels.append(np.asarray(label_batch, np.int32))
+    if not images:
+        raise ValueError("a split has no examples")
+    return np.concatenate(images), np.concatenate(labels)
 
 
 def load_mnist(source: str = "idx", data_dir: str | None = None,

@@ -1,0 +1,83 @@
+"""task.py: flag parsing, the config it builds, and one-line errors without tracebacks."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+
+import task
+from tests.conftest import write_mnist_dir
+from training import RunConfig
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run_main(*flags):
+    with pytest.raises(SystemExit) as info:
+        task.main(task.parse_flags(["task.py", *flags]))
+    return info.value.code
+
+
+def test_the_original_command_line_parses():
+    args = task.parse_flags(["task.py", "--tasks", "id", "dog", "--task-time", "2000"])
+    assert args.tasks == ["id", "dog"] and args.task_time == 2000
+
+
+def test_every_flag_reaches_the_config(tmp_path):
+    flags = ["--tasks", "inv", "ref", "--task-time", "7", "--max-steps", "9", "--batch", "3",
+             "--learning-rate", "0.5", "--dropout", "0.5", "--optimizer", "adam",
+             "--network", "fc", "fc", "--conv-filters", "4", "--fc-units", "6", "--norm",
+             "batch", "--input-style", "channelplex", "--test-frequency", "2",
+             "--train-summary-frequency", "5", "--seed", "11", "--mnist-source", "tfds",
+             "--data-dir", "d", "--tfds-dir", "t", "--data-dog-dir", "g", "--log-dir", "l",
+             "--run-name", "r", "--gpu"]
+    config = task.config_from_flags(task.parse_flags(["task.py", *flags]))
+    defaults = RunConfig()
+    changed = [f.name for f in dataclasses.fields(RunConfig)
+               if getattr(config, f.name) != getattr(defaults, f.name)]
+    assert changed == [f.name for f in dataclasses.fields(RunConfig)]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--tasks", "id", "bogus"], "unknown task 'bogus' in --tasks; known:"),
+    (["--network", "conv", "bogus"], "unknown layer 'bogus' in --network conv bogus; use conv"),
+    (["--data-dir", "/nonexistent"], "--data-dir /nonexistent is not a directory; point it"),
+    (["--max-steps", "0"], "--max-steps must be a positive integer"),
+])
+def test_bad_input_is_one_line_naming_the_fix(flags, message, tmp_path):
+    code = _run_main(*flags, "--log-dir", str(tmp_path))
+    assert code.startswith("task.py: error: ") and message in code and "\n" not in code
+    assert os.listdir(tmp_path) == []  # Nothing was written.
+
+
+def _task_py(*flags, timeout=120):
+    return subprocess.run([sys.executable, "task.py", *flags], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_help_lists_the_flags_and_exits_zero():
+    result = _task_py("--tasks", "id", "dog", "--task-time", "2000", "--help")
+    assert result.returncode == 0
+    for flag in ("--tasks", "--task-time", "--network", "--input-style", "--norm", "--gpu"):
+        assert flag in result.stdout
+
+
+def test_a_truncated_idx_file_ends_in_one_line_and_no_traceback(tmp_path):
+    write_mnist_dir(tmp_path, gzipped=False)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:1000])
+    result = _task_py("--data-dir", str(tmp_path), "--log-dir", str(tmp_path / "log"))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("task.py: error:")]
+    assert len(errors) == 1 and "truncated" in errors[0] and "replace it" in errors[0]
+    assert not (tmp_path / "log").exists()
+
+
+def test_a_bad_flag_value_is_one_line():
+    result = _task_py("--max-steps", "many")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("task.py: error: argument")
+    assert "see --help" in result.stderr and "usage:" not in result.stderr

@@ -1,0 +1,116 @@
+"""The IDX reader and the MNIST loaders: good files, corrupt files, the bundled copy, tfds."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+from data import BUNDLED_MNIST_DIR, load_mnist, read_idx
+from data.mnist_loader import load_idx_dir
+from errors import UserError
+from tests.conftest import idx_bytes, write_mnist_dir
+
+
+def _write(path, data: bytes) -> str:
+    with open(path, "wb") as f:
+        f.write(data)
+    return str(path)
+
+
+def test_reads_raw_and_gzipped_files_alike(tmp_path):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    raw = _write(tmp_path / "a", idx_bytes(array))
+    zipped = _write(tmp_path / "b.gz", gzip.compress(idx_bytes(array)))
+    np.testing.assert_array_equal(read_idx(raw), array)
+    np.testing.assert_array_equal(read_idx(zipped, expect_ndim=3), array)
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"\x00\x00", "empty"),
+    (b"GIF89a-not-an-idx-file", "no IDX magic"),
+    (idx_bytes(np.zeros((5, 4, 4)))[:-3], "truncated"),
+    (idx_bytes(np.zeros((5, 4, 4))) + b"extra", "longer than its header"),
+    (idx_bytes(np.zeros((5, 4, 4)))[:10], "truncated inside its header"),
+])
+def test_corrupt_files_are_clear_errors(tmp_path, data, message):
+    with pytest.raises(UserError, match=message):
+        read_idx(_write(tmp_path / "bad", data))
+
+
+def test_wrong_number_of_dimensions_is_an_error(tmp_path):
+    path = _write(tmp_path / "labels", idx_bytes(np.zeros(5)))
+    with pytest.raises(UserError, match="declares 1 dimensions where 3"):
+        read_idx(path, expect_ndim=3)
+
+
+def test_damaged_gzip_is_an_error(tmp_path):
+    data = gzip.compress(idx_bytes(np.zeros((50, 28, 28))))
+    path = _write(tmp_path / "x.gz", data[: len(data) // 2])
+    with pytest.raises(UserError, match="damaged gzip"):
+        read_idx(path)
+
+
+def test_missing_file_is_an_error(tmp_path):
+    with pytest.raises(UserError, match="cannot read"):
+        read_idx(str(tmp_path / "absent"))
+
+
+def test_bundled_mnist_is_complete():
+    mnist = load_mnist()
+    assert mnist.train_images.shape == (60000, 28, 28)
+    assert mnist.test_images.shape == (10000, 28, 28)
+    assert mnist.train_images.dtype == np.uint8
+    assert mnist.train_labels.dtype == np.int32
+    assert set(np.unique(mnist.test_labels)) == set(range(10))
+    assert os.path.isfile(os.path.join(BUNDLED_MNIST_DIR, "README.md"))  # The licence note.
+
+
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_data_dir_reads_four_files(tmp_path, gzipped):
+    written = write_mnist_dir(tmp_path, gzipped=gzipped)
+    mnist = load_mnist("idx", data_dir=str(tmp_path))
+    np.testing.assert_array_equal(mnist.train_images, written["train-images-idx3-ubyte"])
+    np.testing.assert_array_equal(mnist.test_labels, written["t10k-labels-idx1-ubyte"])
+
+
+def test_missing_data_dir_names_the_fix(tmp_path):
+    with pytest.raises(UserError, match="not a directory; point it at a folder"):
+        load_idx_dir(str(tmp_path / "nonexistent"))
+
+
+def test_missing_file_in_data_dir_names_it(mnist_dir):
+    os.remove(os.path.join(mnist_dir, "t10k-labels-idx1-ubyte.gz"))
+    with pytest.raises(UserError, match="no t10k-labels-idx1-ubyte"):
+        load_idx_dir(mnist_dir)
+
+
+def test_images_and_labels_must_agree(mnist_dir):
+    _write(os.path.join(mnist_dir, "t10k-labels-idx1-ubyte.gz"),
+           gzip.compress(idx_bytes(np.zeros(7))))
+    with pytest.raises(UserError, match="inconsistent"):
+        load_idx_dir(mnist_dir)
+
+
+def test_labels_outside_0_to_9_are_refused(mnist_dir):
+    _write(os.path.join(mnist_dir, "t10k-labels-idx1-ubyte.gz"),
+           gzip.compress(idx_bytes(np.full(20, 11))))
+    with pytest.raises(UserError, match="outside 0..9"):
+        load_idx_dir(mnist_dir)
+
+
+def test_tfds_source_with_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=12):
+        mnist = load_mnist("tfds")
+    assert mnist.train_images.shape == (12, 28, 28)
+    assert mnist.test_images.shape == (12, 28, 28)
+    assert mnist.train_images.dtype == np.uint8
+    assert 0 <= mnist.train_labels.min() and mnist.train_labels.max() <= 9
+
+
+def test_unknown_source_is_an_error():
+    with pytest.raises(UserError, match="unknown MNIST source"):
+        load_mnist("floppy")

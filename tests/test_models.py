@@ -1,0 +1,82 @@
+"""The model builder: specs, shapes, parameter counts, the original's layers."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from errors import UserError
+from models import LocalResponseNorm, build_model, parse_network
+
+# Hand-counted from the original's layers, for 3 input channels (`combined`):
+# conv 5*5*3*64+64 = 4,864; after the stride-2 pool 14*14*64 = 12,544 features;
+# second conv 5*5*64*128+128 = 204,928 -> 7*7*128 = 6,272; fc 500 on 28*28*3 = 2,352.
+PARAMS = {
+    ("conv", "fc"): 4_864 + 12_544 * 10 + 10,
+    ("conv", "conv", "fc"): 4_864 + 204_928 + 6_272 * 10 + 10,
+    ("fc", "fc"): 2_352 * 500 + 500 + 500 * 10 + 10,
+}
+
+
+@pytest.mark.parametrize("spec", list(PARAMS))
+def test_output_shape_and_parameter_count(spec):
+    model = build_model(spec, input_shape=(28, 28, 3))
+    assert model.count_params() == PARAMS[spec]
+    assert model(tf.zeros((5, 28, 28, 3))).shape == (5, 10)
+
+
+def test_channelplex_input_has_a_fourth_channel():
+    model = build_model(("conv", "fc"), input_shape=(28, 28, 4))
+    assert model.count_params() == PARAMS[("conv", "fc")] + 5 * 5 * 64
+
+
+def test_width_flags_set_filters_and_units():
+    assert build_model(("conv", "fc"), input_shape=(28, 28, 3), conv_filters=8).count_params() \
+        == 5 * 5 * 3 * 8 + 8 + 14 * 14 * 8 * 10 + 10
+    assert build_model(("fc", "fc"), input_shape=(28, 28, 3), fc_units=20).count_params() \
+        == 2_352 * 20 + 20 + 20 * 10 + 10
+    second = build_model(("conv", "conv", "fc"), input_shape=(28, 28, 3), conv_filters=8)
+    assert second.get_layer("layer2_conv").filters == 16
+
+
+def test_norm_choice_and_dropout():
+    lrn = build_model(("conv", "fc"), input_shape=(28, 28, 3))
+    assert isinstance(lrn.get_layer("layer1_norm"), LocalResponseNorm)
+    batch = build_model(("conv", "fc"), input_shape=(28, 28, 3), norm="batch")
+    assert batch.count_params() == PARAMS[("conv", "fc")] + 4 * 64
+    plain = build_model(("conv", "fc"), input_shape=(28, 28, 3), norm="none", keep_prob=1.0)
+    assert [type(layer).__name__ for layer in plain.layers] == [
+        "Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+    assert lrn.get_layer("layer1_dropout").rate == pytest.approx(0.1)  # keep 0.9
+
+
+def test_initialisation_follows_the_original():
+    model = build_model(("conv", "fc"), input_shape=(28, 28, 3), seed=1)
+    kernel = model.get_layer("layer1_conv").kernel.numpy()
+    assert np.all(np.abs(kernel) <= 0.2 + 1e-6)  # Truncated at two standard deviations.
+    assert 0.07 < kernel.std() < 0.1
+    np.testing.assert_allclose(model.get_layer("layer2_logits").bias.numpy(), 0.1)
+    again = build_model(("conv", "fc"), input_shape=(28, 28, 3), seed=1)
+    np.testing.assert_array_equal(again.get_layer("layer1_conv").kernel.numpy(), kernel)
+
+
+def test_lrn_matches_its_formula():
+    x = np.random.default_rng(0).random((2, 3, 3, 12)).astype(np.float32)
+    radius, bias, alpha, beta = 4, 1.0, 0.001 / 9.0, 0.75
+    squares = x ** 2
+    expected = np.empty_like(x)
+    for c in range(12):
+        window = squares[..., max(0, c - radius): c + radius + 1].sum(-1)
+        expected[..., c] = x[..., c] / (bias + alpha * window) ** beta
+    np.testing.assert_allclose(LocalResponseNorm()(x).numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("spec, message", [
+    (["conv", "bogus"], "unknown layer 'bogus'"),
+    ([], "empty"),
+    (["conv"], "must end in fc"),
+    (["fc", "conv", "fc"], "conv after an fc"),
+])
+def test_malformed_specs_name_the_fix(spec, message):
+    with pytest.raises(UserError, match=message) as info:
+        parse_network(spec)
+    assert "e.g. --network conv fc" in str(info.value)

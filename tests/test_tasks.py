@@ -1,0 +1,173 @@
+"""Task transforms, the registry, input styles and the per-task data streams."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data import MnistArrays
+from errors import UserError
+from tasks import TASKS, build_tasks, check_task_names, place_channels
+from tasks import transforms as T
+
+SEED = tf.constant([1, 2], tf.int64)
+
+
+def _images(n=4, seed=0):
+    return tf.constant(np.random.default_rng(seed).random((n, 28, 28)), tf.float32)
+
+
+def _labels(n=4):
+    return tf.constant(np.arange(n) % 10, tf.int32)
+
+
+def _apply(transform, images, labels=None, seed=SEED):
+    labels = _labels(len(images)) if labels is None else labels
+    out_images, out_labels = transform(images, labels, seed)
+    return out_images.numpy(), out_labels.numpy()
+
+
+def test_ref_is_the_original_reversal_of_the_flat_vector_and_twice_is_identity():
+    x = _images()
+    once, _ = _apply(T.rotate_180, x)
+    np.testing.assert_array_equal(once.reshape(-1, 784), x.numpy().reshape(-1, 784)[:, ::-1])
+    twice, _ = _apply(T.rotate_180, tf.constant(once))
+    np.testing.assert_array_equal(twice, x.numpy())
+
+
+def test_mirror_reflects_one_axis_and_twice_is_identity():
+    x = _images()
+    once, _ = _apply(T.mirror, x)
+    np.testing.assert_array_equal(once, x.numpy()[:, :, ::-1])
+    twice, _ = _apply(T.mirror, tf.constant(once))
+    np.testing.assert_array_equal(twice, x.numpy())
+    assert not np.array_equal(once, _apply(T.rotate_180, x)[0])
+
+
+def test_invert_is_one_minus_x_and_keeps_labels():
+    x, y = _images(), _labels()
+    images, labels = _apply(T.invert, x, y)
+    np.testing.assert_allclose(images, 1.0 - x.numpy())
+    np.testing.assert_array_equal(labels, y.numpy())
+
+
+def test_noise_is_uniform_fresh_per_seed_and_repeatable():
+    x, y = _images(), _labels()
+    a, labels = _apply(T.noise, x, y, seed=tf.constant([0, 1], tf.int64))
+    b, _ = _apply(T.noise, x, y, seed=tf.constant([0, 2], tf.int64))
+    again, _ = _apply(T.noise, x, y, seed=tf.constant([0, 1], tf.int64))
+    assert a.shape == x.shape and 0.0 <= a.min() and a.max() < 1.0
+    assert not np.array_equal(a, b)
+    np.testing.assert_array_equal(a, again)
+    np.testing.assert_array_equal(labels, y.numpy())
+    assert abs(a.mean() - 0.5) < 0.02
+
+
+def test_zero_and_one_are_constant_images():
+    assert np.all(_apply(T.zero, _images())[0] == 0.0)
+    assert np.all(_apply(T.one, _images())[0] == 1.0)
+
+
+def test_perm_is_one_fixed_bijection_of_labels_per_seed():
+    labels = tf.constant(np.arange(10), tf.int32)
+    first = T.permute_labels(np.random.default_rng(3))
+    mapping = _apply(first, _images(10), labels)[1]
+    assert sorted(mapping) == list(range(10))
+    for _ in range(3):  # Every call, and a transform made again from the seed, agree.
+        np.testing.assert_array_equal(_apply(first, _images(10), labels)[1], mapping)
+    remade = T.permute_labels(np.random.default_rng(3))
+    np.testing.assert_array_equal(_apply(remade, _images(10), labels)[1], mapping)
+    other = T.permute_labels(np.random.default_rng(4))
+    assert not np.array_equal(_apply(other, _images(10), labels)[1], mapping)
+    x = _images(10)
+    np.testing.assert_array_equal(_apply(first, x, labels)[0], x.numpy())
+
+
+def test_rowperm_moves_whole_rows_by_one_fixed_permutation():
+    transform = T.permute_rows(np.random.default_rng(0))
+    x = _images(2)
+    out, _ = _apply(transform, x)
+    source_row = [next(r for r in range(28) if np.array_equal(out[0, i], x.numpy()[0, r]))
+                  for i in range(28)]
+    assert sorted(source_row) == list(range(28)) and source_row != list(range(28))
+    np.testing.assert_array_equal(out[1], x.numpy()[1][source_row])
+
+
+def test_pixperm_shuffles_all_pixels_the_same_way_for_single_images_and_batches():
+    transform = T.permute_pixels(np.random.default_rng(0))
+    x = _images(3)
+    batch, _ = _apply(transform, x)
+    single, _ = _apply(transform, x[1], _labels(1)[0])
+    np.testing.assert_array_equal(batch[1], single)
+    np.testing.assert_array_equal(np.sort(batch.reshape(3, -1)), np.sort(x.numpy().reshape(3, -1)))
+    assert not np.array_equal(batch, x.numpy())
+
+
+def test_transforms_run_inside_tf_data():
+    dataset = tf.data.Dataset.from_tensor_slices((_images(6), _labels(6))).batch(3)
+    dataset = dataset.map(lambda x, y: T.invert(x, y, SEED))
+    assert [b[0].shape for b in dataset] == [(3, 28, 28), (3, 28, 28)]
+
+
+def test_registry_has_the_original_names_and_rejects_unknown_ones():
+    assert {"id", "ref", "inv", "noise", "perm", "zero", "one"} <= set(TASKS)
+    with pytest.raises(UserError, match=r"unknown task 'bogus' in --tasks; known: id, ref"):
+        check_task_names(["id", "bogus"])
+    with pytest.raises(UserError, match="twice"):
+        check_task_names(["id", "id"])
+    with pytest.raises(UserError, match="at least one"):
+        check_task_names([])
+
+
+def test_input_styles_place_greyscale_and_colour():
+    grey = tf.ones((2, 28, 28))
+    combined = place_channels(grey, "combined").numpy()
+    assert combined.shape == (2, 28, 28, 3)
+    assert combined[..., 0].min() == 1.0 and combined[..., 1:].max() == 0.0
+    plex = place_channels(grey, "channelplex").numpy()
+    assert plex.shape == (2, 28, 28, 4) and plex[..., 1:].max() == 0.0
+    rgb = tf.ones((2, 28, 28, 3))
+    assert place_channels(rgb, "combined", rgb=True).numpy().min() == 1.0
+    rgb_plex = place_channels(rgb, "channelplex", rgb=True).numpy()
+    assert rgb_plex[..., 0].max() == 0.0 and rgb_plex[..., 1:].min() == 1.0
+    with pytest.raises(UserError, match="unknown --input-style"):
+        place_channels(grey, "sideways")
+
+
+def _tiny_mnist(n_train=50, n_test=30):
+    rng = np.random.default_rng(0)
+    return MnistArrays(
+        train_images=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        train_labels=(np.arange(n_train) % 10).astype(np.int32),
+        test_images=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        test_labels=(np.arange(n_test) % 10).astype(np.int32))
+
+
+def test_train_batches_are_seeded_shaped_and_reshuffled_each_epoch():
+    mnist = _tiny_mnist()
+    (task,) = build_tasks(["inv"], mnist=mnist, input_style="channelplex", seed=5)
+    images, labels = next(iter(task.train_batches(10)))
+    assert images.shape == (10, 28, 28, 4) and images.dtype == tf.float32
+    assert labels.dtype == tf.int32
+    assert 0.0 <= images.numpy().min() and images.numpy().max() <= 1.0
+    (again,) = build_tasks(["inv"], mnist=mnist, input_style="channelplex", seed=5)
+    first = [b[1].numpy() for b in task.train_batches(10).take(10)]
+    np.testing.assert_array_equal(first, [b[1].numpy() for b in again.train_batches(10).take(10)])
+    epoch1, epoch2 = np.concatenate(first[:5]), np.concatenate(first[5:])
+    assert sorted(epoch1) == sorted(epoch2) and not np.array_equal(epoch1, epoch2)
+
+
+def test_noise_task_differs_per_batch_but_its_test_set_is_fixed():
+    (task,) = build_tasks(["noise"], mnist=_tiny_mnist(), input_style="combined", seed=0)
+    batches = [b[0].numpy() for b in task.train_batches(10).take(2)]
+    assert not np.array_equal(batches[0], batches[1])
+    test1 = np.concatenate([b[0].numpy() for b in task.test_batches(7)])
+    test2 = np.concatenate([b[0].numpy() for b in task.test_batches(7)])
+    assert test1.shape == (30, 28, 28, 3)
+    np.testing.assert_array_equal(test1, test2)
+
+
+def test_tasks_share_one_copy_of_the_data():
+    first, second = build_tasks(["id", "perm"], mnist=_tiny_mnist(), input_style="combined",
+                                seed=0)
+    assert first.train.images is second.train.images
+    assert first.train.images.dtype == tf.uint8
