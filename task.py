@@ -82,8 +82,17 @@ def parse_flags(argv: list[str]):
     add("--tfds-dir", default=d.tfds_dir,
         help="tensorflow-datasets data directory for --mnist-source tfds (default: tfds's own)")
     add("--data-dog-dir", default=d.data_dog_dir,
-        help="dog images for the dog task (accepted for the original's command lines; "
-             "the dog task is not implemented yet)")
+        help="dog images for the dog task: Kaggle dog-breed-identification (labels.csv, "
+             "train/<id>.jpg) or one folder per breed (<dir>/<breed>/*.jpg)")
+    add("--dog-source", default=d.dog_source,
+        help="dir: --data-dog-dir; tfds: tensorflow-datasets stanford_dogs (default: %(default)s)")
+    add("--dog-breeds", nargs="+", default=d.dog_breeds, metavar="BREED",
+        help="2 to 10 breeds for the dog task (default: the first ten by name)")
+    add("--dog-test-fraction", type=float, default=d.dog_test_fraction,
+        help="share of each breed's images held out for testing (default: %(default)s)")
+    add("--cache-dir", default=d.cache_dir,
+        help="where decoded dog images are cached (default: $XDG_CACHE_HOME or "
+             "~/.cache, then multiple-tasks)")
     add("--log-dir", default=d.log_dir,
         help="where run directories are made (default: %(default)s)")
     add("--run-name", default=d.run_name,
@@ -105,7 +114,9 @@ def config_from_flags(args):
         input_style=args.input_style, test_frequency=args.test_frequency,
         train_summary_frequency=args.train_summary_frequency, seed=args.seed,
         mnist_source=args.mnist_source, data_dir=args.data_dir, tfds_dir=args.tfds_dir,
-        data_dog_dir=args.data_dog_dir, log_dir=args.log_dir, run_name=args.run_name,
+        data_dog_dir=args.data_dog_dir, dog_source=args.dog_source,
+        dog_breeds=tuple(args.dog_breeds) if args.dog_breeds else None,
+        dog_test_fraction=args.dog_test_fraction, cache_dir=args.cache_dir, log_dir=args.log_dir, run_name=args.run_name,
         gpu=args.gpu)
 
 

@@ -43,6 +43,10 @@ class MnistArrays:
                     f"MNIST {split} labels lie outside 0..9; use a genuine MNIST copy"
                 )
 
+    def describe(self) -> dict:
+        """What config.json records about the MNIST data of a run."""
+        return {"train_examples": len(self.train_labels), "test_examples": len(self.test_labels)}
+
 
 def _find_idx_file(data_dir: str, stem: str) -> str:
     for name in (stem, stem + ".gz"):

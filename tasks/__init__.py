@@ -1,12 +1,11 @@
 """The task registry: each task name of the study, what it means, and how to build it."""
 
 import dataclasses
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from data.mnist_loader import MnistArrays
 from errors import UserError
 from tasks import transforms
 from tasks.input_style import INPUT_STYLES, input_channels, place_channels
@@ -15,10 +14,11 @@ from tasks.task import Split, Task, derive_seed
 
 @dataclasses.dataclass(frozen=True)
 class TaskSpec:
-    """A registered task: its meaning, and a factory of its transform from a seeded Generator."""
+    """A registered task: its meaning, its data source, and a factory of its transform."""
 
     description: str
     make_transform: Callable[[np.random.Generator], transforms.Transform]
+    source: str = "mnist"  # Which data the task draws: "mnist" or "dog".
 
 
 def _fixed(transform: transforms.Transform) -> Callable[[np.random.Generator], transforms.Transform]:
@@ -43,6 +43,7 @@ TASKS: dict[str, TaskSpec] = {
                         "(the original README's `perm`)", transforms.permute_rows),
     "pixperm": TaskSpec("MNIST with a fixed permutation of all 784 pixels (Permuted-MNIST)",
                         transforms.permute_pixels),
+    "dog": TaskSpec("ten dog breeds, RGB, 10-way", _fixed(transforms.identity), source="dog"),
 }
 
 
@@ -58,21 +59,34 @@ def check_task_names(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def build_tasks(names: Sequence[str], *, mnist: MnistArrays, input_style: str,
+def sources_needed(names: Sequence[str]) -> set[str]:
+    """The data sources ("mnist", "dog") that the named tasks draw from."""
+    return {TASKS[name].source for name in check_task_names(names)}
+
+
+def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_style: str,
                 seed: int) -> list[Task]:
-    """Builds the named tasks over one shared copy of MNIST, seeded from the run seed."""
-    check_task_names(names)
+    """Builds the named tasks, seeded from the run seed.
+
+    `sources` maps a source name to its arrays (an object with train_images,
+    train_labels, test_images and test_labels); tasks of one source share one copy.
+    """
     input_channels(input_style)  # Fails early on an unknown style.
-    train = Split(tf.constant(mnist.train_images), tf.constant(mnist.train_labels))
-    test = Split(tf.constant(mnist.test_images), tf.constant(mnist.test_labels))
+    splits = {}
+    for source in sources_needed(names):
+        arrays = sources[source]
+        splits[source] = (Split(tf.constant(arrays.train_images), tf.constant(arrays.train_labels)),
+                          Split(tf.constant(arrays.test_images), tf.constant(arrays.test_labels)))
     tasks = []
     for name in names:
+        spec = TASKS[name]
+        train, test = splits[spec.source]
         task_seed = derive_seed(seed, name)
-        transform = TASKS[name].make_transform(np.random.default_rng(task_seed))
-        tasks.append(Task(name=name, transform=transform, train=train, test=test,
-                          input_style=input_style, seed=task_seed))
+        tasks.append(Task(name=name, transform=spec.make_transform(np.random.default_rng(task_seed)),
+                          train=train, test=test, input_style=input_style, seed=task_seed,
+                          rgb=train.images.shape.rank == 4))
     return tasks
 
 
 __all__ = ["INPUT_STYLES", "TASKS", "Task", "TaskSpec", "build_tasks", "check_task_names",
-           "input_channels", "place_channels"]
+           "input_channels", "place_channels", "sources_needed"]

@@ -31,7 +31,9 @@ def test_every_flag_reaches_the_config(tmp_path):
              "--network", "fc", "fc", "--conv-filters", "4", "--fc-units", "6", "--norm",
              "batch", "--input-style", "channelplex", "--test-frequency", "2",
              "--train-summary-frequency", "5", "--seed", "11", "--mnist-source", "tfds",
-             "--data-dir", "d", "--tfds-dir", "t", "--data-dog-dir", "g", "--log-dir", "l",
+             "--data-dir", "d", "--tfds-dir", "t", "--data-dog-dir", "g", "--dog-source", "tfds",
+             "--dog-breeds", "a", "b", "--dog-test-fraction", "0.2", "--cache-dir", "c",
+             "--log-dir", "l",
              "--run-name", "r", "--gpu"]
     config = task.config_from_flags(task.parse_flags(["task.py", *flags]))
     defaults = RunConfig()
@@ -45,6 +47,7 @@ def test_every_flag_reaches_the_config(tmp_path):
     (["--network", "conv", "bogus"], "unknown layer 'bogus' in --network conv bogus; use conv"),
     (["--data-dir", "/nonexistent"], "--data-dir /nonexistent is not a directory; point it"),
     (["--max-steps", "0"], "--max-steps must be a positive integer"),
+    (["--tasks", "id", "dog"], "the dog task needs dog images: give --data-dog-dir"),
 ])
 def test_bad_input_is_one_line_naming_the_fix(flags, message, tmp_path):
     code = _run_main(*flags, "--log-dir", str(tmp_path))

@@ -144,12 +144,12 @@ def _tiny_mnist(n_train=50, n_test=30):
 
 def test_train_batches_are_seeded_shaped_and_reshuffled_each_epoch():
     mnist = _tiny_mnist()
-    (task,) = build_tasks(["inv"], mnist=mnist, input_style="channelplex", seed=5)
+    (task,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5)
     images, labels = next(iter(task.train_batches(10)))
     assert images.shape == (10, 28, 28, 4) and images.dtype == tf.float32
     assert labels.dtype == tf.int32
     assert 0.0 <= images.numpy().min() and images.numpy().max() <= 1.0
-    (again,) = build_tasks(["inv"], mnist=mnist, input_style="channelplex", seed=5)
+    (again,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5)
     first = [b[1].numpy() for b in task.train_batches(10).take(10)]
     np.testing.assert_array_equal(first, [b[1].numpy() for b in again.train_batches(10).take(10)])
     epoch1, epoch2 = np.concatenate(first[:5]), np.concatenate(first[5:])
@@ -157,7 +157,7 @@ def test_train_batches_are_seeded_shaped_and_reshuffled_each_epoch():
 
 
 def test_noise_task_differs_per_batch_but_its_test_set_is_fixed():
-    (task,) = build_tasks(["noise"], mnist=_tiny_mnist(), input_style="combined", seed=0)
+    (task,) = build_tasks(["noise"], sources={"mnist": _tiny_mnist()}, input_style="combined", seed=0)
     batches = [b[0].numpy() for b in task.train_batches(10).take(2)]
     assert not np.array_equal(batches[0], batches[1])
     test1 = np.concatenate([b[0].numpy() for b in task.test_batches(7)])
@@ -167,7 +167,7 @@ def test_noise_task_differs_per_batch_but_its_test_set_is_fixed():
 
 
 def test_tasks_share_one_copy_of_the_data():
-    first, second = build_tasks(["id", "perm"], mnist=_tiny_mnist(), input_style="combined",
+    first, second = build_tasks(["id", "perm"], sources={"mnist": _tiny_mnist()}, input_style="combined",
                                 seed=0)
     assert first.train.images is second.train.images
     assert first.train.images.dtype == tf.uint8

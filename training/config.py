@@ -3,6 +3,7 @@
 import dataclasses
 import math
 
+from data.dogs import SOURCES as DOG_SOURCES
 from data.mnist_loader import SOURCES as MNIST_SOURCES
 from errors import UserError
 from models import NORMS, parse_network
@@ -34,6 +35,10 @@ class RunConfig:
     data_dir: str | None = None
     tfds_dir: str | None = None
     data_dog_dir: str | None = None
+    dog_source: str = "dir"
+    dog_breeds: tuple[str, ...] | None = None  # None: the first ten by name.
+    dog_test_fraction: float = 0.1
+    cache_dir: str | None = None  # None: $XDG_CACHE_HOME or ~/.cache, /multiple-tasks.
     log_dir: str = "log"
     run_name: str | None = None
     gpu: bool = False
@@ -41,6 +46,8 @@ class RunConfig:
     def __post_init__(self):
         object.__setattr__(self, "tasks", check_task_names(self.tasks))
         object.__setattr__(self, "network", parse_network(self.network))
+        if self.dog_breeds is not None:
+            object.__setattr__(self, "dog_breeds", tuple(self.dog_breeds))
         for name in ("task_time", "max_steps", "batch", "conv_filters", "fc_units",
                      "test_frequency", "train_summary_frequency"):
             value = getattr(self, name)
@@ -52,11 +59,14 @@ class RunConfig:
             raise UserError(
                 f"--dropout is a keep probability in (0, 1], got {self.dropout!r} "
                 "(0.9 keeps 90% of units, as the original)")
+        if not 0.0 < self.dog_test_fraction < 1.0:
+            raise UserError(f"--dog-test-fraction must lie between 0 and 1, "
+                            f"got {self.dog_test_fraction!r}")
         if self.seed < 0:
             raise UserError(f"--seed must be zero or positive, got {self.seed}")
         for name, allowed in (("optimizer", OPTIMIZERS), ("norm", NORMS),
                               ("input_style", tuple(INPUT_STYLES)),
-                              ("mnist_source", MNIST_SOURCES)):
+                              ("mnist_source", MNIST_SOURCES), ("dog_source", DOG_SOURCES)):
             if getattr(self, name) not in allowed:
                 raise UserError(f"unknown --{_flag(name)} {getattr(self, name)!r}; "
                                 f"use one of: {', '.join(allowed)}")

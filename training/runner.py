@@ -8,10 +8,10 @@ import time
 
 import tensorflow as tf
 
-from data import load_mnist
+from data import load_dogs, load_mnist
 from errors import UserError
 from models import build_model
-from tasks import TASKS, Task, build_tasks, input_channels
+from tasks import TASKS, Task, build_tasks, input_channels, sources_needed
 from training.config import RunConfig
 from training.progress import Progress
 from training.run_log import RunLog, create_run_dir
@@ -19,6 +19,7 @@ from training.schedule import Schedule
 from training.steps import evaluate, make_optimizer, train_step
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGE_SIZE = 28  # Every task's images, MNIST and dogs alike, as the original.
 
 
 def configure_devices(use_gpu: bool) -> None:
@@ -57,7 +58,21 @@ def _make_run_dir(config: RunConfig) -> str:
     return create_run_dir(config.log_dir, name)  # Refused with a clear message.
 
 
-def run_metadata(config: RunConfig) -> dict:
+def load_sources(config: RunConfig) -> dict:
+    """Loads the data of the sources the run's tasks draw on, and no other."""
+    needed = sources_needed(config.tasks)
+    sources = {}
+    if "mnist" in needed:
+        sources["mnist"] = load_mnist(config.mnist_source, config.data_dir, config.tfds_dir)
+    if "dog" in needed:
+        sources["dog"] = load_dogs(config.dog_source, dog_dir=config.data_dog_dir,
+                                   breeds=config.dog_breeds, size=IMAGE_SIZE,
+                                   test_fraction=config.dog_test_fraction,
+                                   cache_dir=config.cache_dir, tfds_dir=config.tfds_dir)
+    return sources
+
+
+def run_metadata(config: RunConfig, sources: dict) -> dict:
     """config.json: every setting, plus what is needed to reproduce and to read the run."""
     return {
         **config.to_json(),
@@ -67,6 +82,7 @@ def run_metadata(config: RunConfig) -> dict:
         "argv": sys.argv,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "task_descriptions": {name: TASKS[name].description for name in config.tasks},
+        "data": {name: arrays.describe() for name, arrays in sources.items()},
     }
 
 
@@ -74,15 +90,16 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr) -> str:
     """Trains and evaluates one run as `config` says; returns the run directory."""
     configure_devices(config.gpu)
     tf.keras.utils.set_random_seed(config.seed)
-    mnist = load_mnist(config.mnist_source, config.data_dir, config.tfds_dir)
-    tasks = build_tasks(config.tasks, mnist=mnist, input_style=config.input_style,
+    sources = load_sources(config)
+    tasks = build_tasks(config.tasks, sources=sources, input_style=config.input_style,
                         seed=config.seed)
-    model = build_model(config.network, input_shape=(28, 28, input_channels(config.input_style)),
+    model = build_model(config.network,
+                        input_shape=(IMAGE_SIZE, IMAGE_SIZE, input_channels(config.input_style)),
                         conv_filters=config.conv_filters, fc_units=config.fc_units,
                         norm=config.norm, keep_prob=config.dropout, seed=config.seed)
     optimizer = make_optimizer(config.optimizer, config.learning_rate)
     optimizer.build(model.trainable_variables)
-    log = RunLog(_make_run_dir(config), config.tasks, run_metadata(config))
+    log = RunLog(_make_run_dir(config), config.tasks, run_metadata(config, sources))
     progress = Progress(config.max_steps, progress_stream)
     try:
         summary = _train(config, tasks, model, optimizer, log, progress)

@@ -1,0 +1,83 @@
+"""Dog image layouts on disk, read into {breed: [image paths]}, and a checked image decoder."""
+
+import csv
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from errors import UserError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+_LAYOUT_HELP = ("give a Kaggle dog-breed-identification folder (labels.csv with id,breed "
+                "and train/<id>.jpg) or one folder of images per breed (<dir>/<breed>/*.jpg)")
+
+
+def detect_layout(root: str) -> str:
+    """'kaggle' if root holds labels.csv, 'folder' if it holds subfolders; else an error."""
+    if not os.path.isdir(root):
+        raise UserError(f"--data-dog-dir {root} is not a directory; {_LAYOUT_HELP}")
+    if os.path.isfile(os.path.join(root, "labels.csv")):
+        return "kaggle"
+    if any(entry.is_dir() for entry in os.scandir(root)):
+        return "folder"
+    raise UserError(f"--data-dog-dir {root} holds neither labels.csv nor breed folders; "
+                    f"{_LAYOUT_HELP}")
+
+
+def list_kaggle(root: str) -> dict[str, list[str]]:
+    """Kaggle's layout: labels.csv (`id,breed`) naming images train/<id>.jpg."""
+    path = os.path.join(root, "labels.csv")
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise UserError(f"cannot read {path} ({e}); {_LAYOUT_HELP}") from None
+    if not rows or not {"id", "breed"} <= set(rows[0]):
+        raise UserError(f"{path} needs a header `id,breed` and one row per image; "
+                        f"{_LAYOUT_HELP}")
+    breeds: dict[str, list[str]] = {}
+    for row in rows:
+        breeds.setdefault(row["breed"], []).append(
+            os.path.join(root, "train", f"{row['id']}.jpg"))
+    return breeds
+
+
+def list_folder(root: str) -> dict[str, list[str]]:
+    """One folder per breed, holding .jpg, .jpeg or .png images (case ignored)."""
+    breeds = {}
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if entry.is_dir() and not entry.name.startswith("."):
+            breeds[entry.name] = sorted(
+                os.path.join(entry.path, name) for name in os.listdir(entry.path)
+                if name.lower().endswith(IMAGE_EXTENSIONS))
+    return breeds
+
+
+def list_images(root: str) -> tuple[str, dict[str, list[str]]]:
+    """The layout's name and its {breed: [paths]}."""
+    layout = detect_layout(root)
+    return layout, (list_kaggle if layout == "kaggle" else list_folder)(root)
+
+
+def decode_resized(contents: bytes, size: int) -> np.ndarray | None:
+    """JPEG or PNG bytes -> uint8 RGB [size, size, 3] (aspect ratio not kept, as the
+    original); None if the bytes are not a readable image."""
+    try:
+        image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, ValueError):
+        return None
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        return None
+    resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
+
+
+def read_image(path: str, size: int) -> np.ndarray | None:
+    """An image file decoded and resized, or None if it is missing or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            contents = f.read()
+    except OSError:
+        return None
+    return decode_resized(contents, size)
