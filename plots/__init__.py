@@ -1,0 +1,1 @@
+"""Charts of the study and continual-learning metrics, computed only from run logs."""

@@ -1,0 +1,127 @@
+"""Draws the study's charts and prints forgetting metrics from run logs.
+
+    python -m plots tasks RUN_DIR --out tasks.png
+    python -m plots compare RUN_DIR... --out compare.pdf
+    python -m plots metrics RUN_DIR... --json metrics.json
+
+A RUN_DIR may be a log directory: every run below it is read. Runs of the
+original task.py (TensorBoard folders test_task_<i>_<name>/) read as runs too.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+
+from errors import UserError
+
+FORMATS = (".png", ".svg", ".pdf")
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}; see --help\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from plots.charts import CHARTS
+
+    parser = _OneLineErrorParser(prog="python -m plots", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="charts:\n" + "\n".join(
+                                     f"  {name:14} {text}" for name, (_, text) in CHARTS.items()))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="CHART|metrics",
+                                     parser_class=_OneLineErrorParser)
+    for name, (_, text) in CHARTS.items():
+        chart = commands.add_parser(name, help=text, description=text)
+        chart.add_argument("runs", nargs="+", metavar="RUN_DIR")
+        chart.add_argument("--out", required=True, help="the chart file: .png, .svg or .pdf")
+        if name == "compare":
+            chart.add_argument("--task", help="compare this task's accuracy (default: all tasks)")
+    metrics = commands.add_parser(
+        "metrics", help="accuracy matrix, forgetting, transfer and switch drops per run",
+        description="Prints each run's continual-learning metrics as a table.")
+    metrics.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    metrics.add_argument("--json", help="also write the metrics to this JSON file")
+    metrics.add_argument("--tolerance", type=float, default=0.0,
+                         help="a task has recovered when within this much of its accuracy "
+                              "at the switch (default: %(default)s)")
+    return parser
+
+
+def _finite(value):
+    """NaN becomes null, so the JSON is standard."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _number(value) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{value:+.3f}" if isinstance(value, float) and value < 0 else f"{value:.3f}"
+
+
+def print_metrics(results: list[dict], out=None) -> None:
+    out = out or sys.stdout
+    print(f"{'run':40} {'avg acc':>8} {'forget':>8} {'BWT':>8} {'FWT':>8}", file=out)
+    for r in results:
+        print(f"{os.path.basename(os.path.normpath(r['run']))[:40]:40} "
+              f"{_number(r['average_accuracy']):>8} {_number(r['forgetting']):>8} "
+              f"{_number(r['backward_transfer']):>8} {_number(r['forward_transfer']):>8}",
+              file=out)
+    for r in results:
+        print(f"\n{r['run']}\naccuracy at the end of each period (rows) for each task:", file=out)
+        print(f"  {'period':>6} {'trained':>8} " + " ".join(f"{t:>8}" for t in r["tasks"]),
+              file=out)
+        for i, (task, row) in enumerate(zip(r["period_tasks"], r["accuracy_matrix"])):
+            print(f"  {i:>6} {task:>8} " + " ".join(f"{v:8.3f}" for v in row), file=out)
+        if r["switches"]:
+            print(f"  {'switch':>8} {'left':>8} {'at switch':>9} {'lowest':>8} {'drop':>8} "
+                  f"{'recovery':>9}", file=out)
+            for e in r["switches"]:
+                recovery = "-" if e["recovery_steps"] is None else str(e["recovery_steps"])
+                print(f"  {e['step']:>8} {e['left']:>8} {e['accuracy_at_switch']:9.3f} "
+                      f"{e['lowest']:8.3f} {e['drop']:8.3f} {recovery:>9}", file=out)
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from plots.runlog import load_runs
+
+    try:
+        runs = load_runs(args.runs)
+        if args.command == "metrics":
+            from plots.metrics import run_metrics
+
+            results = [_finite(run_metrics(run, args.tolerance)) for run in runs]
+            print_metrics(results)
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(results, f, indent=2)
+            return 0
+        from plots.charts import CHARTS
+
+        if os.path.splitext(args.out)[1].lower() not in FORMATS:
+            raise UserError(f"--out {args.out}: name a .png, .svg or .pdf file")
+        options = {"task": args.task} if args.command == "compare" else {}
+        figure = CHARTS[args.command][0](runs, **options)
+        from plots.style import save
+
+        try:
+            save(figure, args.out)
+        except OSError as e:
+            raise UserError(f"cannot write --out {args.out} ({e.strerror}); "
+                            "choose a writable path") from None
+        print(args.out)
+        return 0
+    except UserError as e:
+        sys.exit(f"python -m plots: error: {e}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

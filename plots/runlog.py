@@ -1,0 +1,168 @@
+"""Reads runs for charts and metrics: this tool's run directories and the original's TensorBoard logs."""
+
+import dataclasses
+import json
+import os
+import sys
+
+from errors import UserError
+
+# config.json keys that describe how or where a run was made, not what was run: runs that
+# differ only in these are seeds of one configuration.
+NOT_SETTINGS = frozenset({
+    "seed", "run_name", "log_dir", "argv", "started_at", "code_version", "tensorflow_version",
+    "python_version", "data", "task_descriptions", "cache_dir", "data_dir", "data_dog_dir",
+    "tfds_dir", "gpu", "source"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One run's records, test and train lines each sorted by step."""
+
+    path: str
+    config: dict
+    tests: tuple[dict, ...]
+    trains: tuple[dict, ...]
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(os.path.normpath(self.path))
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(self.config["tasks"])
+
+    @property
+    def task_time(self) -> int | None:
+        return self.config.get("task_time")
+
+    @property
+    def last_step(self) -> int:
+        return self.tests[-1]["step"]
+
+    def settings(self) -> dict:
+        """The config values that define the experiment (seed and paths left out)."""
+        return {k: v for k, v in self.config.items() if k not in NOT_SETTINGS}
+
+    def periods(self) -> list[tuple[int, int, str]]:
+        """Task periods (first step, end step, task) up to the last test; one if unknown."""
+        end = max(self.last_step, self.config.get("max_steps") or 0)
+        if not self.task_time:
+            return [(0, end, self.tasks[0])] if len(self.tasks) == 1 else []
+        return [(start, min(start + self.task_time, end),
+                 self.tasks[(start // self.task_time) % len(self.tasks)])
+                for start in range(0, end, self.task_time)]
+
+    def accuracy_curve(self, task: str | None = None) -> tuple[list[int], list[float]]:
+        """(steps, test accuracy) of one task, or of all tasks together when task is None."""
+        steps = [r["step"] for r in self.tests]
+        if task is None:
+            return steps, [r["test_accuracy_all"] for r in self.tests]
+        if task not in self.tasks:
+            raise UserError(f"run {self.path} has no task {task!r}; its tasks: "
+                            f"{' '.join(self.tasks)}")
+        return steps, [r["test_accuracy"][task] for r in self.tests]
+
+
+def _read_metrics(path: str) -> list[dict]:
+    with open(path) as f:
+        lines = f.read().split("\n")
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number >= len(lines) - 1:  # A torn last line: the run is still writing, or died.
+                print(f"warning: {path}: ignoring a torn last line {number}", file=sys.stderr)
+                continue
+            raise UserError(f"{path} line {number} is not JSON; the file is damaged "
+                            "(only a torn last line is tolerated)") from None
+    return records
+
+
+def load_tool_run(path: str) -> Run:
+    """A run directory of this tool: config.json and metrics.jsonl."""
+    try:
+        with open(os.path.join(path, "config.json")) as f:
+            config = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: cannot read config.json ({e}); is this a run directory?") \
+            from None
+    records = _read_metrics(os.path.join(path, "metrics.jsonl"))
+    tests = tuple(sorted((r for r in records if r.get("kind") == "test"), key=_step))
+    trains = tuple(sorted((r for r in records if r.get("kind") == "train"), key=_step))
+    if not tests:
+        raise UserError(f"{path} has no test records yet; wait for its first evaluation")
+    return Run(path, config, tests, trains)
+
+
+def _step(record: dict) -> int:
+    return record["step"]
+
+
+def is_tool_run(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "metrics.jsonl"))
+
+
+def is_original_run(path: str) -> bool:
+    return os.path.isdir(path) and any(name.startswith("test_task_") for name in os.listdir(path))
+
+
+def load_run(path: str) -> Run:
+    """A run of this tool, or a log directory of the original task.py."""
+    if is_tool_run(path):
+        return load_tool_run(path)
+    if is_original_run(path):
+        from plots.original_logs import load_original_run  # Needs TensorFlow: load on demand.
+
+        return load_original_run(path)
+    raise UserError(f"{path} is not a run directory: it has neither metrics.jsonl nor the "
+                    "original tool's test_task_<i>_<name>/ folders")
+
+
+def find_runs(path: str) -> list[str]:
+    """The run directories at or below `path`, so a log directory stands for all its runs."""
+    if not os.path.isdir(path):
+        raise UserError(f"{path} is not a directory; give run directories or a log directory")
+    if is_tool_run(path) or is_original_run(path):
+        return [path]
+    found = []
+    for root, dirs, _ in os.walk(path):
+        dirs.sort()
+        if is_tool_run(root) or is_original_run(root):
+            found.append(root)
+            dirs.clear()
+    if not found:
+        raise UserError(f"{path} holds no runs (no metrics.jsonl or test_task_* folders in it "
+                        "or below it)")
+    return found
+
+
+def load_runs(paths: list[str]) -> list[Run]:
+    """Every run at or below the given paths, in the order given."""
+    return [load_run(run) for path in paths for run in find_runs(path)]
+
+
+def group_by_settings(runs: list[Run]) -> list[list[Run]]:
+    """Runs grouped so that each group differs only by seed (and paths), in first-seen order."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(json.dumps(run.settings(), sort_keys=True, default=str), []).append(run)
+    return list(groups.values())
+
+
+def differing_settings(groups: list[list[Run]]) -> list[str]:
+    """The setting names whose values differ between groups (their legend)."""
+    settings = [group[0].settings() for group in groups]
+    keys = sorted(set().union(*settings))
+    return [k for k in keys if len({json.dumps(s.get(k), default=str) for s in settings}) > 1]
+
+
+def describe(settings: dict, keys: list[str]) -> str:
+    """A legend label such as 'optimizer=adam, task_time=500'."""
+    def show(value):
+        return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    return ", ".join(f"{k}={show(settings.get(k))}" for k in keys) or "all runs"

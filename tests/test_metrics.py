@@ -1,0 +1,86 @@
+"""Continual-learning metrics on hand-built accuracy matrices with known answers."""
+
+import numpy as np
+import pytest
+
+from plots.metrics import (accuracy_matrix, average_accuracy, backward_transfer, forgetting,
+                           forward_transfer, switch_events)
+from plots.runlog import load_run
+from tests.run_fixtures import write_run
+
+# Three tasks learnt once each, in order: acc[i, j] is task j after period i.
+ACC = np.array([[0.9, 0.1, 0.2],
+                [0.6, 0.8, 0.3],
+                [0.5, 0.7, 0.95]])
+INITIAL = np.array([0.1, 0.05, 0.1])
+
+
+def test_average_accuracy_is_the_final_row_mean():
+    assert average_accuracy(ACC) == pytest.approx((0.5 + 0.7 + 0.95) / 3)
+
+
+def test_forgetting_is_best_earlier_minus_final_over_old_tasks():
+    # Task 0: max(0.9, 0.6) - 0.5 = 0.4; task 1: max(0.1, 0.8) - 0.7 = 0.1.
+    assert forgetting(ACC) == pytest.approx((0.4 + 0.1) / 2)
+
+
+def test_backward_transfer_is_final_minus_just_learned():
+    assert backward_transfer(ACC) == pytest.approx(((0.5 - 0.9) + (0.7 - 0.8)) / 2)
+
+
+def test_forward_transfer_is_before_learning_minus_step_zero():
+    # Task 1 before its period: 0.1 - 0.05; task 2: 0.3 - 0.1.
+    assert forward_transfer(ACC, INITIAL) == pytest.approx((0.05 + 0.2) / 2)
+
+
+def test_metrics_do_not_modify_their_input():
+    acc = ACC.copy()
+    forgetting(acc), backward_transfer(acc), forward_transfer(acc, INITIAL)
+    np.testing.assert_array_equal(acc, ACC)
+
+
+def test_no_forgetting_and_perfect_transfer():
+    acc = np.array([[1.0, 1.0], [1.0, 1.0]])
+    assert forgetting(acc) == 0.0 and backward_transfer(acc) == 0.0
+    assert forward_transfer(acc, np.zeros(2)) == 1.0
+
+
+def test_a_single_period_has_no_forgetting_or_transfer():
+    acc = np.array([[0.9]])
+    assert np.isnan(forgetting(acc)) and np.isnan(backward_transfer(acc))
+    assert np.isnan(forward_transfer(acc, np.array([0.1])))
+
+
+def test_revisited_tasks_use_last_and_first_visits():
+    # Two tasks alternating a, b, a, b.
+    acc = np.array([[0.8, 0.2], [0.5, 0.9], [0.95, 0.6], [0.7, 0.97]])
+    trained = [0, 1, 0, 1]
+    assert forgetting(acc, trained) == pytest.approx(0.95 - 0.7)
+    assert backward_transfer(acc, trained) == pytest.approx(0.7 - 0.95)
+    assert forward_transfer(acc, np.array([0.1, 0.1]), trained) == pytest.approx(0.2 - 0.1)
+
+
+def _step_function(j, step, active):
+    """0.9 for the task trained last, 0.3 for one trained before but not last, 0.1 for one
+    never trained yet; period length 100, tasks id (0) and inv (1) alternating."""
+    del active
+    if step == 0:
+        return 0.1
+    if ((step - 1) // 100) % 2 == j:
+        return 0.9
+    return 0.3 if j == 0 or step > 100 else 0.1
+
+
+def test_accuracy_matrix_and_switch_events_from_a_run(tmp_path):
+    run = load_run(write_run(tmp_path / "r", accuracy=_step_function))
+    acc, trained, initial = accuracy_matrix(run)
+    assert trained == [0, 1, 0, 1] and list(initial) == [0.1, 0.1]
+    assert acc.shape == (4, 2) and acc[0, 0] == 0.9 and acc[1, 1] == 0.9
+    events = switch_events(run)
+    assert [(e["step"], e["left"], e["entered"]) for e in events] == [
+        (100, "id", "inv"), (200, "inv", "id"), (300, "id", "inv")]
+    first = events[0]
+    assert first["accuracy_at_switch"] == 0.9 and first["lowest"] == 0.3
+    assert first["drop"] == pytest.approx(0.6)
+    assert first["returns_at"] == 200 and first["recovery_steps"] == 50  # First test after 200.
+    assert events[-1]["returns_at"] is None and events[-1]["recovery_steps"] is None
