@@ -70,6 +70,8 @@ def parse_flags(argv: list[str]):
     add("--test-frequency", type=int, default=d.test_frequency,
         help="evaluate every task's test set every this many steps, and at the end "
              "(default: %(default)s)")
+    add("--test-examples", type=int, default=d.test_examples,
+        help="evaluate on each task's first N test examples, a fixed subset (default: all)")
     add("--train-summary-frequency", type=int, default=d.train_summary_frequency,
         help="log mean train accuracy and loss every this many steps (default: %(default)s)")
     add("--seed", type=int, default=d.seed, help="random seed (default: %(default)s)")
@@ -112,6 +114,7 @@ def config_from_flags(args):
         optimizer=args.optimizer, network=tuple(args.network),
         conv_filters=args.conv_filters, fc_units=args.fc_units, norm=args.norm,
         input_style=args.input_style, test_frequency=args.test_frequency,
+        test_examples=args.test_examples,
         train_summary_frequency=args.train_summary_frequency, seed=args.seed,
         mnist_source=args.mnist_source, data_dir=args.data_dir, tfds_dir=args.tfds_dir,
         data_dog_dir=args.data_dog_dir, dog_source=args.dog_source,

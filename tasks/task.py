@@ -56,9 +56,14 @@ class Task:
         )
         return self._batches(self.train, indices, derive_seed(self.seed, "train"))
 
-    def test_batches(self, batch_size: int) -> tf.data.Dataset:
-        """The whole test split in order; identical on every iteration (noise included)."""
-        indices = tf.data.Dataset.range(len(self.test)).batch(batch_size)
+    def test_size(self, limit: int | None = None) -> int:
+        """How many test examples an evaluation uses: all, or the first `limit`."""
+        return len(self.test) if limit is None else min(limit, len(self.test))
+
+    def test_batches(self, batch_size: int, limit: int | None = None) -> tf.data.Dataset:
+        """The test split in order (its first `limit` examples if given); identical on every
+        iteration, noise included."""
+        indices = tf.data.Dataset.range(self.test_size(limit)).batch(batch_size)
         return self._batches(self.test, indices, derive_seed(self.seed, "test"))
 
     def _batches(self, split: Split, indices: tf.data.Dataset, seed: int) -> tf.data.Dataset:

@@ -29,7 +29,7 @@ def test_every_flag_reaches_the_config(tmp_path):
     flags = ["--tasks", "inv", "ref", "--task-time", "7", "--max-steps", "9", "--batch", "3",
              "--learning-rate", "0.5", "--dropout", "0.5", "--optimizer", "adam",
              "--network", "fc", "fc", "--conv-filters", "4", "--fc-units", "6", "--norm",
-             "batch", "--input-style", "channelplex", "--test-frequency", "2",
+             "batch", "--input-style", "channelplex", "--test-frequency", "2", "--test-examples", "50",
              "--train-summary-frequency", "5", "--seed", "11", "--mnist-source", "tfds",
              "--data-dir", "d", "--tfds-dir", "t", "--data-dog-dir", "g", "--dog-source", "tfds",
              "--dog-breeds", "a", "b", "--dog-test-fraction", "0.2", "--cache-dir", "c",

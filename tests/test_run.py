@@ -130,3 +130,12 @@ def test_the_network_learns_mnist(tmp_path):
              if r["kind"] == "test"]
     assert tests[0]["test_accuracy"]["id"] < 0.3
     assert tests[-1]["test_accuracy"]["id"] > 0.7
+
+
+def test_test_examples_evaluates_a_fixed_subset(tiny_config):
+    config = dataclasses.replace(tiny_config, test_examples=7, max_steps=20)
+    run_dir = run_experiment(config, progress_stream=io.StringIO())
+    tests = [r for r in _read_jsonl(os.path.join(run_dir, "metrics.jsonl")) if r["kind"] == "test"]
+    for record in tests:
+        for accuracy in record["test_accuracy"].values():
+            assert abs(accuracy * 7 - round(accuracy * 7)) < 1e-6  # k correct out of 7.

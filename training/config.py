@@ -29,6 +29,7 @@ class RunConfig:
     norm: str = "lrn"
     input_style: str = "combined"
     test_frequency: int = 100
+    test_examples: int | None = None  # None: each task's whole test set.
     train_summary_frequency: int = 10
     seed: int = 0
     mnist_source: str = "idx"
@@ -53,6 +54,9 @@ class RunConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise UserError(f"--{_flag(name)} must be a positive integer, got {value!r}")
+        if self.test_examples is not None and (not isinstance(self.test_examples, int)
+                                               or self.test_examples <= 0):
+            raise UserError(f"--test-examples must be a positive integer, got {self.test_examples!r}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise UserError(f"--learning-rate must be positive, got {self.learning_rate!r}")
         if not 0.0 < self.dropout <= 1.0:

@@ -122,7 +122,7 @@ def _train(config: RunConfig, tasks: list[Task], model, optimizer, log: RunLog,
     for step in range(config.max_steps + 1):
         if step % config.test_frequency == 0 or step == config.max_steps:
             tick = time.monotonic()
-            results = evaluate(model, tasks)
+            results = evaluate(model, tasks, config.test_examples)
             eval_time += time.monotonic() - tick
             log.write(_test_record(step, schedule.task_at(min(step, config.max_steps - 1)),
                                    results, time.monotonic() - start))

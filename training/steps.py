@@ -52,17 +52,19 @@ def eval_step(model: tf.keras.Model, images: tf.Tensor,
     return tf.reduce_sum(_correct(logits, labels)), tf.reduce_sum(_losses(logits, labels))
 
 
-def evaluate_task(model: tf.keras.Model, task: Task) -> Iterator[tuple[str, float]]:
-    """Yields the task's test accuracy and mean loss over its whole test set."""
+def evaluate_task(model: tf.keras.Model, task: Task,
+                  limit: int | None = None) -> Iterator[tuple[str, float]]:
+    """Yields the task's test accuracy and mean loss over its test set (or its first `limit`)."""
     correct = total_loss = 0.0
-    for images, labels in task.test_batches(EVAL_BATCH):
+    for images, labels in task.test_batches(EVAL_BATCH, limit):
         batch_correct, batch_loss = eval_step(model, images, labels)
         correct += float(batch_correct)
         total_loss += float(batch_loss)
-    yield "accuracy", correct / len(task.test)
-    yield "loss", total_loss / len(task.test)
+    yield "accuracy", correct / task.test_size(limit)
+    yield "loss", total_loss / task.test_size(limit)
 
 
-def evaluate(model: tf.keras.Model, tasks: Iterable[Task]) -> dict[str, dict[str, float]]:
+def evaluate(model: tf.keras.Model, tasks: Iterable[Task],
+             limit: int | None = None) -> dict[str, dict[str, float]]:
     """Every task's test metrics, keyed by task name then metric name."""
-    return {task.name: dict(evaluate_task(model, task)) for task in tasks}
+    return {task.name: dict(evaluate_task(model, task, limit)) for task in tasks}

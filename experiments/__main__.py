@@ -1,0 +1,132 @@
+"""Runs a named experiment over seeds, locally or on a Ray cluster, and draws its chart.
+
+    python -m experiments list
+    python -m experiments run optimizer --quick --seeds 2 --workers 2
+    python -m experiments run switching --data-dog-dir DIR --ray-address local
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from errors import UserError
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}; see --help\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineErrorParser(prog="python -m experiments", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     parser_class=_OneLineErrorParser)
+    commands.add_parser("list", help="the experiments, their forms and grid sizes")
+    run = commands.add_parser("run", help="run an experiment's grid over seeds, then chart it")
+    run.add_argument("name", help="an experiment (see `list`)")
+    run.add_argument("--seeds", type=int, default=1, help="seeds per setting (default: 1)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="local runs in parallel; TensorFlow threads are split among them "
+                          "(default: 1)")
+    run.add_argument("--ray-address", help="run every run as a task on this Ray cluster "
+                                           "(`auto`, host:port, or `local` to start one here)")
+    run.add_argument("--log-dir", help="where the runs and the chart go "
+                                       "(default: runs/NAME-FORM[-quick])")
+    run.add_argument("--quick", action="store_true",
+                     help="every run a hundredfold shorter, for a smoke test")
+    run.add_argument("--form", choices=("mnist", "dog"),
+                     help="dog or MNIST-only (default: dog when dog data is given, else mnist)")
+    for flag in ("--data-dir", "--data-dog-dir", "--tfds-dir", "--cache-dir"):
+        run.add_argument(flag, help=f"passed to every run as task.py's {flag}")
+    run.add_argument("--dog-source", choices=("dir", "tfds"), default="dir",
+                     help="passed to every run as task.py's --dog-source (default: dir)")
+    run.add_argument("--gpu", action="store_true", help="every run on a GPU (Ray asks for one)")
+    return parser
+
+
+def list_experiments() -> None:
+    from experiments.registry import EXPERIMENTS
+
+    print(f"{'experiment':16} {'forms':10} {'runs':>4}  {'chart':14} description")
+    for name, experiment in EXPERIMENTS.items():
+        sizes = "/".join(str(len(experiment.points(form))) for form in experiment.forms)
+        print(f"{name:16} {'/'.join(experiment.forms):10} {sizes:>4}  {experiment.chart:14} "
+              f"{experiment.description}")
+    print("\nruns: settings per form (times --seeds); --quick shrinks each run a hundredfold")
+
+
+def _report_line(done: list[int], total: int, start: float):
+    def report(spec, result):
+        done[0] += 1
+        outcome = (f"accuracy {result['accuracy']:.3f}" if result["status"] == "completed"
+                   else f"FAILED: {result['error']}")
+        seconds = result.get("seconds")
+        took = f" in {seconds:.0f} s" if seconds is not None else ""
+        print(f"[{done[0]}/{total}] {spec.name}: {outcome}{took} "
+              f"(sweep {time.monotonic() - start:.0f} s)", flush=True)
+    return report
+
+
+def run(args) -> int:
+    from experiments import sweep
+    from experiments.registry import get_experiment
+
+    experiment = get_experiment(args.name)
+    has_dogs = bool(args.data_dog_dir) or args.dog_source == "tfds"
+    form = args.form or ("dog" if has_dogs and "dog" in experiment.forms else "mnist")
+    if form not in experiment.forms:
+        form = experiment.forms[0]
+    if args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    log_dir = args.log_dir or os.path.join(
+        "runs", f"{args.name}-{form}" + ("-quick" if args.quick else ""))
+    overrides = {key: getattr(args, key) for key in
+                 ("data_dir", "data_dog_dir", "tfds_dir", "cache_dir", "dog_source", "gpu")}
+    specs = sweep.expand(experiment, form, seeds=args.seeds, log_dir=log_dir,
+                         is_quick=args.quick, overrides=overrides)
+    done, todo = sweep.pending(specs)
+    where = f"Ray at {args.ray_address}" if args.ray_address else f"{args.workers} local workers"
+    print(f"{args.name} ({form} form{', quick' if args.quick else ''}): {len(specs)} runs in "
+          f"{log_dir}, {len(done)} already complete, {len(todo)} to run on {where}", flush=True)
+    start = time.monotonic()
+    report = _report_line([0], len(todo), start)
+    results = {}
+    if todo and args.ray_address:
+        from experiments.ray_runner import run_ray
+
+        results = run_ray(todo, args.ray_address, sweep.threads_per_run(args.workers), report)
+    elif todo:
+        results = sweep.run_local(todo, args.workers, report)
+    failed = [name for name, result in results.items() if result["status"] != "completed"]
+    print(f"sweep took {time.monotonic() - start:.0f} s; {len(specs) - len(failed)} of "
+          f"{len(specs)} runs complete" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    complete = [spec.run_dir for spec in specs if sweep.is_complete(spec.run_dir)]
+    if complete:
+        chart = os.path.join(log_dir, f"{args.name}.png")
+        _draw(experiment.chart, complete, chart)
+        print(f"chart: {chart}")
+    return 1 if failed else 0
+
+
+def _draw(chart: str, run_dirs: list[str], out: str) -> None:
+    from plots.charts import CHARTS
+    from plots.runlog import load_runs
+    from plots.style import save
+
+    save(CHARTS[chart][0](load_runs(run_dirs)), out)
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            list_experiments()
+            return 0
+        return run(args)
+    except UserError as e:
+        sys.exit(f"python -m experiments: error: {e}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

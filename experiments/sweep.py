@@ -1,0 +1,142 @@
+"""Expands an experiment into runs and executes them: in local processes or as Ray tasks.
+
+Each run's directory name is fixed by its settings and seed, so a sweep that is
+run again skips the runs that completed (their summary.json says so) and
+restarts the others; a run that fails is reported with its error and the rest
+go on.
+"""
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import shutil
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Callable, Iterable
+
+from errors import UserError
+from experiments.registry import Experiment, quick
+from training.config import RunConfig
+
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: its directory name and its whole config."""
+
+    name: str
+    config: RunConfig
+
+    @property
+    def run_dir(self) -> str:
+        return os.path.join(self.config.log_dir, self.name)
+
+
+def _label(point: dict, keys: list[str]) -> str:
+    def show(value):
+        return "+".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+
+    return "_".join(f"{key.replace('_', '-')}-{show(point[key])}"
+                    for key in keys if key in point) or "run"
+
+
+def expand(experiment: Experiment, form: str, *, seeds: int, log_dir: str, is_quick: bool,
+           overrides: dict | None = None) -> list[RunSpec]:
+    """Every (setting, seed) of the experiment as a RunSpec, settings varying slowest."""
+    if form not in experiment.forms:
+        raise UserError(f"this experiment has no {form} form; it has: {', '.join(experiment.forms)}")
+    if seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {seeds}")
+    points = experiment.points(form)
+    if is_quick:
+        points = [quick(point) for point in points]
+    keys = sorted({k for point in points for k in point
+                   if len({json.dumps(p.get(k), default=str) for p in points}) > 1})
+    specs = []
+    for i, point in enumerate(points):
+        for seed in range(seeds):
+            name = f"{i:02d}-{_label(point, keys)}-s{seed}"
+            config = RunConfig(**{**(overrides or {}), **point, "seed": seed,
+                                  "log_dir": log_dir, "run_name": name})
+            specs.append(RunSpec(name, config))
+    return specs
+
+
+def is_complete(run_dir: str) -> bool:
+    try:
+        with open(os.path.join(run_dir, "summary.json")) as f:
+            return json.load(f).get("status") == "completed"
+    except (OSError, ValueError):
+        return False
+
+
+def set_aside_incomplete(spec: RunSpec) -> str | None:
+    """Moves a started but unfinished run directory aside, so the run can start again."""
+    if not os.path.exists(spec.run_dir):
+        return None
+    aside = f"{spec.run_dir}.incomplete-{time.strftime('%Y%m%d-%H%M%S')}"
+    shutil.move(spec.run_dir, aside)
+    return aside
+
+
+def execute(config_json: dict, threads: int) -> dict:
+    """Runs one config in this process, with `threads` TensorFlow threads; never raises."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    from training import run_experiment
+
+    start = time.monotonic()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        with open(os.devnull, "w") as quiet:
+            run_dir = run_experiment(RunConfig(**config_json), progress_stream=quiet)
+        with open(os.path.join(run_dir, "summary.json")) as f:
+            summary = json.load(f)
+        return {"status": "completed", "seconds": time.monotonic() - start,
+                "accuracy": summary["final_test_accuracy_all"]}
+    except UserError as e:
+        return {"status": "failed", "seconds": time.monotonic() - start, "error": str(e)}
+    except Exception as e:  # A bug or a TensorFlow failure: keep the trace for the report.
+        return {"status": "failed", "seconds": time.monotonic() - start,
+                "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+
+
+def threads_per_run(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def run_local(specs: list[RunSpec], workers: int,
+              report: Callable[[RunSpec, dict], None]) -> dict[str, dict]:
+    """Runs the specs in `workers` processes (a fresh one per run), threads split among them."""
+    threads = threads_per_run(workers)
+    results = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = {pool.submit(execute, dataclasses.asdict(spec.config), threads): spec
+                   for spec in specs}
+        for future in as_completed(futures):
+            spec = futures[future]
+            try:
+                result = future.result()
+            except Exception as e:  # The worker process itself died (killed, out of memory).
+                result = {"status": "failed", "error": f"worker died: {type(e).__name__}: {e}"}
+            results[spec.name] = result
+            report(spec, result)
+    return results
+
+
+def pending(specs: Iterable[RunSpec]) -> tuple[list[RunSpec], list[RunSpec]]:
+    """(completed, to run) of the specs; unfinished directories are set aside."""
+    done, todo = [], []
+    for spec in specs:
+        if is_complete(spec.run_dir):
+            done.append(spec)
+        else:
+            set_aside_incomplete(spec)
+            todo.append(spec)
+    return done, todo

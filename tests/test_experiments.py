@@ -1,0 +1,114 @@
+"""Experiments: grid expansion, skipping completed runs, failures, local and Ray sweeps."""
+
+import dataclasses
+import json
+import os
+
+import pytest
+
+from errors import UserError
+from experiments import registry, sweep
+from experiments.__main__ import main
+from tests.conftest import write_mnist_dir
+
+
+def test_grid_expands_settings_times_seeds_with_stable_names(tmp_path):
+    specs = sweep.expand(registry.get_experiment("optimizer"), "mnist", seeds=2,
+                         log_dir=str(tmp_path), is_quick=False)
+    assert [s.name for s in specs] == ["00-optimizer-sgd-s0", "00-optimizer-sgd-s1",
+                                       "01-optimizer-adam-s0", "01-optimizer-adam-s1"]
+    assert [(s.config.optimizer, s.config.seed) for s in specs] == [
+        ("sgd", 0), ("sgd", 1), ("adam", 0), ("adam", 1)]
+    assert all(s.config.tasks == ("id", "inv") and s.config.max_steps == 30000 for s in specs)
+    assert specs[0].run_dir == os.path.join(str(tmp_path), "00-optimizer-sgd-s0")
+
+
+def test_every_experiment_expands_in_each_form_and_quick_shrinks_it(tmp_path):
+    for name, experiment in registry.EXPERIMENTS.items():
+        for form in experiment.forms:
+            full = sweep.expand(experiment, form, seeds=1, log_dir=str(tmp_path), is_quick=False)
+            small = sweep.expand(experiment, form, seeds=1, log_dir=str(tmp_path), is_quick=True)
+            assert len(full) == len(small) >= 1
+            for big, little in zip(full, small):
+                assert little.config.max_steps * 100 <= max(big.config.max_steps, 2000)
+                assert little.config.test_examples == 500
+            assert any("dog" in s.config.tasks for s in full) == (form == "dog")
+    times = [s.config.task_time for s in sweep.expand(registry.get_experiment("task-time"),
+                                                      "mnist", seeds=1, log_dir="x",
+                                                      is_quick=False)]
+    assert times[0] == 2000 and times[-1] == 20 * 2000
+
+
+def test_unknown_experiment_and_form_are_errors(tmp_path):
+    with pytest.raises(UserError, match="unknown experiment 'nope'; known: baseline-mnist"):
+        registry.get_experiment("nope")
+    with pytest.raises(UserError, match="no dog form"):
+        sweep.expand(registry.get_experiment("baseline-mnist"), "dog", seeds=1,
+                     log_dir=str(tmp_path), is_quick=True)
+
+
+def _tiny_specs(tmp_path, names_and_changes):
+    data_dir = tmp_path / "mnist"
+    if not data_dir.exists():
+        write_mnist_dir(data_dir, n_train=40, n_test=20)
+    base = dict(tasks=("id", "inv"), task_time=2, max_steps=4, batch=4, test_frequency=2,
+                data_dir=str(data_dir), log_dir=str(tmp_path / "log"))
+    return [sweep.RunSpec(name, sweep.RunConfig(**{**base, **changes, "run_name": name}))
+            for name, changes in names_and_changes]
+
+
+def test_completed_runs_are_skipped_and_unfinished_ones_set_aside(tmp_path):
+    done, unfinished, fresh = _tiny_specs(tmp_path, [("a", {}), ("b", {}), ("c", {})])
+    os.makedirs(done.run_dir)
+    with open(os.path.join(done.run_dir, "summary.json"), "w") as f:
+        json.dump({"status": "completed"}, f)
+    os.makedirs(unfinished.run_dir)
+    complete, todo = sweep.pending([done, unfinished, fresh])
+    assert complete == [done] and todo == [unfinished, fresh]
+    assert not os.path.exists(unfinished.run_dir)
+    assert any(name.startswith("b.incomplete-") for name in os.listdir(tmp_path / "log"))
+
+
+def test_a_failed_run_is_reported_and_the_others_complete(tmp_path):
+    specs = _tiny_specs(tmp_path, [("good0", {}), ("bad", {"data_dir": str(tmp_path / "none")}),
+                                   ("good1", {"seed": 1})])
+    reported = []
+    results = sweep.run_local(specs, workers=2, report=lambda s, r: reported.append(s.name))
+    assert sorted(reported) == ["bad", "good0", "good1"]
+    assert results["bad"]["status"] == "failed" and "not a directory" in results["bad"]["error"]
+    for name in ("good0", "good1"):
+        assert results[name]["status"] == "completed"
+        assert sweep.is_complete(os.path.join(tmp_path, "log", name))
+
+
+def test_a_two_run_sweep_with_two_workers_end_to_end(tmp_path, monkeypatch, capsys):
+    write_mnist_dir(tmp_path / "mnist", n_train=40, n_test=20)
+    tiny = registry.Experiment(
+        "two optimizers", "compare",
+        lambda form: [dict(tasks=("id", "inv"), task_time=2, max_steps=4, batch=4,
+                           test_frequency=2, optimizer=name) for name in ("sgd", "adam")],
+        forms=("mnist",))
+    monkeypatch.setitem(registry.EXPERIMENTS, "tiny", tiny)
+    args = ["run", "tiny", "--workers", "2", "--data-dir", str(tmp_path / "mnist"),
+            "--log-dir", str(tmp_path / "log")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "2 runs" in out and "0 already complete" in out and "2 of 2 runs complete" in out
+    assert os.path.getsize(tmp_path / "log" / "tiny.png") > 1000
+    assert main(args) == 0  # Again: nothing left to run.
+    assert "2 already complete, 0 to run" in capsys.readouterr().out
+
+
+def test_a_sweep_on_a_local_ray_instance(tmp_path):
+    pytest.importorskip("ray")
+    from experiments.ray_runner import run_ray
+
+    specs = _tiny_specs(tmp_path, [("r0", {}), ("r1", {"seed": 1})])
+    results = run_ray(specs, "local", threads=1, report=lambda s, r: None)
+    for spec in specs:
+        assert results[spec.name]["status"] == "completed", results[spec.name]
+        assert sweep.is_complete(spec.run_dir)  # Gathered under the driver's log directory.
+        assert os.path.isdir(os.path.join(spec.run_dir, "test_task_0_id"))
+    config = json.load(open(os.path.join(specs[1].run_dir, "config.json")))
+    assert config["seed"] == 1 and config["log_dir"] != str(tmp_path / "log")
+    assert dataclasses.asdict(specs[0].config)["log_dir"] == str(tmp_path / "log")
