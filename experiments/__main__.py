@@ -60,7 +60,8 @@ def _report_line(done: list[int], total: int, start: float):
     def report(spec, result):
         done[0] += 1
         outcome = (f"accuracy {result['accuracy']:.3f}" if result["status"] == "completed"
-                   else f"FAILED: {result['error']}")
+                   else f"FAILED: {result['error']}" + (f" (log: {result['log']})"
+                                                        if "log" in result else ""))
         seconds = result.get("seconds")
         took = f" in {seconds:.0f} s" if seconds is not None else ""
         print(f"[{done[0]}/{total}] {spec.name}: {outcome}{took} "

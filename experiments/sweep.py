@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -106,18 +107,33 @@ def execute(config_json: dict, threads: int) -> dict:
                 "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
 
 
+def execute_logged(config_json: dict, threads: int, log_path: str) -> dict:
+    """`execute` in a worker process of its own, its output (TensorFlow's included) to a file."""
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    with open(log_path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    result = execute(config_json, threads)
+    if result["status"] != "completed":
+        result["log"] = log_path
+        print(result.get("traceback") or result["error"], file=sys.stderr, flush=True)
+    return result
+
+
 def threads_per_run(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
 def run_local(specs: list[RunSpec], workers: int,
               report: Callable[[RunSpec, dict], None]) -> dict[str, dict]:
-    """Runs the specs in `workers` processes (a fresh one per run), threads split among them."""
+    """Runs the specs in `workers` processes (a fresh one per run), threads split among them;
+    each run's console output goes to <run dir>.log beside it."""
     threads = threads_per_run(workers)
     results = {}
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
-        futures = {pool.submit(execute, dataclasses.asdict(spec.config), threads): spec
+        futures = {pool.submit(execute_logged, dataclasses.asdict(spec.config), threads,
+                               f"{spec.run_dir}.log"): spec
                    for spec in specs}
         for future in as_completed(futures):
             spec = futures[future]

@@ -123,14 +123,15 @@ def load_run(path: str) -> Run:
 
 
 def find_runs(path: str) -> list[str]:
-    """The run directories at or below `path`, so a log directory stands for all its runs."""
+    """The run directories at or below `path`, so a log directory stands for all its runs
+    (leaving out those a sweep set aside as incomplete)."""
     if not os.path.isdir(path):
         raise UserError(f"{path} is not a directory; give run directories or a log directory")
     if is_tool_run(path) or is_original_run(path):
         return [path]
     found = []
     for root, dirs, _ in os.walk(path):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if ".incomplete-" not in d)  # Set aside by a sweep.
         if is_tool_run(root) or is_original_run(root):
             found.append(root)
             dirs.clear()

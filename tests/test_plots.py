@@ -44,6 +44,7 @@ def test_compare_chart_reads_a_log_directory_and_groups_seeds(tmp_path):
     for optimizer in ("sgd", "adam"):
         for seed in range(2):
             write_run(tmp_path / "log" / f"{optimizer}{seed}", optimizer=optimizer, seed=seed)
+    write_run(tmp_path / "log" / "sgd0.incomplete-20260101-000000")
     runs = load_runs([str(tmp_path / "log")])
     assert len(runs) == 4 and len(group_by_settings(runs)) == 2
     assert _chart(tmp_path, "compare", str(tmp_path / "log")).startswith(PNG_MAGIC)
