@@ -1,7 +1,9 @@
-"""Dataset loaders: MNIST (checked IDX files, bundled or --data-dir, or tfds) and dog breeds."""
+"""Dataset loaders: MNIST (checked IDX files, bundled or --data-dir, or tfds), dog breeds, shapes."""
 
 from data.dogs import DogArrays, load_dogs
 from data.idx import read_idx
 from data.mnist_loader import BUNDLED_MNIST_DIR, MnistArrays, load_mnist
+from data.shapes import ShapesArrays, load_shapes
 
-__all__ = ["BUNDLED_MNIST_DIR", "DogArrays", "MnistArrays", "load_dogs", "load_mnist", "read_idx"]
+__all__ = ["BUNDLED_MNIST_DIR", "DogArrays", "MnistArrays", "ShapesArrays", "load_dogs",
+           "load_mnist", "load_shapes", "read_idx"]

@@ -9,14 +9,13 @@ files, the breeds, the size and the split, so a second run starts in seconds.
 """
 
 import dataclasses
-import hashlib
-import json
 import os
 from typing import Iterable, Sequence
 
 import numpy as np
 from absl import logging
 
+from data.cache import cache_path, default_cache_dir, write_npz_atomic
 from data.image_folders import decode_resized, list_images, read_image
 from errors import UserError
 
@@ -30,11 +29,6 @@ NO_DOG_DATA = (
     "dog-breed-identification layout (labels.csv and train/<id>.jpg) or one folder per "
     "breed (DIR/<breed>/*.jpg), or --dog-source tfds for tensorflow-datasets' "
     "stanford_dogs (downloads when online; --tfds-dir for a prepared copy)")
-
-
-def default_cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "multiple-tasks")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,11 +105,6 @@ def _assemble(breeds: tuple[str, ...], decoded: Iterable[tuple[int, np.ndarray |
     return DogArrays(images[train], labels[train], images[test], labels[test], breeds, skipped)
 
 
-def _cache_path(cache_dir: str, key: dict) -> str:
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    return os.path.join(cache_dir, f"dogs-{digest}.npz")
-
-
 def _read_cache(path: str) -> DogArrays | None:
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -127,18 +116,11 @@ def _read_cache(path: str) -> DogArrays | None:
 
 
 def _write_cache(path: str, dogs: DogArrays) -> DogArrays:
-    temporary = f"{path}.{os.getpid()}.tmp.npz"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        np.savez(temporary, train_images=dogs.train_images, train_labels=dogs.train_labels,
-                 test_images=dogs.test_images, test_labels=dogs.test_labels,
-                 breeds=np.asarray(dogs.breeds), skipped=dogs.skipped)
-        os.replace(temporary, path)
-    except OSError as e:
-        logging.warning("could not write the dog cache %s (%s); the next run decodes again",
-                        path, e.strerror)
-        return dogs
-    return dataclasses.replace(dogs, cache_file=path)
+    written = write_npz_atomic(path, dict(
+        train_images=dogs.train_images, train_labels=dogs.train_labels,
+        test_images=dogs.test_images, test_labels=dogs.test_labels,
+        breeds=np.asarray(dogs.breeds), skipped=np.asarray(dogs.skipped)))
+    return dataclasses.replace(dogs, cache_file=path) if written else dogs
 
 
 def _file_fingerprint(paths: Iterable[str]) -> list:
@@ -161,7 +143,7 @@ def load_dogs_from_dir(root: str, *, breeds: Sequence[str] | None, size: int,
     key = {"format": _CACHE_FORMAT, "source": layout, "root": os.path.abspath(root),
            "files": _file_fingerprint(path for _, path in paths), "breeds": chosen,
            "size": size, "test_fraction": test_fraction, "split_seed": SPLIT_SEED}
-    cache_file = _cache_path(cache_dir, key)
+    cache_file = cache_path(cache_dir, "dogs", key)
     cached = _read_cache(cache_file)
     if cached is not None:
         return cached
@@ -190,7 +172,7 @@ def load_dogs_from_tfds(tfds_dir: str | None, *, breeds: Sequence[str] | None, s
     key = {"format": _CACHE_FORMAT, "source": "tfds", "version": str(info.version),
            "data_dir": os.path.abspath(tfds_dir) if tfds_dir else None, "breeds": chosen,
            "size": size, "test_fraction": test_fraction, "split_seed": SPLIT_SEED}
-    cache_file = _cache_path(cache_dir, key)
+    cache_file = cache_path(cache_dir, "dogs", key)
     cached = _read_cache(cache_file)
     if cached is not None:
         return cached

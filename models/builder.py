@@ -1,14 +1,23 @@
-"""The conv-net builder: a network spec such as `conv fc` becomes the original's Keras model.
+"""The conv-net builder: a network spec such as `conv fc` becomes a Keras model.
 
-A spec is a list of layer kinds, convolutions first, ending with the `fc` output
-layer. Following the original code:
-  conv  5x5 kernels with SAME padding and ReLU, 3x3 max-pool with stride 2, a
-        normalisation (local response normalisation by default), dropout. The
-        first conv has `conv_filters` filters and each later one twice as many
-        (64 then 128 by default).
-  fc    a dense layer: `fc_units` ReLU units (500 by default), or the 10-way
-        logits when it is the last layer.
-Weights start truncated-normal with stddev 0.1 and biases at 0.1.
+A spec is a list of layers, convolutions first, ending with the `fc` output
+layer. Each layer is a kind, optionally with its width as `kind:N`:
+  conv   the original study's block: 5x5 kernels, SAME padding, ReLU, 3x3
+         max-pool with stride 2, a normalisation (local response normalisation
+         by default), dropout. Without a width, the first conv has
+         `conv_filters` filters and each later one twice as many (64, 128).
+  conv3  the ten-task paper's block: 3x3 kernels, stride 1, padding 1, ReLU,
+         batch normalisation (momentum 0.9, PyTorch's), 2x2 max-pool. Without a
+         width, `conv_filters`.
+  fc     a dense layer: N (default `fc_units`, 500) ReLU units, or the logits
+         when it is the last layer (a width there is an error).
+The named network `shapes-paper` is the ten-task paper's: conv3:16 conv3:32
+conv3:48 conv3:64 fc:512 fc:512 fc:512 fc:512 fc.
+
+A task signal (a one-hot vector of the task) is concatenated to the flattened
+output of the last conv layer, the input of the first fc layer, as the paper did.
+Weights start as the original's (truncated normal, stddev 0.1; biases 0.1) or,
+with init `he`, He-normal with zero biases, which deep fc stacks need.
 """
 
 from typing import Sequence
@@ -18,29 +27,62 @@ import tensorflow as tf
 from errors import UserError
 from models.layers import LocalResponseNorm
 
-LAYER_KINDS = ("conv", "fc")
+LAYER_KINDS = ("conv", "conv3", "fc")
 NORMS = ("lrn", "batch", "none")
-_SPEC_HELP = "use conv and fc, convs first, ending in fc (e.g. --network conv fc)"
+INITS = ("truncated-normal", "he")
+NETWORKS = {
+    "shapes-paper": ("conv3:16", "conv3:32", "conv3:48", "conv3:64",
+                     "fc:512", "fc:512", "fc:512", "fc:512", "fc"),
+}
+_SPEC_HELP = ("use conv, conv3 and fc (each optionally :WIDTH), convs first, ending in fc "
+              f"(e.g. --network conv fc), or a named network: {', '.join(NETWORKS)}")
+
+
+def _split(layer: str) -> tuple[str, int | None]:
+    """'fc:512' -> ('fc', 512); 'conv' -> ('conv', None); raises ValueError if malformed."""
+    kind, _, width = layer.partition(":")
+    if kind not in LAYER_KINDS:
+        raise ValueError
+    if not width:
+        return kind, None
+    if not width.isdigit() or int(width) <= 0:
+        raise ValueError
+    return kind, int(width)
 
 
 def parse_network(spec: Sequence[str]) -> tuple[str, ...]:
-    """Checks a network spec and returns it as a tuple; raises UserError naming the fix."""
+    """Checks a network spec (a named network expanded) and returns it as a tuple; raises
+    UserError naming the fix."""
     spec = tuple(spec)
+    if len(spec) == 1 and spec[0] in NETWORKS:
+        spec = NETWORKS[spec[0]]
     if not spec:
         raise UserError(f"--network is empty; {_SPEC_HELP}")
-    for kind in spec:
-        if kind not in LAYER_KINDS:
-            raise UserError(f"unknown layer {kind!r} in --network {' '.join(spec)}; {_SPEC_HELP}")
-    if spec[-1] != "fc":
+    kinds = []
+    for layer in spec:
+        try:
+            kinds.append(_split(layer)[0])
+        except ValueError:
+            raise UserError(f"unknown layer {layer!r} in --network {' '.join(spec)}; "
+                            f"{_SPEC_HELP}") from None
+    if kinds[-1] != "fc":
         raise UserError(f"--network {' '.join(spec)} must end in fc, the output layer; {_SPEC_HELP}")
-    if "conv" in spec[spec.index("fc"):]:
+    if _split(spec[-1])[1] is not None:
+        raise UserError(f"--network {' '.join(spec)}: the output layer's width is the number "
+                        f"of classes; write plain fc last")
+    if any(kind.startswith("conv") for kind in kinds[kinds.index("fc"):]):
         raise UserError(f"--network {' '.join(spec)} has a conv after an fc; {_SPEC_HELP}")
     return spec
 
 
-def _initializers(seed: int):
-    return {"kernel_initializer": tf.keras.initializers.TruncatedNormal(stddev=0.1, seed=seed),
-            "bias_initializer": tf.keras.initializers.Constant(0.1)}
+def _initializers(init: str, seed: int):
+    if init == "he":
+        return {"kernel_initializer": tf.keras.initializers.HeNormal(seed=seed),
+                "bias_initializer": "zeros"}
+    if init == "truncated-normal":
+        return {"kernel_initializer": tf.keras.initializers.TruncatedNormal(stddev=0.1, seed=seed),
+                "bias_initializer": tf.keras.initializers.Constant(0.1)}
+    raise UserError(f"unknown --init {init!r}; use one of: {', '.join(INITS)}")
 
 
 def _norm_layer(norm: str, name: str):
@@ -53,31 +95,62 @@ def _norm_layer(norm: str, name: str):
     raise UserError(f"unknown --norm {norm!r}; use one of: {', '.join(NORMS)}")
 
 
+def _conv_block(x, i: int, filters: int, norm: str, keep_prob: float, weights: dict,
+                seed: int):
+    name = f"layer{i + 1}"
+    x = tf.keras.layers.Conv2D(filters, 5, padding="same", activation="relu",
+                               name=f"{name}_conv", **weights)(x)
+    x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
+    norm_layer = _norm_layer(norm, f"{name}_norm")
+    if norm_layer is not None:
+        x = norm_layer(x)
+    if keep_prob < 1.0:
+        x = tf.keras.layers.Dropout(1.0 - keep_prob, seed=seed, name=f"{name}_dropout")(x)
+    return x
+
+
+def _conv3_block(x, i: int, filters: int, weights: dict):
+    name = f"layer{i + 1}"
+    x = tf.keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
+                               name=f"{name}_conv", **weights)(x)
+    # PyTorch's default momentum (the paper's framework): running statistics that settle
+    # within the few hundred steps of an early episode.
+    x = tf.keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_norm")(x)
+    return tf.keras.layers.MaxPool2D(2, name=f"{name}_pool")(x)
+
+
 def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
                 num_classes: int = 10, conv_filters: int = 64, fc_units: int = 500,
-                norm: str = "lrn", keep_prob: float = 0.9, seed: int = 0) -> tf.keras.Model:
-    """Builds the network of `network` (see the module docstring); outputs are logits."""
+                norm: str = "lrn", keep_prob: float = 0.9, seed: int = 0,
+                init: str = "truncated-normal", task_signal: int = 0) -> tf.keras.Model:
+    """Builds the network of `network` (see the module docstring); outputs are logits.
+
+    With `task_signal` > 0 the model takes (images, one-hot task [B, task_signal]).
+    """
     network = parse_network(network)
-    layers = [tf.keras.Input(shape=input_shape, name="images")]
-    for i, kind in enumerate(network):
-        name = f"layer{i + 1}"
+    images = tf.keras.Input(shape=input_shape, name="images")
+    inputs = images
+    if task_signal:
+        signal = tf.keras.Input(shape=(task_signal,), name="task")
+        inputs = (images, signal)
+    x = images
+    for i, layer in enumerate(network):
+        kind, width = _split(layer)
+        weights = _initializers(init, seed + i)
         if kind == "conv":
-            layers += [
-                tf.keras.layers.Conv2D(conv_filters * 2 ** i, 5, padding="same",
-                                       activation="relu", name=f"{name}_conv",
-                                       **_initializers(seed + i)),
-                tf.keras.layers.MaxPool2D(3, strides=2, padding="same", name=f"{name}_pool"),
-                _norm_layer(norm, f"{name}_norm"),
-            ]
-            if keep_prob < 1.0:
-                layers.append(tf.keras.layers.Dropout(1.0 - keep_prob, seed=seed + i,
-                                                      name=f"{name}_dropout"))
+            x = _conv_block(x, i, width or conv_filters * 2 ** i, norm, keep_prob, weights,
+                            seed + i)
+        elif kind == "conv3":
+            x = _conv3_block(x, i, width or conv_filters, weights)
         else:
+            name = f"layer{i + 1}"
+            if i == 0 or not network[i - 1].startswith("fc"):
+                x = tf.keras.layers.Flatten(name=f"{name}_flatten")(x)
+                if task_signal:
+                    x = tf.keras.layers.Concatenate(name=f"{name}_task_signal")([x, signal])
             last = i == len(network) - 1
-            if i == 0 or network[i - 1] == "conv":
-                layers.append(tf.keras.layers.Flatten(name=f"{name}_flatten"))
-            layers.append(tf.keras.layers.Dense(
-                num_classes if last else fc_units, activation=None if last else "relu",
-                name=f"{name}_logits" if last else f"{name}_fc", **_initializers(seed + i)))
-    return tf.keras.Sequential([layer for layer in layers if layer is not None],
-                               name="_".join(network))
+            x = tf.keras.layers.Dense(num_classes if last else width or fc_units,
+                                      activation=None if last else "relu",
+                                      name=f"{name}_logits" if last else f"{name}_fc",
+                                      **weights)(x)
+    return tf.keras.Model(inputs, x, name="_".join(network).replace(":", "-"))

@@ -6,10 +6,11 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from data.shapes import DIMENSIONS, FEATURES
 from errors import UserError
 from tasks import transforms
 from tasks.input_style import INPUT_STYLES, input_channels, place_channels
-from tasks.task import Split, Task, derive_seed
+from tasks.task import Split, Task, balanced_indices, derive_seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,7 +19,11 @@ class TaskSpec:
 
     description: str
     make_transform: Callable[[np.random.Generator], transforms.Transform]
-    source: str = "mnist"  # Which data the task draws: "mnist" or "dog".
+    source: str = "mnist"  # Which data the task draws: "mnist", "dog" or "shapes".
+    classes: int = 10
+    # The task's labels for a split ("train" or "test") of its source's arrays;
+    # None: the source's own labels.
+    labels: Callable[[object, str], np.ndarray] | None = None
 
 
 def _fixed(transform: transforms.Transform) -> Callable[[np.random.Generator], transforms.Transform]:
@@ -47,16 +52,44 @@ TASKS: dict[str, TaskSpec] = {
 }
 
 
+def _shapes_task(dimension: str, feature: str) -> TaskSpec:
+    return TaskSpec(f"shapes scenes: is there a {feature} object? ({dimension}, yes/no)",
+                    _fixed(transforms.identity), source="shapes", classes=2,
+                    labels=lambda arrays, split: arrays.labels(split, dimension, feature))
+
+
+# The ten-task study: one yes/no task per feature value of each dimension.
+TASKS.update({f"shapes-{dimension}-{feature}": _shapes_task(dimension, feature)
+              for dimension in DIMENSIONS for feature in FEATURES[dimension]})
+
+
+def known_tasks() -> str:
+    """The task names, the shapes tasks by pattern: for --help and errors."""
+    plain = " ".join(name for name, spec in TASKS.items() if spec.source != "shapes")
+    features = "; ".join(f"{dimension}: {' '.join(FEATURES[dimension])}"
+                         for dimension in DIMENSIONS)
+    return f"known: {plain}, and shapes-DIMENSION-FEATURE ({features})"
+
+
 def check_task_names(names: Sequence[str]) -> tuple[str, ...]:
     """Returns the names as a tuple, or raises UserError naming the known tasks."""
     if not names:
         raise UserError("--tasks needs at least one task, e.g. --tasks id inv")
     for name in names:
         if name not in TASKS:
-            raise UserError(f"unknown task {name!r} in --tasks; known: {', '.join(TASKS)}")
+            raise UserError(f"unknown task {name!r} in --tasks; {known_tasks()}")
     if len(set(names)) != len(names):
         raise UserError(f"--tasks names a task twice ({' '.join(names)}); name each once")
+    sources = {TASKS[name].source for name in names}
+    if "shapes" in sources and len(sources) > 1:
+        raise UserError("shapes tasks cannot share a run with MNIST or dog tasks (their images "
+                        "and answers differ); run them in separate runs")
     return tuple(names)
+
+
+def task_classes(names: Sequence[str]) -> int:
+    """The number of classes the run's shared output layer needs."""
+    return max(TASKS[name].classes for name in check_task_names(names))
 
 
 def sources_needed(names: Sequence[str]) -> set[str]:
@@ -65,28 +98,45 @@ def sources_needed(names: Sequence[str]) -> set[str]:
 
 
 def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_style: str,
-                seed: int) -> list[Task]:
+                seed: int, task_signal: bool = False, signal_scale: float = 1.0) -> list[Task]:
     """Builds the named tasks, seeded from the run seed.
 
     `sources` maps a source name to its arrays (an object with train_images,
-    train_labels, test_images and test_labels); tasks of one source share one copy.
+    test_images and, unless the task gives its own, train_labels and test_labels);
+    tasks of one source share one copy of its images. A yes/no task is held out on
+    a balanced subset of the test images (the same for every run seed), so that
+    chance is 50%. With `task_signal`, each task's inputs carry its one-hot index
+    (its hot value `signal_scale`).
     """
     input_channels(input_style)  # Fails early on an unknown style.
-    splits = {}
-    for source in sources_needed(names):
-        arrays = sources[source]
-        splits[source] = (Split(tf.constant(arrays.train_images), tf.constant(arrays.train_labels)),
-                          Split(tf.constant(arrays.test_images), tf.constant(arrays.test_labels)))
+    images = {source: (tf.constant(sources[source].train_images),
+                       tf.constant(sources[source].test_images))
+              for source in sources_needed(names)}
     tasks = []
-    for name in names:
+    for index, name in enumerate(names):
         spec = TASKS[name]
-        train, test = splits[spec.source]
+        train, test = _splits(name, spec, sources[spec.source], *images[spec.source])
         task_seed = derive_seed(seed, name)
         tasks.append(Task(name=name, transform=spec.make_transform(np.random.default_rng(task_seed)),
                           train=train, test=test, input_style=input_style, seed=task_seed,
-                          rgb=train.images.shape.rank == 4))
+                          rgb=train.images.shape.rank == 4, index=index,
+                          signal_size=len(names) if task_signal else 0,
+                          signal_scale=signal_scale))
     return tasks
 
 
-__all__ = ["INPUT_STYLES", "TASKS", "Task", "TaskSpec", "build_tasks", "check_task_names",
-           "input_channels", "place_channels", "sources_needed"]
+def _splits(name: str, spec: TaskSpec, arrays, train_images: tf.Tensor,
+            test_images: tf.Tensor) -> tuple[Split, Split]:
+    if spec.labels is None:
+        return (Split(train_images, tf.constant(arrays.train_labels)),
+                Split(test_images, tf.constant(arrays.test_labels)))
+    test_labels = spec.labels(arrays, "test")
+    rows = balanced_indices(test_labels, None, np.random.default_rng(derive_seed(0, name, "held-out")),
+                            spec.classes)
+    return (Split(train_images, tf.constant(spec.labels(arrays, "train"))),
+            Split(test_images, tf.constant(test_labels), tf.constant(rows)))
+
+
+__all__ = ["INPUT_STYLES", "TASKS", "Task", "TaskSpec", "balanced_indices", "build_tasks",
+           "check_task_names", "input_channels", "known_tasks", "place_channels", "sources_needed",
+           "task_classes"]

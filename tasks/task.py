@@ -16,15 +16,46 @@ def derive_seed(run_seed: int, *names: str) -> int:
     return int(np.random.SeedSequence(keys).generate_state(1)[0] >> 1)
 
 
+def balanced_indices(labels: np.ndarray, count: int | None, rng: np.random.Generator,
+                     classes: int) -> np.ndarray:
+    """Indices of `count` examples with every class equally often, interleaved class by class
+    so that any prefix is balanced too; without replacement where a class has enough.
+
+    With `count` None, as many as the rarest class allows. A class with no example
+    at all is left out (its share goes to the others)."""
+    by_class = [rng.permutation(np.flatnonzero(labels == c)) for c in range(classes)]
+    by_class = [members for members in by_class if len(members)]
+    if not by_class:
+        raise ValueError("no examples to sample from")
+    if count is None:
+        count = min(len(members) for members in by_class) * len(by_class)
+    per_class = -(-count // len(by_class))
+    columns = []
+    for members in by_class:
+        if per_class > len(members):  # Too few: repeat them, in fresh orders.
+            repeats = [rng.permutation(members) for _ in range(per_class // len(members) + 1)]
+            members = np.concatenate(repeats)
+        columns.append(members[:per_class])
+    return np.stack(columns, axis=1).reshape(-1)[:count]
+
+
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """Images as uint8 [N, H, W] (greyscale) or [N, H, W, 3] (RGB) and int32 labels [N]."""
+    """Images as uint8 [N, H, W] (greyscale) or [N, H, W, 3] (RGB) and int32 labels [N];
+    with `rows`, the split is those rows of the arrays, in that order."""
 
     images: tf.Tensor
     labels: tf.Tensor
+    rows: tf.Tensor | None = None
 
     def __len__(self) -> int:
-        return int(self.labels.shape[0])
+        return int((self.labels if self.rows is None else self.rows).shape[0])
+
+    def take(self, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The images and labels at positions `index` of the split."""
+        if self.rows is not None:
+            index = tf.gather(self.rows, index)
+        return tf.gather(self.images, index), tf.gather(self.labels, index)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,12 +69,26 @@ class Task:
     input_style: str
     seed: int
     rgb: bool = False
+    index: int = 0  # The task's place in the run, which its one-hot signal marks.
+    signal_size: int = 0  # Length of the one-hot task signal; 0: the network gets none.
+    signal_scale: float = 1.0  # The signal's "hot" value.
 
-    def prepare(self, images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor):
-        """uint8 images and labels of a batch -> the network's float inputs and labels."""
+    def prepare_images(self, images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor):
+        """uint8 images and labels of a batch -> the network's float images and the labels."""
         images = tf.cast(images, tf.float32) / 255.0
         images, labels = self.transform(images, labels, seed)
         return place_channels(images, self.input_style, rgb=self.rgb), labels
+
+    def prepare(self, images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor):
+        """uint8 images and labels of a batch -> the network's inputs and the labels."""
+        images, labels = self.prepare_images(images, labels, seed)
+        return self.with_signal(images, tf.fill(tf.shape(labels), self.index)), labels
+
+    def with_signal(self, images: tf.Tensor, task_indices: tf.Tensor):
+        """The network's inputs: the images, with each one's one-hot task signal if it has one."""
+        if not self.signal_size:
+            return images
+        return images, tf.one_hot(task_indices, self.signal_size) * self.signal_scale
 
     def train_batches(self, batch_size: int) -> tf.data.Dataset:
         """An endless stream of batches, reshuffled each epoch; seeded by the task's seed."""
@@ -69,8 +114,7 @@ class Task:
     def _batches(self, split: Split, indices: tf.data.Dataset, seed: int) -> tf.data.Dataset:
         def load(batch_number, index):
             batch_seed = tf.stack([tf.constant(seed, tf.int64), batch_number])
-            return self.prepare(tf.gather(split.images, index),
-                                tf.gather(split.labels, index), batch_seed)
+            return self.prepare(*split.take(index), batch_seed)
 
         return (indices.enumerate()
                 .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

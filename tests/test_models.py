@@ -44,7 +44,7 @@ def test_norm_choice_and_dropout():
     batch = build_model(("conv", "fc"), input_shape=(28, 28, 3), norm="batch")
     assert batch.count_params() == PARAMS[("conv", "fc")] + 4 * 64
     plain = build_model(("conv", "fc"), input_shape=(28, 28, 3), norm="none", keep_prob=1.0)
-    assert [type(layer).__name__ for layer in plain.layers] == [
+    assert [type(layer).__name__ for layer in plain.layers[1:]] == [
         "Conv2D", "MaxPooling2D", "Flatten", "Dense"]
     assert lrn.get_layer("layer1_dropout").rate == pytest.approx(0.1)  # keep 0.9
 
@@ -80,3 +80,36 @@ def test_malformed_specs_name_the_fix(spec, message):
     with pytest.raises(UserError, match=message) as info:
         parse_network(spec)
     assert "e.g. --network conv fc" in str(info.value)
+
+
+@pytest.mark.parametrize("spec, message", [
+    (["conv:x", "fc"], "unknown layer 'conv:x'"),
+    (["fc:0", "fc"], "unknown layer 'fc:0'"),
+    (["conv3", "fc:10"], "output layer's width"),
+])
+def test_malformed_widths_name_the_fix(spec, message):
+    with pytest.raises(UserError, match=message):
+        parse_network(spec)
+
+
+def test_the_ten_task_papers_network():
+    spec = parse_network(["shapes-paper"])
+    assert spec == ("conv3:16", "conv3:32", "conv3:48", "conv3:64",
+                    "fc:512", "fc:512", "fc:512", "fc:512", "fc")
+    model = build_model(spec, input_shape=(48, 48, 3), num_classes=2, init="he", task_signal=10)
+    convs = [model.get_layer(f"layer{i}_conv") for i in range(1, 5)]
+    assert [c.filters for c in convs] == [16, 32, 48, 64]
+    assert all(c.kernel_size == (3, 3) and c.padding == "same" for c in convs)
+    assert isinstance(model.get_layer("layer1_norm"), tf.keras.layers.BatchNormalization)
+    # 48 -> 24 -> 12 -> 6 -> 3 after four 2x2 pools; 3*3*64 features and the 10-long signal.
+    assert model.get_layer("layer5_fc").kernel.shape == (3 * 3 * 64 + 10, 512)
+    out = model((tf.zeros((2, 48, 48, 3)), tf.one_hot([0, 1], 10)))
+    assert out.shape == (2, 2)
+    np.testing.assert_allclose(model.get_layer("layer9_logits").bias.numpy(), 0.0)  # He init
+
+
+def test_widths_in_the_spec_override_the_flags():
+    model = build_model(("conv:8", "fc:20", "fc"), input_shape=(28, 28, 3), conv_filters=64,
+                        fc_units=500)
+    assert model.get_layer("layer1_conv").filters == 8
+    assert model.get_layer("layer2_fc").units == 20
