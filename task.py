@@ -2,6 +2,11 @@
 
     python task.py --tasks id inv --task-time 500 --max-steps 3000
 
+or, as the ten-task paper, one criterion episode per task with replay:
+
+    python task.py --schedule episodes --network shapes-paper --task-signal \
+        --tasks shapes-colour-red shapes-colour-blue shapes-colour-green
+
 Each run writes a directory under --log-dir (config.json, metrics.jsonl,
 summary.json and TensorBoard events) and prints its path at the end. See
 README.md for the tasks, the flags and where they follow the original code.
@@ -29,22 +34,41 @@ class _OneLineErrorParser(argparse_flags.ArgumentParser):
 
 
 def parse_flags(argv: list[str]):
-    from tasks import INPUT_STYLES, TASKS
-    from training import OPTIMIZERS, RunConfig
+    from data.shapes import SIZES
+    from models import INITS, NETWORKS
+    from tasks import INPUT_STYLES, TASKS, known_tasks
+    from training import OPTIMIZERS, SCHEDULES, RunConfig
 
     d = RunConfig()
     parser = _OneLineErrorParser(
         description="Train one network on a sequence of tasks, switching task every "
-                    "--task-time steps, and log every task's test accuracy.",
+                    "--task-time steps (or in criterion episodes), and log every task's "
+                    "test accuracy.",
         epilog="Tasks: " + "; ".join(f"{name}: {spec.description}"
-                                     for name, spec in TASKS.items()))
+                                     for name, spec in TASKS.items()
+                                     if spec.source != "shapes")
+               + "; shapes-DIMENSION-FEATURE: shapes scenes, is there an object with the "
+                 "feature? (yes/no)")
     add = parser.add_argument
     add("--tasks", nargs="+", default=list(d.tasks), metavar="TASK",
-        help=f"tasks in schedule order (default: {' '.join(d.tasks)}); one of: {' '.join(TASKS)}")
+        help=f"tasks in schedule order (default: {' '.join(d.tasks)}); {known_tasks()}")
+    add("--schedule", default=d.schedule,
+        help=f"one of {', '.join(SCHEDULES)}: switch task every --task-time steps (the "
+             "blog), or the ten-task paper's episodes, episode i training tasks 1..i until "
+             "all reach --criterion (default: %(default)s)")
     add("--task-time", type=int, default=d.task_time,
-        help="steps on one task before switching to the next (default: %(default)s)")
+        help="switch: steps on one task before switching to the next (default: %(default)s)")
     add("--max-steps", type=int, default=d.max_steps,
-        help="training steps in all (default: %(default)s)")
+        help="switch: training steps in all (default: %(default)s)")
+    add("--criterion", type=float, default=d.criterion,
+        help="episodes: held-out accuracy every trained task must reach, judged at the end "
+             "of each epoch (default: %(default)s)")
+    add("--epoch-size", type=int, default=d.epoch_size,
+        help="episodes: training examples an epoch, half of them the newest task's "
+             "(default: the training set's size)")
+    add("--max-epochs", type=int, default=d.max_epochs,
+        help="episodes: an episode that has not met the criterion ends after this many "
+             "epochs (default: %(default)s)")
     add("--batch", type=int, default=d.batch, help="batch size (default: %(default)s)")
     add("--learning-rate", type=float, default=d.learning_rate,
         help="learning rate (default: %(default)s, the original code's; its blog says 0.1)")
@@ -54,8 +78,9 @@ def parse_flags(argv: list[str]):
     add("--optimizer", default=d.optimizer,
         help=f"one of {', '.join(OPTIMIZERS)} (default: %(default)s)")
     add("--network", nargs="+", default=list(d.network), metavar="LAYER",
-        help="layer kinds, convs first, ending in the fc output layer: e.g. conv fc, "
-             "fc fc, conv conv fc (default: %(default)s)")
+        help="layer kinds (conv, conv3, fc; optionally KIND:WIDTH), convs first, ending in "
+             "the fc output layer: e.g. conv fc, fc fc, conv conv fc; or a named network: "
+             f"{', '.join(NETWORKS)} (default: %(default)s)")
     add("--conv-filters", type=int, default=d.conv_filters,
         help="filters of the first conv layer; each later conv has twice as many "
              "(default: %(default)s)")
@@ -64,6 +89,15 @@ def parse_flags(argv: list[str]):
     add("--norm", default=d.norm,
         help="normalisation after each conv block: lrn (the original code), batch (the "
              "blog's text) or none (default: %(default)s)")
+    add("--init", default=d.init,
+        help=f"initial weights, one of {', '.join(INITS)}: the original's, or He-normal "
+             "(for deep fc stacks such as shapes-paper) (default: %(default)s)")
+    add("--task-signal", action="store_true",
+        help="give the network each example's task as a one-hot vector, concatenated to "
+             "the input of the first fc layer (the ten-task paper's task input)")
+    add("--task-signal-scale", type=float, default=d.task_signal_scale,
+        help="the task signal's hot value: 1 is a plain one-hot; larger values let the "
+             "signal gate the fc layers within a CPU-sized budget (default: %(default)s)")
     add("--input-style", default=d.input_style,
         help=f"one of {', '.join(INPUT_STYLES)}: greyscale in channel 0 of 3, or of 4 with "
              "colour in 1-3 (default: %(default)s)")
@@ -92,9 +126,22 @@ def parse_flags(argv: list[str]):
         help="2 to 10 breeds for the dog task (default: the first ten by name)")
     add("--dog-test-fraction", type=float, default=d.dog_test_fraction,
         help="share of each breed's images held out for testing (default: %(default)s)")
+    add("--shapes-preset", choices=sorted(SIZES), default=None,
+        help="sizes of the shapes scenes: " + "; ".join(
+            f"{name}: {v['height']}x{v['width']}, {v['train']} + {v['test']} images"
+            for name, v in SIZES.items()) + " (default: cpu); the flags below override it")
+    add("--shapes-size", type=int, nargs=2, default=None, metavar=("HEIGHT", "WIDTH"),
+        help=f"shapes scene size in pixels (default: {d.shapes_height} {d.shapes_width})")
+    add("--shapes-train", type=int, default=None,
+        help=f"shapes training scenes (default: {d.shapes_train})")
+    add("--shapes-test", type=int, default=None,
+        help=f"shapes held-out scenes (default: {d.shapes_test})")
+    add("--shapes-seed", type=int, default=d.shapes_seed,
+        help="seed of the shapes scenes, apart from --seed so that runs share them "
+             "(default: %(default)s)")
     add("--cache-dir", default=d.cache_dir,
-        help="where decoded dog images are cached (default: $XDG_CACHE_HOME or "
-             "~/.cache, then multiple-tasks)")
+        help="where decoded dog images and drawn shapes scenes are cached (default: "
+             "$XDG_CACHE_HOME or ~/.cache, then multiple-tasks)")
     add("--log-dir", default=d.log_dir,
         help="where run directories are made (default: %(default)s)")
     add("--run-name", default=d.run_name,
@@ -105,22 +152,36 @@ def parse_flags(argv: list[str]):
     return parser.parse_args(argv[1:])
 
 
+def shapes_settings(args) -> dict:
+    """The shapes sizes: the preset's (cpu by default), each overridden by its own flag."""
+    from data.shapes import SIZES
+
+    preset = SIZES[args.shapes_preset or "cpu"]
+    height, width = args.shapes_size or (preset["height"], preset["width"])
+    return {"shapes_height": height, "shapes_width": width,
+            "shapes_train": args.shapes_train or preset["train"],
+            "shapes_test": args.shapes_test or preset["test"], "shapes_seed": args.shapes_seed}
+
+
 def config_from_flags(args):
     from training import RunConfig
 
     return RunConfig(
-        tasks=tuple(args.tasks), task_time=args.task_time, max_steps=args.max_steps,
+        tasks=tuple(args.tasks), schedule=args.schedule, task_time=args.task_time,
+        max_steps=args.max_steps, criterion=args.criterion, epoch_size=args.epoch_size,
+        max_epochs=args.max_epochs,
         batch=args.batch, learning_rate=args.learning_rate, dropout=args.dropout,
         optimizer=args.optimizer, network=tuple(args.network),
         conv_filters=args.conv_filters, fc_units=args.fc_units, norm=args.norm,
+        init=args.init, task_signal=args.task_signal, task_signal_scale=args.task_signal_scale,
         input_style=args.input_style, test_frequency=args.test_frequency,
         test_examples=args.test_examples,
         train_summary_frequency=args.train_summary_frequency, seed=args.seed,
         mnist_source=args.mnist_source, data_dir=args.data_dir, tfds_dir=args.tfds_dir,
         data_dog_dir=args.data_dog_dir, dog_source=args.dog_source,
         dog_breeds=tuple(args.dog_breeds) if args.dog_breeds else None,
-        dog_test_fraction=args.dog_test_fraction, cache_dir=args.cache_dir, log_dir=args.log_dir, run_name=args.run_name,
-        gpu=args.gpu)
+        dog_test_fraction=args.dog_test_fraction, **shapes_settings(args),
+        cache_dir=args.cache_dir, log_dir=args.log_dir, run_name=args.run_name, gpu=args.gpu)
 
 
 def main(args):

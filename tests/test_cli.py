@@ -33,7 +33,10 @@ def test_every_flag_reaches_the_config(tmp_path):
              "--train-summary-frequency", "5", "--seed", "11", "--mnist-source", "tfds",
              "--data-dir", "d", "--tfds-dir", "t", "--data-dog-dir", "g", "--dog-source", "tfds",
              "--dog-breeds", "a", "b", "--dog-test-fraction", "0.2", "--cache-dir", "c",
-             "--log-dir", "l",
+             "--log-dir", "l", "--schedule", "episodes", "--criterion", "0.8",
+             "--epoch-size", "500", "--max-epochs", "3", "--init", "he", "--task-signal",
+             "--task-signal-scale", "2", "--shapes-size", "32", "40", "--shapes-train", "100",
+             "--shapes-test", "50", "--shapes-seed", "3",
              "--run-name", "r", "--gpu"]
     config = task.config_from_flags(task.parse_flags(["task.py", *flags]))
     defaults = RunConfig()
@@ -42,8 +45,23 @@ def test_every_flag_reaches_the_config(tmp_path):
     assert changed == [f.name for f in dataclasses.fields(RunConfig)]
 
 
+def test_the_shapes_preset_sets_sizes_and_flags_override_it():
+    paper = task.config_from_flags(task.parse_flags(["task.py", "--shapes-preset", "paper"]))
+    assert (paper.shapes_height, paper.shapes_width, paper.shapes_train, paper.shapes_test) \
+        == (120, 160, 45000, 5000)
+    mixed = task.config_from_flags(task.parse_flags(
+        ["task.py", "--shapes-preset", "paper", "--shapes-train", "900"]))
+    assert (mixed.shapes_height, mixed.shapes_train) == (120, 900)
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--tasks", "id", "bogus"], "unknown task 'bogus' in --tasks; known:"),
+    (["--schedule", "bogus"], "unknown --schedule 'bogus'; use one of: switch, episodes"),
+    (["--criterion", "1.5"], "--criterion is an accuracy in (0, 1]"),
+    (["--network", "conv:x", "fc"], "unknown layer 'conv:x'"),
+    (["--tasks", "id", "shapes-colour-red"], "cannot share a run"),
+    (["--tasks", "shapes-colour-red", "--schedule", "episodes", "--epoch-size", "10"],
+     "--epoch-size 10 is too small"),
     (["--network", "conv", "bogus"], "unknown layer 'bogus' in --network conv bogus; use conv"),
     (["--data-dir", "/nonexistent"], "--data-dir /nonexistent is not a directory; point it"),
     (["--max-steps", "0"], "--max-steps must be a positive integer"),

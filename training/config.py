@@ -6,10 +6,11 @@ import math
 from data.dogs import SOURCES as DOG_SOURCES
 from data.mnist_loader import SOURCES as MNIST_SOURCES
 from errors import UserError
-from models import NORMS, parse_network
+from models import INITS, NORMS, parse_network
 from tasks import INPUT_STYLES, check_task_names
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
+SCHEDULES = ("switch", "episodes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,8 +18,12 @@ class RunConfig:
     """One run. Defaults follow the original code; see README "Fidelity" for each choice."""
 
     tasks: tuple[str, ...] = ("id",)
+    schedule: str = "switch"  # Or "episodes": the ten-task paper's criterion episodes.
     task_time: int = 2000
-    max_steps: int = 25000
+    max_steps: int = 25000  # The switch schedule's length; episodes end by criterion.
+    criterion: float = 0.95  # Episodes: held-out accuracy every trained task must reach.
+    epoch_size: int | None = None  # Episodes: examples an epoch; None: the training set size.
+    max_epochs: int = 50  # Episodes: an episode that has not met the criterion ends here.
     batch: int = 100
     learning_rate: float = 0.01
     dropout: float = 0.9  # A KEEP probability, as in the original.
@@ -27,7 +32,10 @@ class RunConfig:
     conv_filters: int = 64
     fc_units: int = 500
     norm: str = "lrn"
+    init: str = "truncated-normal"
     input_style: str = "combined"
+    task_signal: bool = False  # A one-hot task vector into the first fc layer.
+    task_signal_scale: float = 1.0  # Its hot value (see README, "The ten-task study").
     test_frequency: int = 100
     test_examples: int | None = None  # None: each task's whole test set.
     train_summary_frequency: int = 10
@@ -39,6 +47,11 @@ class RunConfig:
     dog_source: str = "dir"
     dog_breeds: tuple[str, ...] | None = None  # None: the first ten by name.
     dog_test_fraction: float = 0.1
+    shapes_height: int = 48  # Shapes scenes: the CPU-sized default (data.shapes.SIZES).
+    shapes_width: int = 48
+    shapes_train: int = 10000
+    shapes_test: int = 1000
+    shapes_seed: int = 0  # The scenes' seed, apart from the run's, so runs share the data.
     cache_dir: str | None = None  # None: $XDG_CACHE_HOME or ~/.cache, /multiple-tasks.
     log_dir: str = "log"
     run_name: str | None = None
@@ -49,14 +62,28 @@ class RunConfig:
         object.__setattr__(self, "network", parse_network(self.network))
         if self.dog_breeds is not None:
             object.__setattr__(self, "dog_breeds", tuple(self.dog_breeds))
-        for name in ("task_time", "max_steps", "batch", "conv_filters", "fc_units",
-                     "test_frequency", "train_summary_frequency"):
+        for name in ("task_time", "max_steps", "max_epochs", "batch", "conv_filters", "fc_units",
+                     "test_frequency", "train_summary_frequency", "shapes_train",
+                     "shapes_test"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise UserError(f"--{_flag(name)} must be a positive integer, got {value!r}")
-        if self.test_examples is not None and (not isinstance(self.test_examples, int)
-                                               or self.test_examples <= 0):
-            raise UserError(f"--test-examples must be a positive integer, got {self.test_examples!r}")
+        for name in ("test_examples", "epoch_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value <= 0):
+                raise UserError(f"--{_flag(name)} must be a positive integer, got {value!r}")
+        if not (math.isfinite(self.task_signal_scale) and self.task_signal_scale > 0):
+            raise UserError(f"--task-signal-scale must be positive, got {self.task_signal_scale!r}")
+        if (self.schedule == "episodes" and self.epoch_size is not None
+                and self.epoch_size < self.batch * len(self.tasks)):
+            raise UserError(f"--epoch-size {self.epoch_size} is too small for {len(self.tasks)} "
+                            f"tasks in batches of {self.batch}; give at least "
+                            f"{self.batch * len(self.tasks)}")
+        if not 0.0 < self.criterion <= 1.0:
+            raise UserError(f"--criterion is an accuracy in (0, 1], got {self.criterion!r}")
+        if min(self.shapes_height, self.shapes_width) < 16:
+            raise UserError(f"--shapes-size {self.shapes_height} {self.shapes_width} is too "
+                            "small to draw objects; use at least 16 16")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise UserError(f"--learning-rate must be positive, got {self.learning_rate!r}")
         if not 0.0 < self.dropout <= 1.0:
@@ -66,9 +93,11 @@ class RunConfig:
         if not 0.0 < self.dog_test_fraction < 1.0:
             raise UserError(f"--dog-test-fraction must lie between 0 and 1, "
                             f"got {self.dog_test_fraction!r}")
-        if self.seed < 0:
-            raise UserError(f"--seed must be zero or positive, got {self.seed}")
-        for name, allowed in (("optimizer", OPTIMIZERS), ("norm", NORMS),
+        if self.seed < 0 or self.shapes_seed < 0:
+            raise UserError(f"--seed and --shapes-seed must be zero or positive, "
+                            f"got {self.seed} and {self.shapes_seed}")
+        for name, allowed in (("optimizer", OPTIMIZERS), ("norm", NORMS), ("init", INITS),
+                              ("schedule", SCHEDULES),
                               ("input_style", tuple(INPUT_STYLES)),
                               ("mnist_source", MNIST_SOURCES), ("dog_source", DOG_SOURCES)):
             if getattr(self, name) not in allowed:

@@ -8,8 +8,9 @@ from typing import TextIO
 class Progress:
     """Redraws one line on a terminal; elsewhere (logs, CI) prints a line per evaluation."""
 
-    def __init__(self, total_steps: int, stream: TextIO = sys.stderr):
+    def __init__(self, total_steps: int, stream: TextIO = sys.stderr, unit: str = "steps"):
         self.total = total_steps
+        self.unit = unit
         self.stream = stream
         self.interactive = stream.isatty()
         self.start = time.monotonic()
@@ -17,7 +18,8 @@ class Progress:
         self._last_draw = 0.0
 
     def update(self, step: int, active_task: str, accuracies: dict[str, float] | None = None):
-        """Reports progress at `step`; `accuracies` (task -> test accuracy) after an evaluation."""
+        """Reports progress at `step` (of the unit counted); `accuracies` (task -> test
+        accuracy) after an evaluation."""
         if accuracies is not None:
             self.accuracies = accuracies
         now = time.monotonic()
@@ -42,9 +44,9 @@ class Progress:
         bar = "#" * filled + "." * (width - filled)
         left = elapsed * (1 - fraction) / fraction if fraction > 0 else float("nan")
         accuracies = " ".join(f"{name}={acc:.3f}" for name, acc in self.accuracies.items())
-        return (f"[{bar}] {step}/{self.total} task={active_task} {accuracies} "
-                f"{step / elapsed if elapsed else 0:.1f} steps/s "
-                f"elapsed {_clock(elapsed)} left {_clock(left)}")
+        rate = f"{step / elapsed if elapsed else 0:.1f} steps/s " if self.unit == "steps" else ""
+        return (f"[{bar}] {step}/{self.total} {self.unit} task={active_task} {accuracies} "
+                f"{rate}elapsed {_clock(elapsed)} left {_clock(left)}")
 
 
 def _clock(seconds: float) -> str:

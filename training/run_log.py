@@ -83,3 +83,17 @@ class RunLog:
         self._metrics.close()
         for writer in (self._train_writer, self._test_writer, *self._task_writers):
             writer.close()
+
+
+def evaluation_record(step: int, active: str, results: dict, wall_time: float) -> dict:
+    """A test line of metrics.jsonl, from evaluate()'s results."""
+    accuracy = {name: r["accuracy"] for name, r in results.items()}
+    return {"step": step, "kind": "test", "active_task": active,
+            "test_accuracy": accuracy,
+            "test_accuracy_all": mean(list(accuracy.values())),
+            "test_loss": {name: r["loss"] for name, r in results.items()},
+            "wall_time": wall_time}
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)

@@ -8,18 +8,19 @@ import time
 
 import tensorflow as tf
 
-from data import load_dogs, load_mnist
+from data import load_dogs, load_mnist, load_shapes
 from errors import UserError
 from models import build_model
-from tasks import TASKS, Task, build_tasks, input_channels, sources_needed
+from tasks import TASKS, Task, build_tasks, input_channels, sources_needed, task_classes
 from training.config import RunConfig
+from training.episodes import train_episodes
 from training.progress import Progress
-from training.run_log import RunLog, create_run_dir
+from training.run_log import RunLog, create_run_dir, mean, evaluation_record
 from training.schedule import Schedule
 from training.steps import evaluate, make_optimizer, train_step
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IMAGE_SIZE = 28  # Every task's images, MNIST and dogs alike, as the original.
+IMAGE_SIZE = 28  # MNIST and dog images alike, as the original.
 
 
 def configure_devices(use_gpu: bool) -> None:
@@ -44,8 +45,15 @@ def code_version() -> str:
 
 
 def default_run_name(config: RunConfig) -> str:
-    return (f"{time.strftime('%Y%m%d-%H%M%S')}_{'-'.join(config.tasks)}_"
-            f"{'-'.join(config.network)}_tt{config.task_time}_{config.optimizer}_s{config.seed}")
+    tasks = "-".join(config.tasks)
+    if len(tasks) > 40:
+        tasks = f"{config.tasks[0]}-and-{len(config.tasks) - 1}-more"
+    network = "-".join(config.network).replace(":", "")
+    if len(network) > 40:
+        network = f"{len(config.network)}layers"
+    schedule = f"tt{config.task_time}" if config.schedule == "switch" else "episodes"
+    return (f"{time.strftime('%Y%m%d-%H%M%S')}_{tasks}_{network}_{schedule}_{config.optimizer}"
+            f"_s{config.seed}")
 
 
 def _make_run_dir(config: RunConfig) -> str:
@@ -69,6 +77,10 @@ def load_sources(config: RunConfig) -> dict:
                                    breeds=config.dog_breeds, size=IMAGE_SIZE,
                                    test_fraction=config.dog_test_fraction,
                                    cache_dir=config.cache_dir, tfds_dir=config.tfds_dir)
+    if "shapes" in needed:
+        sources["shapes"] = load_shapes(height=config.shapes_height, width=config.shapes_width,
+                                        train=config.shapes_train, test=config.shapes_test,
+                                        seed=config.shapes_seed, cache_dir=config.cache_dir)
     return sources
 
 
@@ -92,17 +104,25 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr) -> str:
     tf.keras.utils.set_random_seed(config.seed)
     sources = load_sources(config)
     tasks = build_tasks(config.tasks, sources=sources, input_style=config.input_style,
-                        seed=config.seed)
+                        seed=config.seed, task_signal=config.task_signal,
+                        signal_scale=config.task_signal_scale)
+    image_shape = tuple(tasks[0].train.images.shape[1:3])
     model = build_model(config.network,
-                        input_shape=(IMAGE_SIZE, IMAGE_SIZE, input_channels(config.input_style)),
+                        input_shape=(*image_shape, input_channels(config.input_style)),
+                        num_classes=task_classes(config.tasks),
                         conv_filters=config.conv_filters, fc_units=config.fc_units,
-                        norm=config.norm, keep_prob=config.dropout, seed=config.seed)
+                        norm=config.norm, keep_prob=config.dropout, seed=config.seed,
+                        init=config.init,
+                        task_signal=len(config.tasks) if config.task_signal else 0)
     optimizer = make_optimizer(config.optimizer, config.learning_rate)
     optimizer.build(model.trainable_variables)
     log = RunLog(_make_run_dir(config), config.tasks, run_metadata(config, sources))
-    progress = Progress(config.max_steps, progress_stream)
+    episodic = config.schedule == "episodes"
+    progress = (Progress(len(tasks), progress_stream, unit="episodes") if episodic
+                else Progress(config.max_steps, progress_stream))
     try:
-        summary = _train(config, tasks, model, optimizer, log, progress)
+        train = train_episodes if episodic else _train
+        summary = train(config, tasks, model, optimizer, log, progress)
         log.write_summary(summary)
     finally:
         progress.close()
@@ -124,7 +144,7 @@ def _train(config: RunConfig, tasks: list[Task], model, optimizer, log: RunLog,
             tick = time.monotonic()
             results = evaluate(model, tasks, config.test_examples)
             eval_time += time.monotonic() - tick
-            log.write(_test_record(step, schedule.task_at(min(step, config.max_steps - 1)),
+            log.write(evaluation_record(step, schedule.task_at(min(step, config.max_steps - 1)),
                                    results, time.monotonic() - start))
             progress.update(step, schedule.task_at(min(step, config.max_steps - 1)),
                             {name: r["accuracy"] for name, r in results.items()})
@@ -148,7 +168,7 @@ def _train(config: RunConfig, tasks: list[Task], model, optimizer, log: RunLog,
         "status": "completed",
         "steps": config.max_steps,
         "final_test_accuracy": {name: r["accuracy"] for name, r in results.items()},
-        "final_test_accuracy_all": _mean([r["accuracy"] for r in results.values()]),
+        "final_test_accuracy_all": mean([r["accuracy"] for r in results.values()]),
         "wall_time_s": wall_time,
         "train_time_s": train_time,
         "eval_time_s": eval_time,
@@ -162,16 +182,3 @@ def _window_ends(step: int, config: RunConfig, schedule: Schedule) -> bool:
     return (following % config.train_summary_frequency == 0
             or following == config.max_steps
             or schedule.task_at(following) != schedule.task_at(step))
-
-
-def _test_record(step: int, active: str, results: dict, wall_time: float) -> dict:
-    accuracy = {name: r["accuracy"] for name, r in results.items()}
-    return {"step": step, "kind": "test", "active_task": active,
-            "test_accuracy": accuracy,
-            "test_accuracy_all": _mean(list(accuracy.values())),
-            "test_loss": {name: r["loss"] for name, r in results.items()},
-            "wall_time": wall_time}
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
