@@ -80,6 +80,8 @@ def print_metrics(results: list[dict], out=None) -> None:
               file=out)
         for i, (task, row) in enumerate(zip(r["period_tasks"], r["accuracy_matrix"])):
             print(f"  {i:>6} {task:>8} " + " ".join(f"{v:8.3f}" for v in row), file=out)
+        if "episodes" in r:
+            _print_episodes(r["episodes"], out)
         if r["switches"]:
             print(f"  {'switch':>8} {'left':>8} {'at switch':>9} {'lowest':>8} {'drop':>8} "
                   f"{'recovery':>9}", file=out)
@@ -87,6 +89,22 @@ def print_metrics(results: list[dict], out=None) -> None:
                 recovery = "-" if e["recovery_steps"] is None else str(e["recovery_steps"])
                 print(f"  {e['step']:>8} {e['left']:>8} {e['accuracy_at_switch']:9.3f} "
                       f"{e['lowest']:8.3f} {e['drop']:8.3f} {recovery:>9}", file=out)
+
+
+def _print_episodes(episodes: dict, out) -> None:
+    """The episodic measures: a row per task position, a column per episode."""
+    tables = (("trials to criterion", "trials_to_criterion", "{:8.0f}"),
+              ("accuracy at the episode's start", "accuracy_at_episode_start", "{:8.3f}"),
+              (f"accuracy after {episodes['budget_trials']} trials in the episode",
+               "accuracy_after_budget", "{:8.3f}"))
+    print(f"  epochs per episode: {' '.join(map(str, episodes['epochs_per_episode']))}", file=out)
+    for title, key, number in tables:
+        matrix = episodes[key]
+        print(f"  {title} (row: task position, column: episode):", file=out)
+        print("  " + " " * 6 + "".join(f"{i:>8}" for i in range(1, len(matrix) + 1)), file=out)
+        for j, row in enumerate(matrix, 1):
+            cells = "".join("       -" if v is None else number.format(v) for v in row)
+            print(f"  {j:>6}{cells}", file=out)
 
 
 def main(argv: list[str]) -> int:

@@ -6,6 +6,7 @@ import numpy as np
 
 from errors import UserError
 from plots import style
+from plots.episode_charts import figure2_chart
 from plots.metrics import accuracy_matrix, average_accuracy, forgetting
 from plots.runlog import Run, describe, differing_settings, group_by_settings
 
@@ -191,4 +192,5 @@ CHARTS = {
     "compare": (compare_chart, "runs compared by the settings that differ (--task to pick one)"),
     "task-time": (task_time_chart, "curves aligned to each task switch, one line per task time"),
     "width": (width_chart, "forgetting and accuracy against first-layer width"),
+    "paper-figure2": (figure2_chart, "the ten-task paper's Figure 2, from episodic runs"),
 }

@@ -15,6 +15,7 @@ import numpy as np
 
 from errors import UserError
 from plots.runlog import Run
+from plots.episodes import episode_metrics
 
 
 def _trained(acc: np.ndarray, trained: Sequence[int] | None) -> list[int]:
@@ -108,5 +109,6 @@ def run_metrics(run: Run, tolerance: float = 0.0) -> dict:
         "forgetting": forgetting(acc, trained),
         "backward_transfer": backward_transfer(acc, trained),
         "forward_transfer": forward_transfer(acc, initial, trained),
-        "switches": switch_events(run, tolerance),
+        "switches": [] if run.episodic else switch_events(run, tolerance),
+        **({"episodes": episode_metrics(run)} if run.episodic else {}),
     }

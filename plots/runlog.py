@@ -44,8 +44,17 @@ class Run:
         """The config values that define the experiment (seed and paths left out)."""
         return {k: v for k, v in self.config.items() if k not in NOT_SETTINGS}
 
+    @property
+    def episodic(self) -> bool:
+        return self.config.get("schedule") == "episodes"
+
     def periods(self) -> list[tuple[int, int, str]]:
-        """Task periods (first step, end step, task) up to the last test; one if unknown."""
+        """Task periods (first step, end step, task) up to the last test; one if unknown. In an
+        episodic run, the episodes, each named by its newest task."""
+        if self.episodic:
+            ends = {r["episode"]: r["step"] for r in self.tests}
+            starts = [0] + [ends[e] for e in sorted(ends)][:-1]
+            return [(start, ends[e], self.tasks[e - 1]) for start, e in zip(starts, sorted(ends))]
         end = max(self.last_step, self.config.get("max_steps") or 0)
         if not self.task_time:
             return [(0, end, self.tasks[0])] if len(self.tasks) == 1 else []

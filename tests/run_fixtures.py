@@ -65,3 +65,25 @@ def write_original_run(path, curves: dict[str, dict[int, float]],
     if train:
         write(os.path.join(path, "train"), train)
     return str(path)
+
+
+def write_episodic_run(path, tasks, lines, criterion=0.9, epoch_size=100) -> str:
+    """An episodic run directory from test lines given as
+    (step, episode, epoch, epoch_end, trials per task, accuracy per task)."""
+    os.makedirs(path)
+    config = {"tasks": list(tasks), "schedule": "episodes", "criterion": criterion,
+              "epoch_size": epoch_size, "seed": 0, "network": ["shapes-paper"],
+              "optimizer": "adam", "learning_rate": 0.001}
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(config, f)
+    records = []
+    for step, episode, epoch, epoch_end, trials, accuracy in lines:
+        records.append({"step": step, "kind": "test", "active_task": tasks[episode - 1],
+                        "episode": episode, "epoch": epoch, "epoch_end": epoch_end,
+                        "trials": dict(zip(tasks, trials)),
+                        "test_accuracy": dict(zip(tasks, accuracy)),
+                        "test_accuracy_all": float(np.mean(accuracy)),
+                        "test_loss": {t: 1.0 for t in tasks}})
+    with open(os.path.join(path, "metrics.jsonl"), "w") as f:
+        f.writelines(json.dumps(record) + "\n" for record in records)
+    return str(path)
