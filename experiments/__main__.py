@@ -5,12 +5,15 @@
     python -m experiments run switching --data-dog-dir DIR --ray-address local
 """
 
-import argparse
 import os
-import sys
-import time
 
-from errors import UserError
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is first imported.
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from errors import UserError  # noqa: E402
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
@@ -19,6 +22,8 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from experiments.registry import all_forms
+
     parser = _OneLineErrorParser(prog="python -m experiments", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True,
                                      parser_class=_OneLineErrorParser)
@@ -35,8 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(default: runs/NAME-FORM[-quick])")
     run.add_argument("--quick", action="store_true",
                      help="every run a hundredfold shorter, for a smoke test")
-    run.add_argument("--form", choices=("mnist", "dog"),
-                     help="dog or MNIST-only (default: dog when dog data is given, else mnist)")
+    run.add_argument("--form", choices=all_forms(),
+                     help="dog or MNIST-only for the blog's experiments (default: dog when dog "
+                          "data is given, else mnist); cpu or paper sizes for paper-shapes "
+                          "(default: cpu)")
     for flag in ("--data-dir", "--data-dog-dir", "--tfds-dir", "--cache-dir"):
         run.add_argument(flag, help=f"passed to every run as task.py's {flag}")
     run.add_argument("--dog-source", choices=("dir", "tfds"), default="dir",
@@ -48,12 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
 def list_experiments() -> None:
     from experiments.registry import EXPERIMENTS
 
-    print(f"{'experiment':16} {'forms':10} {'runs':>4}  {'chart':14} description")
+    print(f"{'experiment':16} {'forms':10} {'runs':>7}  {'chart':14} description")
     for name, experiment in EXPERIMENTS.items():
         sizes = "/".join(str(len(experiment.points(form))) for form in experiment.forms)
-        print(f"{name:16} {'/'.join(experiment.forms):10} {sizes:>4}  {experiment.chart:14} "
+        print(f"{name:16} {'/'.join(experiment.forms):10} {sizes:>7}  {experiment.chart:14} "
               f"{experiment.description}")
-    print("\nruns: settings per form (times --seeds); --quick shrinks each run a hundredfold")
+    print("\nruns: settings per form (times --seeds); --quick shrinks each run a hundredfold "
+          "(paper-shapes: one 4-task Latin square of small scenes)")
 
 
 def _report_line(done: list[int], total: int, start: float):

@@ -1,15 +1,17 @@
 """The named experiments: each blog figure as a declared grid of run settings.
 
-Every experiment has an MNIST-only form, which needs no dog data (`inv` stands
-in for `dog`), and, where the blog used dogs, a dog form. `--quick` shrinks
-every run a hundredfold (and evaluates it on fewer test images), for a smoke test
-that still draws the chart.
+Every blog experiment has an MNIST-only form, which needs no dog data (`inv`
+stands in for `dog`), and, where the blog used dogs, a dog form. `--quick`
+shrinks every run a hundredfold (and evaluates it on fewer test images), for a
+smoke test that still draws the chart. The ten-task paper's grid, `paper-shapes`,
+has a CPU-sized and a paper-sized form and a quick grid of its own.
 """
 
 import dataclasses
 from typing import Callable
 
 from errors import UserError
+from experiments import paper_shapes
 
 FORMS = ("mnist", "dog")
 
@@ -27,6 +29,9 @@ class Experiment:
     chart: str  # The plots chart that draws it.
     points: Callable[[str], list[dict]]
     forms: tuple[str, ...] = FORMS
+    # The --quick grid, if not every point shrunk by quick(). A point may name its run
+    # with "name" and set its "seed" (the base of its seeds).
+    quick_points: Callable[[str], list[dict]] | None = None
 
 
 def _switching(form):
@@ -71,7 +76,15 @@ EXPERIMENTS: dict[str, Experiment] = {
     "task-time": Experiment("task times 2,000 to 40,000 steps, four periods each", "task-time",
                             _task_time),
     "width": Experiment("fc fc with first-layer widths 50 to 2,000", "width", _width),
+    "paper-shapes": Experiment("the ten-task paper: criterion episodes over Latin-square task "
+                               "orders, 3 dimensions x 6 blocks x 10", "paper-figure2",
+                               paper_shapes.points, forms=("cpu", "paper"),
+                               quick_points=paper_shapes.quick_points),
 }
+
+
+def all_forms() -> list[str]:
+    return sorted({form for experiment in EXPERIMENTS.values() for form in experiment.forms})
 
 
 def get_experiment(name: str) -> Experiment:

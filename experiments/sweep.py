@@ -51,16 +51,23 @@ def expand(experiment: Experiment, form: str, *, seeds: int, log_dir: str, is_qu
         raise UserError(f"this experiment has no {form} form; it has: {', '.join(experiment.forms)}")
     if seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {seeds}")
-    points = experiment.points(form)
-    if is_quick:
-        points = [quick(point) for point in points]
+    if is_quick and experiment.quick_points:
+        points = experiment.quick_points(form)
+    else:
+        points = experiment.points(form)
+        if is_quick:
+            points = [quick(point) for point in points]
     keys = sorted({k for point in points for k in point
                    if len({json.dumps(p.get(k), default=str) for p in points}) > 1})
+    width = max(2, len(str(len(points) - 1)))
     specs = []
     for i, point in enumerate(points):
+        settings = {k: v for k, v in point.items() if k != "name"}
+        label = point.get("name") or _label(point, keys)
         for seed in range(seeds):
-            name = f"{i:02d}-{_label(point, keys)}-s{seed}"
-            config = RunConfig(**{**(overrides or {}), **point, "seed": seed,
+            name = f"{i:0{width}d}-{label}-s{seed}"
+            config = RunConfig(**{**(overrides or {}), **settings,
+                                  "seed": settings.get("seed", 0) * seeds + seed,
                                   "log_dir": log_dir, "run_name": name})
             specs.append(RunSpec(name, config))
     return specs

@@ -13,11 +13,17 @@ from plots.runlog import Run, describe, differing_settings, group_by_settings
 
 def _title(run: Run) -> str:
     c = run.config
-    parts = [f"tasks {' '.join(run.tasks)}"]
-    if run.task_time and len(run.tasks) > 1:
+    names = " ".join(run.tasks)
+    parts = [f"tasks {names}" if len(names) <= 60
+             else f"{len(run.tasks)} tasks ({run.tasks[0]} ... {run.tasks[-1]})"]
+    if run.episodic:
+        parts.append(f"criterion episodes ({c.get('criterion', 0.95):.0%})")
+    elif run.task_time and len(run.tasks) > 1:
         parts.append(f"task time {run.task_time}")
     if c.get("network"):
-        parts.append(f"network {' '.join(c['network'])}")
+        network = " ".join(c["network"])
+        parts.append(f"network {network}" if len(network) <= 30
+                     else f"{len(c['network'])}-layer network")
     if c.get("optimizer"):
         parts.append(f"{c['optimizer']}" + (f" lr {c['learning_rate']}" if "learning_rate" in c
                                             else ""))
@@ -45,8 +51,8 @@ def tasks_chart(runs: list[Run]):
         style.band(ax, [([r["step"] for r in run.trains], [r["train_accuracy"] for r in run.trains])
                         for run in group if run.trains],
                    "train accuracy (active task)", color="grey", lw=0.6, alpha=0.7)
-    for task in first.tasks:
-        style.band(ax, [run.accuracy_curve(task) for run in group], f"test: {task}",
+    for number, task in enumerate(first.tasks, 1):
+        style.band(ax, [run.accuracy_curve(task) for run in group], f"test: {number} {task}",
                    color=colours[task], lw=1.6)
     if len(first.tasks) > 1:
         style.band(ax, [run.accuracy_curve() for run in group], "test: all tasks",

@@ -57,15 +57,14 @@ def trials_to_criterion(run: Run, criterion: float | None = None) -> np.ndarray:
 
 
 def accuracy_after(run: Run, budget: int) -> np.ndarray:
-    """Held-out accuracy of task j at the first evaluation of episode i after at least
-    `budget` of its trials there (or at the episode's end, if it ended sooner)."""
+    """Held-out accuracy of task j after `budget` of its trials in episode i, interpolated
+    linearly between the evaluations around it (the episode's last, if it ended sooner)."""
     n = len(run.tasks)
     out = np.full((n, n), np.nan)
     for episode in range(1, _episodes(run) + 1):
         for position in range(1, episode + 1):
             trials, accuracy = episode_curve(run, position, episode)
-            after = [a for t, a in zip(trials, accuracy) if t >= budget]
-            out[position - 1, episode - 1] = after[0] if after else accuracy[-1]
+            out[position - 1, episode - 1] = np.interp(budget, trials, accuracy)
     return out
 
 

@@ -26,11 +26,15 @@ def task_colours(tasks) -> dict[str, tuple]:
 
 
 def shade_periods(ax, run: Run, colours: dict[str, tuple]) -> None:
-    """Shades each task period in its task's colour and names it at the top of the axes."""
-    for start, end, task in run.periods():
+    """Shades each task period in its task's colour and names it at the top of the axes (by
+    its place in the run, 1, 2, ..., when names would crowd)."""
+    periods = run.periods()
+    crowded = sum(len(task) for _, _, task in periods) > 80
+    for start, end, task in periods:
+        label = str(run.tasks.index(task) + 1) if crowded else task
         ax.axvspan(start, end, color=colours.get(task, "grey"), alpha=0.08, lw=0)
         ax.axvline(start, color="grey", lw=0.5, alpha=0.6)
-        ax.text((start + end) / 2, 1.0, task, transform=ax.get_xaxis_transform(),
+        ax.text((start + end) / 2, 1.0, label, transform=ax.get_xaxis_transform(),
                 ha="center", va="bottom", fontsize=7, color=colours.get(task, "grey"))
 
 

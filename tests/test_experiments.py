@@ -4,10 +4,11 @@ import dataclasses
 import json
 import os
 
+import numpy as np
 import pytest
 
 from errors import UserError
-from experiments import registry, sweep
+from experiments import paper_shapes, registry, sweep
 from experiments.__main__ import main
 from tests.conftest import write_mnist_dir
 
@@ -25,6 +26,8 @@ def test_grid_expands_settings_times_seeds_with_stable_names(tmp_path):
 
 def test_every_experiment_expands_in_each_form_and_quick_shrinks_it(tmp_path):
     for name, experiment in registry.EXPERIMENTS.items():
+        if experiment.quick_points:
+            continue  # Its own quick grid: tested below.
         for form in experiment.forms:
             full = sweep.expand(experiment, form, seeds=1, log_dir=str(tmp_path), is_quick=False)
             small = sweep.expand(experiment, form, seeds=1, log_dir=str(tmp_path), is_quick=True)
@@ -112,3 +115,40 @@ def test_a_sweep_on_a_local_ray_instance(tmp_path):
     config = json.load(open(os.path.join(specs[1].run_dir, "config.json")))
     assert config["seed"] == 1 and config["log_dir"] != str(tmp_path / "log")
     assert dataclasses.asdict(specs[0].config)["log_dir"] == str(tmp_path / "log")
+
+
+def test_latin_squares_put_each_task_once_in_each_position_per_block():
+    rng = np.random.default_rng(0)
+    square = paper_shapes.latin_square(10, rng)
+    assert all(sorted(row) == list(range(10)) for row in square)
+    assert all(sorted(column) == list(range(10)) for column in square.T)
+    grid = paper_shapes.replications()
+    assert len(grid) == 3 * 6 * 10
+    for dimension in ("shape", "colour", "texture"):
+        for block in range(6):
+            orders = [order for d, b, _, order in grid if d == dimension and b == block]
+            assert len(orders) == 10
+            for position in range(10):
+                assert len({order[position] for order in orders}) == 10
+            assert all(len(set(order)) == 10 and all(dimension in t for t in order)
+                       for order in orders)
+    first_blocks = [tuple(o for d, b, _, o in grid if d == "colour" and b == block)
+                    for block in range(2)]
+    assert first_blocks[0] != first_blocks[1]  # Blocks are shuffled apart.
+
+
+def test_paper_shapes_expands_to_episodic_runs_and_a_small_quick_grid(tmp_path):
+    experiment = registry.get_experiment("paper-shapes")
+    full = sweep.expand(experiment, "cpu", seeds=1, log_dir=str(tmp_path), is_quick=False)
+    assert len(full) == 180 and len({s.config.seed for s in full}) == 180
+    config = full[0].config
+    assert config.schedule == "episodes" and config.task_signal and len(config.tasks) == 10
+    assert config.network[0] == "conv3:16" and (config.shapes_height, config.shapes_width) == (48, 48)
+    assert full[0].name == "000-shape-b0-r0-s0"
+    paper = sweep.expand(experiment, "paper", seeds=1, log_dir=str(tmp_path), is_quick=False)
+    assert (paper[0].config.shapes_height, paper[0].config.shapes_width) == (120, 160)
+    assert paper[0].config.shapes_train == 45000 and paper[0].config.task_signal_scale == 1.0
+    quick = sweep.expand(experiment, "cpu", seeds=1, log_dir=str(tmp_path), is_quick=True)
+    assert len(quick) == 4 and all(len(s.config.tasks) == 4 for s in quick)
+    for position in range(4):
+        assert len({s.config.tasks[position] for s in quick}) == 4
