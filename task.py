@@ -21,7 +21,7 @@ import sys  # noqa: E402
 from absl import app  # noqa: E402
 from absl.flags import argparse_flags  # noqa: E402
 
-from errors import UserError  # noqa: E402
+from errors import RunInterrupted, UserError  # noqa: E402
 
 DEFAULTS = None  # Filled from RunConfig on first parse, so --help shows the true defaults.
 
@@ -147,6 +147,15 @@ def parse_flags(argv: list[str]):
     add("--run-name", default=d.run_name,
         help="name of this run's directory (default: date, tasks, network, task time, "
              "optimizer and seed)")
+    add("--checkpoint-every", type=int, default=d.checkpoint_every,
+        help="switch: checkpoint every N steps (0: only when stopped by SIGTERM or SIGINT, "
+             "which always checkpoint) (default: %(default)s)")
+    add("--resume", metavar="RUN_DIR",
+        help="continue a stopped run from its latest checkpoint, with its own settings "
+             "(its config.json; other flags are not read)")
+    add("--nondeterministic", action="store_true",
+        help="turn off TensorFlow's op determinism (on by default, so that a seed gives the "
+             "same numbers), for speed on a GPU")
     add("--gpu", action="store_true",
         help="run on the GPU (an error if none is visible); without it, the CPU")
     return parser.parse_args(argv[1:])
@@ -181,16 +190,24 @@ def config_from_flags(args):
         data_dog_dir=args.data_dog_dir, dog_source=args.dog_source,
         dog_breeds=tuple(args.dog_breeds) if args.dog_breeds else None,
         dog_test_fraction=args.dog_test_fraction, **shapes_settings(args),
-        cache_dir=args.cache_dir, log_dir=args.log_dir, run_name=args.run_name, gpu=args.gpu)
+        cache_dir=args.cache_dir, log_dir=args.log_dir, run_name=args.run_name,
+        checkpoint_every=args.checkpoint_every, deterministic=not args.nondeterministic,
+        gpu=args.gpu)
 
 
 def main(args):
-    from training import run_experiment
+    from training import config_from_run_dir, run_experiment
 
     try:
-        run_dir = run_experiment(config_from_flags(args))
+        if args.resume:
+            run_dir = run_experiment(config_from_run_dir(args.resume), resume=True)
+        else:
+            run_dir = run_experiment(config_from_flags(args))
     except UserError as e:
         sys.exit(f"task.py: error: {e}")
+    except RunInterrupted as e:
+        print(f"task.py: {e}", file=sys.stderr)
+        sys.exit(128 + e.signal_number)
     print(run_dir)
 
 

@@ -1,4 +1,4 @@
-"""Dataset loaders: MNIST (checked IDX files, bundled or --data-dir, or tfds), dog breeds, shapes."""
+"""Dataset loaders: MNIST (checked IDX files, bundled, --data-dir or tfds), dogs, shapes."""
 
 from data.dogs import DogArrays, load_dogs
 from data.idx import read_idx

@@ -66,7 +66,8 @@ def parse_network(spec: Sequence[str]) -> tuple[str, ...]:
             raise UserError(f"unknown layer {layer!r} in --network {' '.join(spec)}; "
                             f"{_SPEC_HELP}") from None
     if kinds[-1] != "fc":
-        raise UserError(f"--network {' '.join(spec)} must end in fc, the output layer; {_SPEC_HELP}")
+        raise UserError(f"--network {' '.join(spec)} must end in fc, the output layer; "
+                        f"{_SPEC_HELP}")
     if _split(spec[-1])[1] is not None:
         raise UserError(f"--network {' '.join(spec)}: the output layer's width is the number "
                         f"of classes; write plain fc last")

@@ -117,7 +117,8 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
         spec = TASKS[name]
         train, test = _splits(name, spec, sources[spec.source], *images[spec.source])
         task_seed = derive_seed(seed, name)
-        tasks.append(Task(name=name, transform=spec.make_transform(np.random.default_rng(task_seed)),
+        transform = spec.make_transform(np.random.default_rng(task_seed))
+        tasks.append(Task(name=name, transform=transform,
                           train=train, test=test, input_style=input_style, seed=task_seed,
                           rgb=train.images.shape.rank == 4, index=index,
                           signal_size=len(names) if task_signal else 0,
@@ -131,8 +132,8 @@ def _splits(name: str, spec: TaskSpec, arrays, train_images: tf.Tensor,
         return (Split(train_images, tf.constant(arrays.train_labels)),
                 Split(test_images, tf.constant(arrays.test_labels)))
     test_labels = spec.labels(arrays, "test")
-    rows = balanced_indices(test_labels, None, np.random.default_rng(derive_seed(0, name, "held-out")),
-                            spec.classes)
+    rng = np.random.default_rng(derive_seed(0, name, "held-out"))
+    rows = balanced_indices(test_labels, None, rng, spec.classes)
     return (Split(train_images, tf.constant(spec.labels(arrays, "train"))),
             Split(test_images, tf.constant(test_labels), tf.constant(rows)))
 

@@ -143,7 +143,8 @@ def test_paper_shapes_expands_to_episodic_runs_and_a_small_quick_grid(tmp_path):
     assert len(full) == 180 and len({s.config.seed for s in full}) == 180
     config = full[0].config
     assert config.schedule == "episodes" and config.task_signal and len(config.tasks) == 10
-    assert config.network[0] == "conv3:16" and (config.shapes_height, config.shapes_width) == (48, 48)
+    assert config.network[0] == "conv3:16"
+    assert (config.shapes_height, config.shapes_width) == (48, 48)
     assert full[0].name == "000-shape-b0-r0-s0"
     paper = sweep.expand(experiment, "paper", seeds=1, log_dir=str(tmp_path), is_quick=False)
     assert (paper[0].config.shapes_height, paper[0].config.shapes_width) == (120, 160)

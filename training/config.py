@@ -37,6 +37,8 @@ class RunConfig:
     task_signal: bool = False  # A one-hot task vector into the first fc layer.
     task_signal_scale: float = 1.0  # Its hot value (see README, "The ten-task study").
     test_frequency: int = 100
+    checkpoint_every: int = 1000  # Steps between checkpoints; 0: only on SIGTERM or SIGINT.
+    deterministic: bool = True  # TensorFlow's op determinism: same seed, same numbers.
     test_examples: int | None = None  # None: each task's whole test set.
     train_summary_frequency: int = 10
     seed: int = 0
@@ -93,6 +95,9 @@ class RunConfig:
         if not 0.0 < self.dog_test_fraction < 1.0:
             raise UserError(f"--dog-test-fraction must lie between 0 and 1, "
                             f"got {self.dog_test_fraction!r}")
+        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
+            raise UserError(f"--checkpoint-every must be 0 (only on a stop signal) or a "
+                            f"positive number of steps, got {self.checkpoint_every!r}")
         if self.seed < 0 or self.shapes_seed < 0:
             raise UserError(f"--seed and --shapes-seed must be zero or positive, "
                             f"got {self.seed} and {self.shapes_seed}")

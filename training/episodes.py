@@ -174,7 +174,8 @@ class _State:
                       trials={task.name: int(n) for task, n in zip(self.tasks, self.trials)})
         self.log.write(record)
         accuracies = record["test_accuracy"]
-        done = episode if epoch_end and criterion_met(
-            accuracies, [t.name for t in self.tasks[:episode]], self.config.criterion) else episode - 1
+        trained = [task.name for task in self.tasks[:episode]]
+        met = epoch_end and criterion_met(accuracies, trained, self.config.criterion)
+        done = episode if met else episode - 1
         self.progress.update(done, f"{newest} (episode {episode}, epoch {epoch})", accuracies)
         return accuracies

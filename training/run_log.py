@@ -48,11 +48,19 @@ def create_run_dir(log_dir: str, run_name: str) -> str:
 class RunLog:
     """Writes one run's records: each to metrics.jsonl (flushed) and to TensorBoard."""
 
-    def __init__(self, run_dir: str, task_names: Sequence[str], config: dict):
+    def __init__(self, run_dir: str, task_names: Sequence[str], config: dict | None,
+                 metrics_bytes: int | None = None):
+        """Starts a run's log with its config; or, resuming (config None), cuts metrics.jsonl
+        back to its first `metrics_bytes` bytes (its length at the checkpoint) and goes on."""
         self.run_dir = run_dir
         self.task_names = tuple(task_names)
-        write_json_atomic(os.path.join(run_dir, CONFIG_FILE), config)
-        self._metrics = open(os.path.join(run_dir, METRICS_FILE), "a")
+        path = os.path.join(run_dir, METRICS_FILE)
+        if config is not None:
+            write_json_atomic(os.path.join(run_dir, CONFIG_FILE), config)
+        else:
+            with open(path, "r+b") as f:
+                f.truncate(metrics_bytes)
+        self._metrics = open(path, "a")
         self._train_writer = tf.summary.create_file_writer(os.path.join(run_dir, "train"))
         self._test_writer = tf.summary.create_file_writer(os.path.join(run_dir, "test"))
         self._task_writers = [
@@ -61,8 +69,13 @@ class RunLog:
 
     def write(self, record: dict) -> None:
         """Appends one record (a train or test line) and mirrors its scalars to TensorBoard."""
-        self._metrics.write(json.dumps(record, sort_keys=True) + "\n")
-        self._metrics.flush()
+        try:
+            self._metrics.write(json.dumps(record, sort_keys=True) + "\n")
+            self._metrics.flush()
+        except OSError as e:
+            raise UserError(f"cannot write the run log in {self.run_dir} ({e.strerror}); free "
+                            f"space or fix permissions, then --resume {self.run_dir} from its "
+                            "last checkpoint") from None
         step = record["step"]
         if record["kind"] == "train":
             with self._train_writer.as_default(step=step):
@@ -76,8 +89,16 @@ class RunLog:
                     tf.summary.scalar("accuracy", record["test_accuracy"][name])
                     tf.summary.scalar("loss", record["test_loss"][name])
 
+    def metrics_bytes(self) -> int:
+        """The length of metrics.jsonl so far (every record written is flushed)."""
+        return self._metrics.tell()
+
     def write_summary(self, summary: dict) -> None:
-        write_json_atomic(os.path.join(self.run_dir, SUMMARY_FILE), summary)
+        try:
+            write_json_atomic(os.path.join(self.run_dir, SUMMARY_FILE), summary)
+        except OSError as e:
+            raise UserError(f"cannot write {SUMMARY_FILE} in {self.run_dir} ({e.strerror}); "
+                            "free space or fix permissions") from None
 
     def close(self) -> None:
         self._metrics.close()

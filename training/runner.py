@@ -1,5 +1,7 @@
 """Runs one experiment: builds tasks and model from a RunConfig, trains on the schedule, logs."""
 
+import dataclasses
+import json
 import os
 import platform
 import subprocess
@@ -9,15 +11,16 @@ import time
 import tensorflow as tf
 
 from data import load_dogs, load_mnist, load_shapes
-from errors import UserError
+from errors import RunInterrupted, UserError
 from models import build_model
 from tasks import TASKS, Task, build_tasks, input_channels, sources_needed, task_classes
 from training.config import RunConfig
+from training.checkpoint import StopRequests, latest_state
 from training.episodes import train_episodes
 from training.progress import Progress
-from training.run_log import RunLog, create_run_dir, mean, evaluation_record
-from training.schedule import Schedule
-from training.steps import evaluate, make_optimizer, train_step
+from training.run_log import CONFIG_FILE, SUMMARY_FILE, RunLog, create_run_dir
+from training.steps import make_optimizer
+from training.switching import SwitchRun
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE_SIZE = 28  # MNIST and dog images alike, as the original.
@@ -98,14 +101,46 @@ def run_metadata(config: RunConfig, sources: dict) -> dict:
     }
 
 
-def run_experiment(config: RunConfig, progress_stream=sys.stderr) -> str:
-    """Trains and evaluates one run as `config` says; returns the run directory."""
+def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool = False) -> str:
+    """Trains and evaluates one run as `config` says; returns the run directory. With
+    `resume`, continues the run in log_dir/run_name from its latest checkpoint."""
+    state = _resume_state(config) if resume else None
+    tf.get_logger().setLevel("WARNING")  # TensorFlow's per-checkpoint INFO lines.
     configure_devices(config.gpu)
     tf.keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     sources = load_sources(config)
     tasks = build_tasks(config.tasks, sources=sources, input_style=config.input_style,
                         seed=config.seed, task_signal=config.task_signal,
                         signal_scale=config.task_signal_scale)
+    model, optimizer = _model_and_optimizer(config, tasks)
+    if state is None:
+        log = RunLog(_make_run_dir(config), config.tasks, run_metadata(config, sources))
+    else:
+        log = RunLog(os.path.join(config.log_dir, config.run_name), config.tasks, None,
+                     metrics_bytes=state["metrics_bytes"])
+    episodic = config.schedule == "episodes"
+    progress = (Progress(len(tasks), progress_stream, unit="episodes") if episodic
+                else Progress(config.max_steps, progress_stream))
+    try:
+        if episodic:
+            summary = train_episodes(config, tasks, model, optimizer, log, progress)
+        else:
+            run = SwitchRun(config, tasks, model, optimizer, log, progress, resume=state)
+            with StopRequests() as stop:
+                summary = run.run(stop)
+        log.write_summary(summary)
+    except RunInterrupted:
+        log.write_summary({"status": "interrupted", "resume_with": f"--resume {log.run_dir}"})
+        raise
+    finally:
+        progress.close()
+        log.close()
+    return log.run_dir
+
+
+def _model_and_optimizer(config: RunConfig, tasks: list[Task]):
     image_shape = tuple(tasks[0].train.images.shape[1:3])
     model = build_model(config.network,
                         input_shape=(*image_shape, input_channels(config.input_style)),
@@ -116,69 +151,37 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr) -> str:
                         task_signal=len(config.tasks) if config.task_signal else 0)
     optimizer = make_optimizer(config.optimizer, config.learning_rate)
     optimizer.build(model.trainable_variables)
-    log = RunLog(_make_run_dir(config), config.tasks, run_metadata(config, sources))
-    episodic = config.schedule == "episodes"
-    progress = (Progress(len(tasks), progress_stream, unit="episodes") if episodic
-                else Progress(config.max_steps, progress_stream))
+    return model, optimizer
+
+
+def _resume_state(config: RunConfig) -> dict:
+    run_dir = os.path.join(config.log_dir, config.run_name or "")
+    if config.schedule != "switch":
+        raise UserError("--resume continues runs on the switch schedule; an episodic run "
+                        "cannot be resumed yet, so start it again")
     try:
-        train = train_episodes if episodic else _train
-        summary = train(config, tasks, model, optimizer, log, progress)
-        log.write_summary(summary)
-    finally:
-        progress.close()
-        log.close()
-    return log.run_dir
+        with open(os.path.join(run_dir, SUMMARY_FILE)) as f:
+            if json.load(f).get("status") == "completed":
+                raise UserError(f"{run_dir} has completed; there is nothing to resume")
+    except (OSError, ValueError):
+        pass  # No summary (killed), or a torn one: resume.
+    state = latest_state(run_dir)
+    if state is None:
+        raise UserError(f"{run_dir} has no checkpoint to resume from (it stopped before its "
+                        "first); start the run afresh")
+    return state
 
 
-def _train(config: RunConfig, tasks: list[Task], model, optimizer, log: RunLog,
-           progress: Progress) -> dict:
-    """The training loop: every step trains; evaluation every test_frequency steps and at the end."""
-    schedule = Schedule(config.tasks, config.task_time)
-    batches = {task.name: iter(task.train_batches(config.batch)) for task in tasks}
-    start = time.monotonic()
-    train_time = eval_time = 0.0
-    window = []
-    results = {}
-    for step in range(config.max_steps + 1):
-        if step % config.test_frequency == 0 or step == config.max_steps:
-            tick = time.monotonic()
-            results = evaluate(model, tasks, config.test_examples)
-            eval_time += time.monotonic() - tick
-            log.write(evaluation_record(step, schedule.task_at(min(step, config.max_steps - 1)),
-                                   results, time.monotonic() - start))
-            progress.update(step, schedule.task_at(min(step, config.max_steps - 1)),
-                            {name: r["accuracy"] for name, r in results.items()})
-        if step == config.max_steps:
-            break
-        tick = time.monotonic()
-        active = schedule.task_at(step)
-        images, labels = next(batches[active])
-        window.append(train_step(model, optimizer, images, labels))
-        if _window_ends(step, config, schedule):
-            losses, accuracies = zip(*window)
-            window = []
-            log.write({"step": step, "kind": "train", "active_task": active,
-                       "train_accuracy": float(tf.reduce_mean(accuracies)),
-                       "loss": float(tf.reduce_mean(losses)), "steps": len(losses),
-                       "wall_time": time.monotonic() - start})
-            progress.update(step + 1, active)
-        train_time += time.monotonic() - tick
-    wall_time = time.monotonic() - start
-    return {
-        "status": "completed",
-        "steps": config.max_steps,
-        "final_test_accuracy": {name: r["accuracy"] for name, r in results.items()},
-        "final_test_accuracy_all": mean([r["accuracy"] for r in results.values()]),
-        "wall_time_s": wall_time,
-        "train_time_s": train_time,
-        "eval_time_s": eval_time,
-        "steps_per_second": config.max_steps / train_time if train_time else None,
-    }
-
-
-def _window_ends(step: int, config: RunConfig, schedule: Schedule) -> bool:
-    """A train record closes every train_summary_frequency steps, at a task switch, and at the end."""
-    following = step + 1
-    return (following % config.train_summary_frequency == 0
-            or following == config.max_steps
-            or schedule.task_at(following) != schedule.task_at(step))
+def config_from_run_dir(run_dir: str) -> RunConfig:
+    """The RunConfig of an existing run, from its config.json, placed where it now lies."""
+    try:
+        with open(os.path.join(run_dir, CONFIG_FILE)) as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"--resume {run_dir}: cannot read its config.json ({e}); point "
+                        "--resume at a run directory") from None
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    settings = {k: v for k, v in saved.items() if k in fields}
+    run_dir = os.path.normpath(run_dir)
+    settings.update(log_dir=os.path.dirname(run_dir) or ".", run_name=os.path.basename(run_dir))
+    return RunConfig(**settings)

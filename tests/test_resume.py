@@ -1,0 +1,178 @@
+"""Runs that survive: kill and resume, determinism, the divergence guard, the log on resume."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import training.switching
+from errors import RunDiverged, UserError
+from tests.conftest import write_mnist_dir
+from training import config_from_run_dir, run_experiment, smoke_config
+from training.checkpoint import latest_state
+from training.run_log import RunLog
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _lines(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def _without_times(records):
+    return [{k: v for k, v in r.items() if k != "wall_time"} for r in records]
+
+
+def _summary(run_dir):
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def mnist(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "mnist"
+    write_mnist_dir(path, n_train=200, n_test=40)
+    return str(path)
+
+
+def _flags(mnist, log_dir, name, max_steps=600):
+    return ["--tasks", "id", "inv", "--task-time", "50", "--max-steps", str(max_steps),
+            "--batch", "8", "--test-frequency", "20", "--checkpoint-every", "60",
+            "--data-dir", mnist, "--log-dir", str(log_dir), "--run-name", name]
+
+
+def _start(flags):
+    return subprocess.Popen([sys.executable, "task.py", *flags], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_step(run_dir, beyond, process, timeout=120):
+    """Waits until the run has logged a line past `beyond` and a checkpoint exists."""
+    deadline = time.monotonic() + timeout
+    path = os.path.join(run_dir, "metrics.jsonl")
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be stopped"
+        if os.path.exists(path) and latest_state(run_dir) is not None:
+            with open(path) as f:
+                steps = [json.loads(line)["step"] for line in f if line.endswith("\n")]
+            if steps and steps[-1] > beyond:
+                return
+        time.sleep(0.02)
+    raise AssertionError("the run did not get far enough")
+
+
+def _resume(run_dir):
+    return subprocess.run([sys.executable, "task.py", "--resume", run_dir], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(mnist, tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("whole")
+    whole = subprocess.run([sys.executable, "task.py", *_flags(mnist, log_dir, "whole")],
+                           cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert whole.returncode == 0, whole.stderr
+    return str(log_dir / "whole")
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_run_resumes_to_the_same_log_as_an_uninterrupted_one(mnist, uninterrupted,
+                                                                       tmp_path, how):
+    run_dir = str(tmp_path / "stopped")
+    process = _start(_flags(mnist, tmp_path, "stopped"))
+    _wait_for_step(run_dir, 130, process)  # Past the checkpoint at 120: killed between two.
+    process.send_signal(how)
+    _, stderr = process.communicate(timeout=120)
+    if how == signal.SIGTERM:
+        assert process.returncode == 128 + signal.SIGTERM
+        assert "checkpointed; resume with --resume" in stderr
+        assert _summary(run_dir)["status"] == "interrupted"
+    else:
+        assert process.returncode == -signal.SIGKILL
+    stopped_at = latest_state(run_dir)["step"]
+    assert 0 < stopped_at < 600
+
+    resumed = _resume(run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    expected = _lines(uninterrupted)
+    got = _lines(run_dir)
+    assert [(r["step"], r["kind"]) for r in got] == [(r["step"], r["kind"]) for r in expected]
+    assert _without_times(got) == _without_times(expected)  # Same accuracies and losses.
+    summary = _summary(run_dir)
+    assert summary["status"] == "completed" and summary["resumed_from_steps"] == [stopped_at]
+    assert summary["final_test_accuracy"] == _summary(uninterrupted)["final_test_accuracy"]
+
+
+def test_the_same_seed_gives_the_same_numbers(mnist, tmp_path):
+    config = smoke_config(data_dir=mnist, log_dir=str(tmp_path), max_steps=60, batch=8,
+                          test_frequency=20)
+    first = run_experiment(config, progress_stream=io.StringIO())
+    second = run_experiment(config, progress_stream=io.StringIO())
+    assert first != second
+    assert _without_times(_lines(first)) == _without_times(_lines(second))
+    other_seed = run_experiment(config.__class__(**{**config.to_json(), "seed": 1}),
+                                progress_stream=io.StringIO())
+    assert _without_times(_lines(other_seed)) != _without_times(_lines(first))
+
+
+def test_a_nan_loss_stops_the_run_as_diverged_keeping_the_last_checkpoint(mnist, tmp_path,
+                                                                          monkeypatch):
+    real_step = training.switching.train_step
+    calls = []
+
+    def failing_step(model, optimizer, images, labels):
+        calls.append(1)
+        loss, accuracy = real_step(model, optimizer, images, labels)
+        return (loss * np.nan if len(calls) > 45 else loss), accuracy
+
+    monkeypatch.setattr(training.switching, "train_step", failing_step)
+    config = smoke_config(data_dir=mnist, log_dir=str(tmp_path), run_name="run", max_steps=100,
+                          batch=8, test_frequency=10, checkpoint_every=20)
+    with pytest.raises(RunDiverged, match="NaN or infinite at step 45.*step 40"):
+        run_experiment(config, progress_stream=io.StringIO())
+    run_dir = str(tmp_path / "run")
+    summary = _summary(run_dir)
+    assert summary["status"] == "diverged" and summary["diverged_at_step"] == 45
+    assert latest_state(run_dir)["step"] == 40
+    assert all(np.isfinite(r["loss"]) for r in _lines(run_dir) if r["kind"] == "train")
+
+
+def test_a_diverging_learning_rate_ends_with_one_line(mnist, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "task.py", "--tasks", "id", "--network", "fc", "fc", "--max-steps",
+         "50", "--learning-rate", "1e20", "--batch", "8", "--data-dir", mnist, "--log-dir",
+         str(tmp_path), "--run-name", "run"], cwd=REPO, capture_output=True, text=True,
+        timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "task.py: error: the loss became NaN or infinite at step")
+    assert _summary(str(tmp_path / "run"))["status"] == "diverged"
+
+
+def test_resume_needs_a_checkpoint_and_a_run_directory(mnist, tmp_path):
+    with pytest.raises(UserError, match="cannot read its config.json"):
+        config_from_run_dir(str(tmp_path / "nothing"))
+    config = smoke_config(data_dir=mnist, log_dir=str(tmp_path), run_name="short",
+                          max_steps=20, batch=8, checkpoint_every=0)
+    run_dir = run_experiment(config, progress_stream=io.StringIO())
+    with pytest.raises(UserError, match="has completed; there is nothing to resume"):
+        run_experiment(config_from_run_dir(run_dir), resume=True)
+    os.remove(os.path.join(run_dir, "summary.json"))  # As if killed before the end.
+    with pytest.raises(UserError, match="no checkpoint to resume from"):
+        run_experiment(config_from_run_dir(run_dir), resume=True)
+
+
+def test_a_full_disk_is_one_line_naming_the_fix(tmp_path):
+    log = RunLog(str(tmp_path), ["id"], {"tasks": ["id"]})
+    log._metrics.close()
+    log._metrics = open("/dev/full", "a")  # Every write fails: no space left on device.
+    with pytest.raises(UserError, match="cannot write the run log.*No space left on device"):
+        log.write({"step": 0, "kind": "train", "active_task": "id", "train_accuracy": 0.5,
+                   "loss": 1.0})

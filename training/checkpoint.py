@@ -1,0 +1,97 @@
+"""Checkpoints of a run: every variable, the data streams' positions, and where the log stood.
+
+A checkpoint is TensorFlow's checkpoint of the model's variables (random-number
+states included: Keras keeps dropout's seed state among them), the optimizer's
+and the tf.data iterators' (shuffle order, position, batch counters), plus
+`checkpoint/state.json`: the step, the length of metrics.jsonl at that step, and
+the time spent so far. state.json is written last and atomically, so it only ever
+names a complete checkpoint; the one before it is kept too.
+"""
+
+import glob
+import json
+import os
+import signal
+
+import tensorflow as tf
+
+from errors import UserError
+from training.run_log import write_json_atomic
+
+CHECKPOINT_DIR = "checkpoint"
+STATE_FILE = "state.json"
+
+
+class Checkpointer:
+    """Saves and restores one run's state under RUN_DIR/checkpoint."""
+
+    def __init__(self, run_dir: str, model: tf.keras.Model, optimizer, iterators: list):
+        self.directory = os.path.join(run_dir, CHECKPOINT_DIR)
+        self._checkpoint = tf.train.Checkpoint(model=list(model.variables),
+                                               optimizer=list(optimizer.variables),
+                                               data=list(iterators))
+
+    def save(self, state: dict) -> None:
+        """Writes a checkpoint at state["step"], then state.json naming it; keeps one older."""
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            prefix = self._checkpoint.write(os.path.join(self.directory, f"step-{state['step']}"))
+            previous = latest_state(os.path.dirname(self.directory))
+            write_json_atomic(os.path.join(self.directory, STATE_FILE),
+                              {**state, "prefix": os.path.basename(prefix)})
+        except (OSError, tf.errors.OpError) as e:
+            reason = getattr(e, "strerror", None) or getattr(e, "message", str(e))
+            raise UserError(f"cannot write a checkpoint in {self.directory} ({reason}); free "
+                            "space or fix permissions (the previous one is intact)") from None
+        keep = {os.path.basename(prefix)} | ({previous["prefix"]} if previous else set())
+        for path in glob.glob(os.path.join(self.directory, "step-*")):
+            if os.path.basename(path).split(".")[0] not in keep:
+                os.remove(path)
+
+    def restore(self) -> dict:
+        """Restores the latest checkpoint; returns its state."""
+        state = latest_state(os.path.dirname(self.directory))
+        if state is None:
+            raise UserError(f"{os.path.dirname(self.directory)} has no checkpoint to resume "
+                            "from (it stopped before its first one); start the run afresh")
+        self._checkpoint.read(os.path.join(self.directory, state["prefix"])).assert_consumed()
+        return state
+
+
+def latest_state(run_dir: str) -> dict | None:
+    """The state.json of a run's latest checkpoint, or None if it has none."""
+    try:
+        with open(os.path.join(run_dir, CHECKPOINT_DIR, STATE_FILE)) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot read {run_dir}/{CHECKPOINT_DIR}/{STATE_FILE} ({e}); the "
+                        "checkpoint is damaged") from None
+
+
+class StopRequests:
+    """Turns SIGTERM and SIGINT into a request the training loop honours at its next clean
+    point (a checkpoint, then exit); restores the previous handlers when done."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signal: int | None = None
+        self._previous = {}
+
+    def __enter__(self):
+        for number in self.SIGNALS:
+            try:
+                self._previous[number] = signal.signal(number, self._request)
+            except ValueError:  # Not the main thread (a Ray worker, say): no handlers.
+                break
+        return self
+
+    def __exit__(self, *exc):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _request(self, number, frame):
+        del frame
+        self.signal = number
