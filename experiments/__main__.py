@@ -94,10 +94,12 @@ def run(args) -> int:
                  ("data_dir", "data_dog_dir", "tfds_dir", "cache_dir", "dog_source", "gpu")}
     specs = sweep.expand(experiment, form, seeds=args.seeds, log_dir=log_dir,
                          is_quick=args.quick, overrides=overrides)
-    done, todo = sweep.pending(specs)
+    done, todo = sweep.pending(specs, can_resume=not args.ray_address)
     where = f"Ray at {args.ray_address}" if args.ray_address else f"{args.workers} local workers"
+    resumed = sum(spec.resume for spec in todo)
     print(f"{args.name} ({form} form{', quick' if args.quick else ''}): {len(specs)} runs in "
-          f"{log_dir}, {len(done)} already complete, {len(todo)} to run on {where}", flush=True)
+          f"{log_dir}, {len(done)} already complete, {len(todo)} to run on {where}"
+          + (f" ({resumed} resumed from checkpoints)" if resumed else ""), flush=True)
     start = time.monotonic()
     report = _report_line([0], len(todo), start)
     results = {}

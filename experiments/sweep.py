@@ -1,9 +1,9 @@
 """Expands an experiment into runs and executes them: in local processes or as Ray tasks.
 
 Each run's directory name is fixed by its settings and seed, so a sweep that is
-run again skips the runs that completed (their summary.json says so) and
-restarts the others; a run that fails is reported with its error and the rest
-go on.
+run again skips the runs that completed (their summary.json says so), resumes
+those that left a checkpoint (locally) and restarts the others; a run that fails
+is reported with its error and the rest go on.
 """
 
 import dataclasses
@@ -17,8 +17,9 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Iterable
 
-from errors import UserError
+from errors import RunInterrupted, UserError
 from experiments.registry import Experiment, quick
+from training.checkpoint import CHECKPOINT_DIR, STATE_FILE
 from training.config import RunConfig
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,6 +31,7 @@ class RunSpec:
 
     name: str
     config: RunConfig
+    resume: bool = False  # Continue its directory from the latest checkpoint.
 
     @property
     def run_dir(self) -> str:
@@ -90,8 +92,9 @@ def set_aside_incomplete(spec: RunSpec) -> str | None:
     return aside
 
 
-def execute(config_json: dict, threads: int) -> dict:
-    """Runs one config in this process, with `threads` TensorFlow threads; never raises."""
+def execute(config_json: dict, threads: int, resume: bool = False) -> dict:
+    """Runs one config in this process (or resumes it), with `threads` TensorFlow threads;
+    never raises."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -102,25 +105,28 @@ def execute(config_json: dict, threads: int) -> dict:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
         with open(os.devnull, "w") as quiet:
-            run_dir = run_experiment(RunConfig(**config_json), progress_stream=quiet)
+            run_dir = run_experiment(RunConfig(**config_json), progress_stream=quiet,
+                                     resume=resume)
         with open(os.path.join(run_dir, "summary.json")) as f:
             summary = json.load(f)
         return {"status": "completed", "seconds": time.monotonic() - start,
                 "accuracy": summary["final_test_accuracy_all"]}
     except UserError as e:
         return {"status": "failed", "seconds": time.monotonic() - start, "error": str(e)}
+    except RunInterrupted as e:
+        return {"status": "interrupted", "seconds": time.monotonic() - start, "error": str(e)}
     except Exception as e:  # A bug or a TensorFlow failure: keep the trace for the report.
         return {"status": "failed", "seconds": time.monotonic() - start,
                 "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
 
 
-def execute_logged(config_json: dict, threads: int, log_path: str) -> dict:
+def execute_logged(config_json: dict, threads: int, log_path: str, resume: bool = False) -> dict:
     """`execute` in a worker process of its own, its output (TensorFlow's included) to a file."""
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     with open(log_path, "ab") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
-    result = execute(config_json, threads)
+    result = execute(config_json, threads, resume)
     if result["status"] != "completed":
         result["log"] = log_path
         print(result.get("traceback") or result["error"], file=sys.stderr, flush=True)
@@ -140,7 +146,7 @@ def run_local(specs: list[RunSpec], workers: int,
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
         futures = {pool.submit(execute_logged, dataclasses.asdict(spec.config), threads,
-                               f"{spec.run_dir}.log"): spec
+                               f"{spec.run_dir}.log", spec.resume): spec
                    for spec in specs}
         for future in as_completed(futures):
             spec = futures[future]
@@ -153,12 +159,18 @@ def run_local(specs: list[RunSpec], workers: int,
     return results
 
 
-def pending(specs: Iterable[RunSpec]) -> tuple[list[RunSpec], list[RunSpec]]:
-    """(completed, to run) of the specs; unfinished directories are set aside."""
+def pending(specs: Iterable[RunSpec], can_resume: bool = True
+            ) -> tuple[list[RunSpec], list[RunSpec]]:
+    """(completed, to run) of the specs. An unfinished run with a checkpoint is resumed
+    from it if `can_resume` (and its schedule allows); other unfinished directories are
+    set aside."""
     done, todo = [], []
     for spec in specs:
         if is_complete(spec.run_dir):
             done.append(spec)
+        elif (can_resume and spec.config.schedule == "switch"
+              and os.path.exists(os.path.join(spec.run_dir, CHECKPOINT_DIR, STATE_FILE))):
+            todo.append(dataclasses.replace(spec, resume=True))
         else:
             set_aside_incomplete(spec)
             todo.append(spec)

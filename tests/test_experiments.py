@@ -1,6 +1,7 @@
 """Experiments: grid expansion, skipping completed runs, failures, local and Ray sweeps."""
 
 import dataclasses
+import io
 import json
 import os
 
@@ -11,6 +12,7 @@ from errors import UserError
 from experiments import paper_shapes, registry, sweep
 from experiments.__main__ import main
 from tests.conftest import write_mnist_dir
+from training import run_experiment
 
 
 def test_grid_expands_settings_times_seeds_with_stable_names(tmp_path):
@@ -70,6 +72,21 @@ def test_completed_runs_are_skipped_and_unfinished_ones_set_aside(tmp_path):
     assert complete == [done] and todo == [unfinished, fresh]
     assert not os.path.exists(unfinished.run_dir)
     assert any(name.startswith("b.incomplete-") for name in os.listdir(tmp_path / "log"))
+
+
+def test_a_killed_run_with_a_checkpoint_is_resumed_not_restarted(tmp_path):
+    [spec] = _tiny_specs(tmp_path, [("a", {"max_steps": 40, "checkpoint_every": 20})])
+    run_experiment(spec.config, progress_stream=io.StringIO())
+    os.remove(os.path.join(spec.run_dir, "summary.json"))  # As if killed after step 20.
+    _, [todo] = sweep.pending([spec])
+    assert todo.resume and os.path.exists(spec.run_dir)
+    results = sweep.run_local([todo], workers=1, report=lambda s, r: None)
+    assert results["a"]["status"] == "completed", results
+    with open(os.path.join(spec.run_dir, "summary.json")) as f:
+        assert json.load(f)["resumed_from_steps"] == [20]
+    os.remove(os.path.join(spec.run_dir, "summary.json"))
+    _, [on_ray] = sweep.pending([spec], can_resume=False)  # Ray nodes restart instead.
+    assert not on_ray.resume and not os.path.exists(spec.run_dir)
 
 
 def test_a_failed_run_is_reported_and_the_others_complete(tmp_path):
