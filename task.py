@@ -149,7 +149,8 @@ def parse_flags(argv: list[str]):
              "optimizer and seed)")
     add("--checkpoint-every", type=int, default=d.checkpoint_every,
         help="switch: checkpoint every N steps (0: only when stopped by SIGTERM or SIGINT, "
-             "which always checkpoint) (default: %(default)s)")
+             "which always checkpoint); episodic runs checkpoint at every epoch's end "
+             "(default: %(default)s)")
     add("--resume", metavar="RUN_DIR",
         help="continue a stopped run from its latest checkpoint, with its own settings "
              "(its config.json; other flags are not read)")

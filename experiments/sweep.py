@@ -162,14 +162,13 @@ def run_local(specs: list[RunSpec], workers: int,
 def pending(specs: Iterable[RunSpec], can_resume: bool = True
             ) -> tuple[list[RunSpec], list[RunSpec]]:
     """(completed, to run) of the specs. An unfinished run with a checkpoint is resumed
-    from it if `can_resume` (and its schedule allows); other unfinished directories are
-    set aside."""
+    from it if `can_resume`; other unfinished directories are set aside."""
     done, todo = [], []
     for spec in specs:
         if is_complete(spec.run_dir):
             done.append(spec)
-        elif (can_resume and spec.config.schedule == "switch"
-              and os.path.exists(os.path.join(spec.run_dir, CHECKPOINT_DIR, STATE_FILE))):
+        elif can_resume and os.path.exists(os.path.join(spec.run_dir, CHECKPOINT_DIR,
+                                                          STATE_FILE)):
             todo.append(dataclasses.replace(spec, resume=True))
         else:
             set_aside_incomplete(spec)

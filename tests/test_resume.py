@@ -176,3 +176,42 @@ def test_a_full_disk_is_one_line_naming_the_fix(tmp_path):
     with pytest.raises(UserError, match="cannot write the run log.*No space left on device"):
         log.write({"step": 0, "kind": "train", "active_task": "id", "train_accuracy": 0.5,
                    "loss": 1.0})
+
+
+def _episodic_flags(log_dir, name, cache_dir):
+    return ["--schedule", "episodes", "--tasks", "shapes-colour-red", "shapes-colour-blue",
+            "shapes-shape-square", "--network", "conv3:4", "fc:16", "fc", "--init", "he",
+            "--task-signal", "--optimizer", "adam", "--learning-rate", "0.001", "--batch", "10",
+            "--epoch-size", "1000", "--max-epochs", "2", "--criterion", "1.0",
+            "--test-frequency", "40", "--shapes-size", "24", "24", "--shapes-train", "300",
+            "--shapes-test", "60", "--cache-dir", str(cache_dir), "--log-dir", str(log_dir),
+            "--run-name", name]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_episodes(tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("episodes")
+    whole = subprocess.run(
+        [sys.executable, "task.py", *_episodic_flags(log_dir, "whole", log_dir / "cache")],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert whole.returncode == 0, whole.stderr
+    return str(log_dir / "whole")
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_episodic_run_resumes_to_the_same_log(uninterrupted_episodes, tmp_path, how):
+    run_dir = str(tmp_path / "stopped")
+    process = _start(_episodic_flags(tmp_path, "stopped", tmp_path / "cache"))
+    _wait_for_step(run_dir, 130, process)  # Inside epoch 2 (100 steps an epoch).
+    process.send_signal(how)
+    process.communicate(timeout=120)
+    assert process.returncode == (128 + how if how == signal.SIGTERM else -how)
+    stopped_at = latest_state(run_dir)["step"]
+    if how == signal.SIGKILL:
+        assert stopped_at % 100 == 0  # The last epoch end.
+    resumed = _resume(run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _without_times(_lines(run_dir)) == _without_times(_lines(uninterrupted_episodes))
+    summary, expected = _summary(run_dir), _summary(uninterrupted_episodes)
+    assert summary["episodes"] == expected["episodes"]
+    assert summary["resumed_from_steps"] == [stopped_at]

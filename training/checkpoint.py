@@ -13,6 +13,7 @@ import json
 import os
 import signal
 
+import numpy as np
 import tensorflow as tf
 
 from errors import UserError
@@ -30,15 +31,21 @@ class Checkpointer:
         self._checkpoint = tf.train.Checkpoint(model=list(model.variables),
                                                optimizer=list(optimizer.variables),
                                                data=list(iterators))
+        self.last_step: int | None = None  # The step of the latest checkpoint, if any.
 
-    def save(self, state: dict) -> None:
-        """Writes a checkpoint at state["step"], then state.json naming it; keeps one older."""
+    def save(self, state: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
+        """Writes a checkpoint at state["step"] (and `arrays` beside it, as .npz), then
+        state.json naming it; keeps one older."""
         try:
             os.makedirs(self.directory, exist_ok=True)
-            prefix = self._checkpoint.write(os.path.join(self.directory, f"step-{state['step']}"))
+            name = f"step-{state['step']}"
+            prefix = self._checkpoint.write(os.path.join(self.directory, name))
+            if arrays:
+                np.savez(os.path.join(self.directory, f"{name}.arrays.npz"), **arrays)
             previous = latest_state(os.path.dirname(self.directory))
             write_json_atomic(os.path.join(self.directory, STATE_FILE),
-                              {**state, "prefix": os.path.basename(prefix)})
+                              {**state, "prefix": os.path.basename(prefix),
+                               "arrays": bool(arrays)})
         except (OSError, tf.errors.OpError) as e:
             reason = getattr(e, "strerror", None) or getattr(e, "message", str(e))
             raise UserError(f"cannot write a checkpoint in {self.directory} ({reason}); free "
@@ -47,6 +54,7 @@ class Checkpointer:
         for path in glob.glob(os.path.join(self.directory, "step-*")):
             if os.path.basename(path).split(".")[0] not in keep:
                 os.remove(path)
+        self.last_step = state["step"]
 
     def restore(self) -> dict:
         """Restores the latest checkpoint; returns its state."""
@@ -55,7 +63,15 @@ class Checkpointer:
             raise UserError(f"{os.path.dirname(self.directory)} has no checkpoint to resume "
                             "from (it stopped before its first one); start the run afresh")
         self._checkpoint.read(os.path.join(self.directory, state["prefix"])).assert_consumed()
+        self.last_step = state["step"]
         return state
+
+    def arrays(self, state: dict) -> dict[str, np.ndarray] | None:
+        """The arrays saved with the checkpoint of `state`, if any."""
+        if not state.get("arrays"):
+            return None
+        with np.load(os.path.join(self.directory, f"{state['prefix']}.arrays.npz")) as f:
+            return {key: f[key] for key in f.files}
 
 
 def latest_state(run_dir: str) -> dict | None:

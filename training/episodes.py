@@ -21,12 +21,13 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from errors import UserError
+from errors import RunInterrupted, UserError
 from tasks import Task, balanced_indices, task_classes
 from tasks.task import derive_seed
+from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig
 from training.progress import Progress
-from training.run_log import RunLog, evaluation_record, mean
+from training.run_log import RunLog, evaluation_record, mean, raise_diverged
 from training.steps import evaluate, train_step
 
 
@@ -51,9 +52,9 @@ def epoch_mix(train_labels: list[np.ndarray], episode: int, epoch_size: int, cla
 
 
 def mixed_batches(tasks: list[Task], task_ids: np.ndarray, example_ids: np.ndarray,
-                  batch: int, seed: int) -> tf.data.Dataset:
-    """Batches of examples from several tasks: each prepared by its own task, then rejoined
-    in order, with each example's task signal."""
+                  batch: int, seed: int, start: int = 0) -> tf.data.Dataset:
+    """Batches of examples from several tasks, from batch number `start` on: each prepared
+    by its own task, then rejoined in order, with each example's task signal."""
     def load(number, ids):
         task_ids, example_ids = ids
         positions = tf.dynamic_partition(tf.range(tf.shape(task_ids)[0]), task_ids, len(tasks))
@@ -68,6 +69,7 @@ def mixed_batches(tasks: list[Task], task_ids: np.ndarray, example_ids: np.ndarr
     return (tf.data.Dataset.from_tensor_slices((task_ids, example_ids))
             .batch(batch, drop_remainder=True)
             .enumerate()
+            .skip(start)
             .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))
 
@@ -77,105 +79,155 @@ def criterion_met(accuracies: dict[str, float], names: list[str], criterion: flo
     return all(accuracies[name] >= criterion for name in names)
 
 
-def train_episodes(config: RunConfig, tasks: list[Task], model, optimizer, log: RunLog,
-                   progress: Progress) -> dict:
-    """Runs one episode per task, in order; returns the run's summary."""
-    names = [task.name for task in tasks]
-    epoch_size = config.epoch_size or len(tasks[0].train)
-    if epoch_size < config.batch * len(tasks):
-        raise UserError(f"--epoch-size {epoch_size} is too small for {len(tasks)} tasks in "
-                        f"batches of {config.batch}; give at least {config.batch * len(tasks)}")
-    train_labels = [task.train.labels.numpy() for task in tasks]
-    classes = task_classes(names)
-    rng = np.random.default_rng(derive_seed(config.seed, "episodes"))
-    state = _State(config, tasks, model, log, progress)
-    accuracies = state.evaluate(names[0], 1, 0, epoch_end=True)
-    episodes = []
-    for episode in range(1, len(tasks) + 1):
-        newest = names[episode - 1]
-        reached, epoch = False, 0
-        while not reached and epoch < config.max_epochs:  # At least one epoch, as the paper.
-            epoch += 1
-            task_ids, example_ids = epoch_mix(train_labels, episode, epoch_size, classes, rng)
-            batches = mixed_batches(tasks, task_ids, example_ids, config.batch,
-                                    derive_seed(config.seed, "episode", str(episode), str(epoch)))
-            state.train_epoch(model, optimizer, batches, task_ids, newest, episode, epoch)
-            accuracies = state.evaluate(newest, episode, epoch, epoch_end=True)
-            reached = criterion_met(accuracies, names[:episode], config.criterion)
-        episodes.append({"episode": episode, "task": newest, "epochs": epoch,
-                         "criterion_reached": reached, "steps_at_end": state.step,
-                         "trials": dict(zip(names, state.trials.tolist()))})
-    return {
-        "status": "completed",
-        "schedule": "episodes",
-        "steps": state.step,
-        "episodes": episodes,
-        "all_episodes_reached_criterion": all(e["criterion_reached"] for e in episodes),
-        "final_test_accuracy": accuracies,
-        "final_test_accuracy_all": mean(list(accuracies.values())),
-        "wall_time_s": state.elapsed(),
-        "train_time_s": state.train_time,
-        "eval_time_s": state.eval_time,
-        "steps_per_second": state.step / state.train_time if state.train_time else None,
-    }
+class EpisodicRun:
+    """One run of criterion episodes, from the start or from its latest checkpoint.
 
+    A checkpoint is taken at the end of every epoch and, on SIGTERM or SIGINT, at the
+    next step where no train line is half summed; a checkpoint inside an epoch keeps
+    the epoch's mix of examples and how far it got."""
 
-class _State:
-    """Where an episodic run stands: steps and trials so far, time spent, and its log."""
-
-    def __init__(self, config: RunConfig, tasks: list[Task], model, log: RunLog,
-                 progress: Progress):
-        self.config, self.tasks, self.model, self.log, self.progress = (
-            config, tasks, model, log, progress)
-        self.step = 0
+    def __init__(self, config: RunConfig, tasks: list[Task], model, optimizer, log: RunLog,
+                 progress: Progress, resume: dict | None = None):
+        self.config, self.tasks, self.model, self.optimizer = config, tasks, model, optimizer
+        self.log, self.progress = log, progress
+        self.names = [task.name for task in tasks]
+        self.epoch_size = config.epoch_size or len(tasks[0].train)
+        if self.epoch_size < config.batch * len(tasks):
+            raise UserError(f"--epoch-size {self.epoch_size} is too small for {len(tasks)} "
+                            f"tasks in batches of {config.batch}; give at least "
+                            f"{config.batch * len(tasks)}")
+        self.train_labels = [task.train.labels.numpy() for task in tasks]
+        self.classes = task_classes(self.names)
+        self.rng = np.random.default_rng(derive_seed(config.seed, "episodes"))
+        self.checkpointer = Checkpointer(log.run_dir, model, optimizer, [])
+        self.step, self.train_time, self.eval_time, self.resumed_from = 0, 0.0, 0.0, []
         self.trials = np.zeros(len(tasks), np.int64)
-        self.start = time.monotonic()
-        self.train_time = self.eval_time = 0.0
+        self.episode, self.epoch, self.reached, self.episodes = 1, 0, False, []
+        self.mix, self.position, self.accuracies = None, 0, None
+        if resume is not None:
+            self._restore(self.checkpointer.restore())
+        self.start = time.monotonic() - (resume or {}).get("wall_time_s", 0.0)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
 
-    def train_epoch(self, model, optimizer, batches: tf.data.Dataset, task_ids: np.ndarray,
-                    newest: str, episode: int, epoch: int) -> None:
-        """Trains one epoch: a train line every train_summary_frequency steps, an evaluation
-        every test_frequency steps (but not at the epoch's end, which the caller judges)."""
-        batch, frequency = self.config.batch, self.config.train_summary_frequency
-        tick = time.monotonic()
-        window = []
-        count = len(task_ids) // batch
-        for number, (inputs, labels) in enumerate(batches):
-            window.append(train_step(model, optimizer, inputs, labels))
-            self.step += 1
-            self.trials += np.bincount(task_ids[number * batch:(number + 1) * batch],
-                                       minlength=len(self.tasks))
-            if len(window) == frequency or number == count - 1:
-                self._write_train_line(window, newest, episode)
+    def run(self, stop: StopRequests) -> dict:
+        """Runs the episodes left; returns the summary (or raises RunInterrupted)."""
+        if self.accuracies is None:
+            self.accuracies = self._evaluate(epoch_end=True)
+        while self.episode <= len(self.tasks):
+            # At least one epoch, as the paper; a resumed epoch carries on where it was.
+            while self.mix is not None or (not self.reached
+                                           and self.epoch < self.config.max_epochs):
+                if self.mix is None:
+                    self.epoch += 1
+                    self.mix = epoch_mix(self.train_labels, self.episode, self.epoch_size,
+                                         self.classes, self.rng)
+                    self.position = 0
+                self._train_epoch(stop)
+                self.mix = None
+                self.accuracies = self._evaluate(epoch_end=True)
+                self.reached = criterion_met(self.accuracies, self.names[:self.episode],
+                                             self.config.criterion)
+                self._checkpoint()
+            self.episodes.append({"episode": self.episode, "task": self.names[self.episode - 1],
+                                  "epochs": self.epoch, "criterion_reached": self.reached,
+                                  "steps_at_end": self.step,
+                                  "trials": dict(zip(self.names, self.trials.tolist()))})
+            self.episode, self.epoch, self.reached = self.episode + 1, 0, False
+        return self._summary()
+
+    def _train_epoch(self, stop: StopRequests) -> None:
+        """Trains the rest of the epoch: a train line every train_summary_frequency steps,
+        an evaluation every test_frequency steps (not at the end, which the caller judges)."""
+        config, (task_ids, example_ids) = self.config, self.mix
+        count = len(task_ids) // config.batch
+        seed = derive_seed(config.seed, "episode", str(self.episode), str(self.epoch))
+        batches = mixed_batches(self.tasks, task_ids, example_ids, config.batch, seed,
+                                start=self.position)
+        tick, window = time.monotonic(), []
+        for inputs, labels in batches:
+            window.append(train_step(self.model, self.optimizer, inputs, labels))
+            batch = task_ids[self.position * config.batch:(self.position + 1) * config.batch]
+            self.trials += np.bincount(batch, minlength=len(self.tasks))
+            self.step, self.position = self.step + 1, self.position + 1
+            if len(window) == config.train_summary_frequency or self.position == count:
+                self._write_train_line(window)
                 window = []
-            if self.step % self.config.test_frequency == 0 and number < count - 1:
+            if self.step % config.test_frequency == 0 and self.position < count:
                 self.train_time += time.monotonic() - tick
-                self.evaluate(newest, episode, epoch, epoch_end=False)
+                self._evaluate(epoch_end=False)
                 tick = time.monotonic()
+            if stop.signal is not None and not window and self.position < count:
+                self.train_time += time.monotonic() - tick
+                self._checkpoint()
+                raise RunInterrupted(f"stopped by signal {stop.signal} at step {self.step}, "
+                                     f"checkpointed; resume with --resume {self.log.run_dir}",
+                                     stop.signal)
         self.train_time += time.monotonic() - tick
 
-    def _write_train_line(self, window: list, newest: str, episode: int) -> None:
-        losses, accuracies = zip(*window)
-        self.log.write({"step": self.step - 1, "kind": "train", "active_task": newest,
-                        "episode": episode, "train_accuracy": float(tf.reduce_mean(accuracies)),
-                        "loss": float(tf.reduce_mean(losses)), "steps": len(window),
-                        "wall_time": self.elapsed()})
+    def _write_train_line(self, window: list) -> None:
+        losses, accuracies = (np.array(values) for values in zip(*window))
+        if not np.all(np.isfinite(losses)):
+            raise_diverged(self.log, self.step - len(window) + int(np.argmin(np.isfinite(losses))),
+                           self.checkpointer.last_step, self.elapsed())
+        self.log.write({"step": self.step - 1, "kind": "train",
+                        "active_task": self.names[self.episode - 1], "episode": self.episode,
+                        "train_accuracy": float(accuracies.mean()), "loss": float(losses.mean()),
+                        "steps": len(window), "wall_time": self.elapsed()})
 
-    def evaluate(self, newest: str, episode: int, epoch: int, epoch_end: bool) -> dict:
+    def _evaluate(self, epoch_end: bool) -> dict:
         """Evaluates every task, writes the test line, and returns task -> accuracy."""
         tick = time.monotonic()
         results = evaluate(self.model, self.tasks, self.config.test_examples)
         self.eval_time += time.monotonic() - tick
+        newest = self.names[self.episode - 1]
         record = evaluation_record(self.step, newest, results, self.elapsed())
-        record.update(episode=episode, epoch=epoch, epoch_end=epoch_end,
-                      trials={task.name: int(n) for task, n in zip(self.tasks, self.trials)})
+        record.update(episode=self.episode, epoch=self.epoch, epoch_end=epoch_end,
+                      trials=dict(zip(self.names, map(int, self.trials))))
         self.log.write(record)
         accuracies = record["test_accuracy"]
-        trained = [task.name for task in self.tasks[:episode]]
-        met = epoch_end and criterion_met(accuracies, trained, self.config.criterion)
-        done = episode if met else episode - 1
-        self.progress.update(done, f"{newest} (episode {episode}, epoch {epoch})", accuracies)
+        met = epoch_end and criterion_met(accuracies, self.names[:self.episode],
+                                          self.config.criterion)
+        self.progress.update(self.episode if met else self.episode - 1,
+                             f"{newest} (episode {self.episode}, epoch {self.epoch})", accuracies)
         return accuracies
+
+    def _checkpoint(self) -> None:
+        mix = {} if self.mix is None else {"task_ids": self.mix[0], "example_ids": self.mix[1]}
+        self.checkpointer.save({
+            "step": self.step, "metrics_bytes": self.log.metrics_bytes(),
+            "train_time_s": self.train_time, "eval_time_s": self.eval_time,
+            "wall_time_s": self.elapsed(), "resumed_from": self.resumed_from,
+            "episode": self.episode, "epoch": self.epoch, "reached": self.reached,
+            "position": self.position, "trials": self.trials.tolist(),
+            "episodes": self.episodes, "accuracies": self.accuracies,
+            "rng": self.rng.bit_generator.state}, arrays=mix)
+
+    def _restore(self, state: dict) -> None:
+        self.step, self.train_time, self.eval_time = (
+            state["step"], state["train_time_s"], state["eval_time_s"])
+        self.resumed_from = state["resumed_from"] + [state["step"]]
+        self.episode, self.epoch, self.reached = state["episode"], state["epoch"], state["reached"]
+        self.position, self.episodes = state["position"], state["episodes"]
+        self.trials = np.array(state["trials"], np.int64)
+        self.accuracies = state["accuracies"]
+        self.rng.bit_generator.state = state["rng"]
+        arrays = self.checkpointer.arrays(state)
+        self.mix = (arrays["task_ids"], arrays["example_ids"]) if arrays else None
+
+    def _summary(self) -> dict:
+        return {
+            "status": "completed",
+            "schedule": "episodes",
+            "steps": self.step,
+            "episodes": self.episodes,
+            "all_episodes_reached_criterion": all(e["criterion_reached"] for e in self.episodes),
+            "final_test_accuracy": self.accuracies,
+            "final_test_accuracy_all": mean(list(self.accuracies.values())),
+            "wall_time_s": self.elapsed(),
+            "train_time_s": self.train_time,
+            "eval_time_s": self.eval_time,
+            "steps_per_second": self.step / self.train_time if self.train_time else None,
+            "resumed_from_steps": self.resumed_from,
+        }

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from errors import UserError
+from errors import RunDiverged, UserError
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -118,3 +118,13 @@ def evaluation_record(step: int, active: str, results: dict, wall_time: float) -
 
 def mean(values: list[float]) -> float:
     return sum(values) / len(values)
+
+
+def raise_diverged(log: RunLog, step: int, last_checkpoint: int | None, wall_time: float):
+    """Marks the run diverged in summary.json and raises RunDiverged naming the step."""
+    kept = (f"the last good checkpoint (step {last_checkpoint}) is kept"
+            if last_checkpoint is not None else "no checkpoint had been taken")
+    log.write_summary({"status": "diverged", "diverged_at_step": step,
+                       "last_checkpoint_step": last_checkpoint, "wall_time_s": wall_time})
+    raise RunDiverged(f"the loss became NaN or infinite at step {step}: the run diverged "
+                      f"({kept}; summary.json says diverged); lower --learning-rate")

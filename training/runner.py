@@ -16,7 +16,7 @@ from models import build_model
 from tasks import TASKS, Task, build_tasks, input_channels, sources_needed, task_classes
 from training.config import RunConfig
 from training.checkpoint import StopRequests, latest_state
-from training.episodes import train_episodes
+from training.episodes import EpisodicRun
 from training.progress import Progress
 from training.run_log import CONFIG_FILE, SUMMARY_FILE, RunLog, create_run_dir
 from training.steps import make_optimizer
@@ -124,12 +124,10 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
     progress = (Progress(len(tasks), progress_stream, unit="episodes") if episodic
                 else Progress(config.max_steps, progress_stream))
     try:
-        if episodic:
-            summary = train_episodes(config, tasks, model, optimizer, log, progress)
-        else:
-            run = SwitchRun(config, tasks, model, optimizer, log, progress, resume=state)
-            with StopRequests() as stop:
-                summary = run.run(stop)
+        kind = EpisodicRun if episodic else SwitchRun
+        run = kind(config, tasks, model, optimizer, log, progress, resume=state)
+        with StopRequests() as stop:
+            summary = run.run(stop)
         log.write_summary(summary)
     except RunInterrupted:
         log.write_summary({"status": "interrupted", "resume_with": f"--resume {log.run_dir}"})
@@ -156,9 +154,6 @@ def _model_and_optimizer(config: RunConfig, tasks: list[Task]):
 
 def _resume_state(config: RunConfig) -> dict:
     run_dir = os.path.join(config.log_dir, config.run_name or "")
-    if config.schedule != "switch":
-        raise UserError("--resume continues runs on the switch schedule; an episodic run "
-                        "cannot be resumed yet, so start it again")
     try:
         with open(os.path.join(run_dir, SUMMARY_FILE)) as f:
             if json.load(f).get("status") == "completed":

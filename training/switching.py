@@ -11,12 +11,12 @@ import time
 
 import numpy as np
 
-from errors import RunDiverged, RunInterrupted
+from errors import RunInterrupted
 from tasks import Task
 from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig
 from training.progress import Progress
-from training.run_log import RunLog, evaluation_record, mean
+from training.run_log import RunLog, evaluation_record, mean, raise_diverged
 from training.schedule import Schedule
 from training.steps import evaluate, train_step
 
@@ -32,13 +32,11 @@ class SwitchRun:
         self.iterators = [iter(task.train_batches(config.batch)) for task in tasks]
         self.checkpointer = Checkpointer(log.run_dir, model, optimizer, self.iterators)
         self.step, self.train_time, self.eval_time, self.resumed_from = 0, 0.0, 0.0, []
-        self.last_checkpoint = None
         if resume is not None:
             state = self.checkpointer.restore()
             self.step, self.train_time, self.eval_time = (
                 state["step"], state["train_time_s"], state["eval_time_s"])
             self.resumed_from = state.get("resumed_from", []) + [state["step"]]
-            self.last_checkpoint = state["step"]
         self.start = time.monotonic() - (resume or {}).get("wall_time_s", 0.0)
 
     def elapsed(self) -> float:
@@ -55,7 +53,7 @@ class SwitchRun:
                     raise RunInterrupted(f"stopped by signal {stop.signal} at step {step}, "
                                          f"checkpointed; resume with --resume "
                                          f"{self.log.run_dir}", stop.signal)
-                if every and step % every == 0 and step not in (0, self.last_checkpoint) \
+                if every and step % every == 0 and step not in (0, self.checkpointer.last_step) \
                         and step < config.max_steps:
                     self._checkpoint(step)
             if step % config.test_frequency == 0 or step == config.max_steps:
@@ -90,27 +88,18 @@ class SwitchRun:
     def _write_train_line(self, window: list, step: int) -> None:
         losses, accuracies = (np.array(values) for values in zip(*window))
         if not np.all(np.isfinite(losses)):
-            self._diverged(step - len(window) + 1 + int(np.argmin(np.isfinite(losses))))
+            raise_diverged(self.log, step - len(window) + 1 + int(np.argmin(np.isfinite(losses))),
+                           self.checkpointer.last_step, self.elapsed())
         active = self.schedule.task_at(step)
         self.log.write({"step": step, "kind": "train", "active_task": active,
                         "train_accuracy": float(accuracies.mean()), "loss": float(losses.mean()),
                         "steps": len(window), "wall_time": self.elapsed()})
         self.progress.update(step + 1, active)
 
-    def _diverged(self, step: int) -> None:
-        kept = (f"the last good checkpoint (step {self.last_checkpoint}) is kept"
-                if self.last_checkpoint is not None else "no checkpoint had been taken")
-        self.log.write_summary({"status": "diverged", "diverged_at_step": step,
-                                "last_checkpoint_step": self.last_checkpoint,
-                                "wall_time_s": self.elapsed()})
-        raise RunDiverged(f"the loss became NaN or infinite at step {step}: the run diverged "
-                          f"({kept}; summary.json says diverged); lower --learning-rate")
-
     def _checkpoint(self, step: int) -> None:
         self.checkpointer.save({"step": step, "metrics_bytes": self.log.metrics_bytes(),
                                 "train_time_s": self.train_time, "eval_time_s": self.eval_time,
                                 "wall_time_s": self.elapsed(), "resumed_from": self.resumed_from})
-        self.last_checkpoint = step
 
     def _summary(self, results: dict) -> dict:
         accuracy = {name: r["accuracy"] for name, r in results.items()}
