@@ -4,7 +4,8 @@ A spec is a list of layers, convolutions first, ending with the `fc` output
 layer. Each layer is a kind, optionally with its width as `kind:N`:
   conv   the original study's block: 5x5 kernels, SAME padding, ReLU, 3x3
          max-pool with stride 2, a normalisation (local response normalisation
-         by default), dropout. Without a width, the first conv has
+         by default), dropout; the bias and ReLU are applied after the pool,
+         the same function on a quarter of the values. Without a width, the first conv has
          `conv_filters` filters and each later one twice as many (64, 128).
   conv3  the ten-task paper's block: 3x3 kernels, stride 1, padding 1, ReLU,
          batch normalisation (momentum 0.9, PyTorch's), 2x2 max-pool. Without a
@@ -25,7 +26,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from errors import UserError
-from models.layers import LocalResponseNorm
+from models.layers import BiasReLU, LocalResponseNorm
 
 LAYER_KINDS = ("conv", "conv3", "fc")
 NORMS = ("lrn", "batch", "none")
@@ -98,10 +99,13 @@ def _norm_layer(norm: str, name: str):
 
 def _conv_block(x, i: int, filters: int, norm: str, keep_prob: float, weights: dict,
                 seed: int):
+    """The original's conv, bias, ReLU, max-pool, with the bias and ReLU after the pool:
+    the same function (both are monotone), on a quarter of the values."""
     name = f"layer{i + 1}"
-    x = tf.keras.layers.Conv2D(filters, 5, padding="same", activation="relu",
-                               name=f"{name}_conv", **weights)(x)
+    x = tf.keras.layers.Conv2D(filters, 5, padding="same", use_bias=False, name=f"{name}_conv",
+                               kernel_initializer=weights["kernel_initializer"])(x)
     x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
+    x = BiasReLU(weights["bias_initializer"], name=f"{name}_bias_relu")(x)
     norm_layer = _norm_layer(norm, f"{name}_norm")
     if norm_layer is not None:
         x = norm_layer(x)

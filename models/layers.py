@@ -1,10 +1,18 @@
-"""Layers the original network uses that Keras lacks."""
+"""Layers the original network uses that Keras lacks, written for speed on a CPU."""
 
+import numpy as np
 import tensorflow as tf
 
 
 class LocalResponseNorm(tf.keras.layers.Layer):
-    """Local response normalisation across channels, tf.nn.lrn, with the original's constants."""
+    """Local response normalisation across channels with the original's constants: the maths
+    of tf.nn.local_response_normalization, x / (bias + alpha * sum of squares over the
+    2 * depth_radius + 1 nearest channels) ** beta.
+
+    The windowed sum is a product with a banded 0/1 matrix, and for beta 0.75 the power is
+    rsqrt(z) * sqrt(rsqrt(z)): on a CPU its backward pass is several times faster than
+    TensorFlow's LRN gradient kernel, with outputs and gradients equal to float32 precision.
+    """
 
     def __init__(self, depth_radius: int = 4, bias: float = 1.0, alpha: float = 0.001 / 9.0,
                  beta: float = 0.75, **kwargs):
@@ -14,11 +22,37 @@ class LocalResponseNorm(tf.keras.layers.Layer):
         self.alpha = alpha
         self.beta = beta
 
+    def build(self, input_shape):
+        channels = np.arange(input_shape[-1])
+        band = np.abs(channels[:, None] - channels[None, :]) <= self.depth_radius
+        self._band = tf.constant(band.astype(np.float32))
+        super().build(input_shape)
+
     def call(self, inputs):
-        return tf.nn.local_response_normalization(
-            inputs, depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha,
-            beta=self.beta)
+        window = tf.tensordot(tf.square(inputs), self._band, axes=[[inputs.shape.rank - 1], [0]])
+        z = self.bias + self.alpha * window
+        if self.beta == 0.75:
+            scale = tf.math.rsqrt(z)
+            return inputs * scale * tf.sqrt(scale)
+        return inputs * tf.pow(z, -self.beta)
 
     def get_config(self):
         return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
                 "alpha": self.alpha, "beta": self.beta}
+
+
+class BiasReLU(tf.keras.layers.Layer):
+    """A per-channel bias, then ReLU. Placed after a max-pool it computes what the same bias
+    and ReLU before the pool would (both are monotone), on a quarter of the values."""
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(shape=(input_shape[-1],), initializer=self._initializer,
+                                    name="bias")
+        super().build(input_shape)
+
+    def __init__(self, bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self._initializer = tf.keras.initializers.get(bias_initializer)
+
+    def call(self, inputs):
+        return tf.nn.relu(inputs + self.bias)

@@ -45,7 +45,7 @@ def test_norm_choice_and_dropout():
     assert batch.count_params() == PARAMS[("conv", "fc")] + 4 * 64
     plain = build_model(("conv", "fc"), input_shape=(28, 28, 3), norm="none", keep_prob=1.0)
     assert [type(layer).__name__ for layer in plain.layers[1:]] == [
-        "Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+        "Conv2D", "MaxPooling2D", "BiasReLU", "Flatten", "Dense"]
     assert lrn.get_layer("layer1_dropout").rate == pytest.approx(0.1)  # keep 0.9
 
 
@@ -113,3 +113,27 @@ def test_widths_in_the_spec_override_the_flags():
                         fc_units=500)
     assert model.get_layer("layer1_conv").filters == 8
     assert model.get_layer("layer2_fc").units == 20
+
+
+@pytest.mark.parametrize("spec", list(PARAMS))
+def test_outputs_and_gradients_match_a_plain_keras_reference(spec):
+    from benchmarks.reference import build_reference, copy_weights
+
+    project = build_model(spec, input_shape=(28, 28, 3), keep_prob=1.0, seed=3)
+    reference = build_reference(spec, input_shape=(28, 28, 3), keep_prob=1.0)
+    copy_weights(project, reference)
+    images = tf.random.stateless_uniform((8, 28, 28, 3), seed=(1, 2))
+    labels = tf.constant([0, 1, 2, 3, 4, 5, 6, 7])
+    results = []
+    for model in (project, reference):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        by_shape = sorted((tuple(g.shape), g.numpy()) for g in gradients)
+        results.append((logits.numpy(), by_shape))
+    (logits, grads), (ref_logits, ref_grads) = results
+    np.testing.assert_allclose(logits, ref_logits, rtol=1e-4, atol=1e-4)
+    for (shape, g), (ref_shape, r) in zip(grads, ref_grads):
+        assert shape == ref_shape
+        np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-5)

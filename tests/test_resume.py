@@ -124,15 +124,16 @@ def test_the_same_seed_gives_the_same_numbers(mnist, tmp_path):
 
 def test_a_nan_loss_stops_the_run_as_diverged_keeping_the_last_checkpoint(mnist, tmp_path,
                                                                           monkeypatch):
-    real_step = training.switching.train_step
-    calls = []
+    real_steps = training.switching.train_steps
+    done = []
 
-    def failing_step(model, optimizer, images, labels):
-        calls.append(1)
-        loss, accuracy = real_step(model, optimizer, images, labels)
-        return (loss * np.nan if len(calls) > 45 else loss), accuracy
+    def failing_steps(model, optimizer, batches, count):
+        losses, accuracies = real_steps(model, optimizer, batches, count)
+        steps = np.arange(len(done), len(done) + int(count))
+        done.extend(steps)
+        return np.where(steps >= 45, np.nan, losses.numpy()), accuracies
 
-    monkeypatch.setattr(training.switching, "train_step", failing_step)
+    monkeypatch.setattr(training.switching, "train_steps", failing_steps)
     config = smoke_config(data_dir=mnist, log_dir=str(tmp_path), run_name="run", max_steps=100,
                           batch=8, test_frequency=10, checkpoint_every=20)
     with pytest.raises(RunDiverged, match="NaN or infinite at step 45.*step 40"):

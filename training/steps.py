@@ -45,6 +45,25 @@ def train_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer,
 
 
 @tf.function
+def train_steps(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer, batches,
+                count: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """`count` steps on batches drawn from the iterator `batches`, in one call, so Python
+    is not in the loop; returns each step's (loss, accuracy) as two [count] vectors."""
+    losses = tf.TensorArray(tf.float32, size=count)
+    accuracies = tf.TensorArray(tf.float32, size=count)
+    for i in tf.range(count):
+        inputs, labels = next(batches)
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            loss = tf.reduce_mean(_losses(logits, labels))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        losses = losses.write(i, loss)
+        accuracies = accuracies.write(i, tf.reduce_mean(_correct(logits, labels)))
+    return losses.stack(), accuracies.stack()
+
+
+@tf.function
 def eval_step(model: tf.keras.Model, images: tf.Tensor,
               labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Sums over a batch: (number correct, total cross-entropy)."""
@@ -54,7 +73,10 @@ def eval_step(model: tf.keras.Model, images: tf.Tensor,
 
 def evaluate_task(model: tf.keras.Model, task: Task,
                   limit: int | None = None) -> Iterator[tuple[str, float]]:
-    """Yields the task's test accuracy and mean loss over its test set (or its first `limit`)."""
+    """Yields the task's test accuracy and mean loss over its test set (or its first `limit`).
+
+    A compiled step per batch, fed by tf.data's parallel pipeline: measured faster on a
+    CPU than one compiled loop over the whole set, where batches are prepared in turn."""
     correct = total_loss = 0.0
     for images, labels in task.test_batches(EVAL_BATCH, limit):
         batch_correct, batch_loss = eval_step(model, images, labels)

@@ -2,14 +2,15 @@
 
 Every step trains; every task is evaluated at step 0, every test_frequency steps
 and after the last step. A checkpoint is taken every checkpoint_every steps, and
-when SIGTERM or SIGINT arrives, at the next point where no train window is half
-summed (then the run stops, resumable). A NaN or infinite loss stops the run as
+when SIGTERM or SIGINT arrives, at the end of the train window under way (then
+the run stops, resumable). A NaN or infinite loss stops the run as
 diverged, keeping the last good checkpoint.
 """
 
 import time
 
 import numpy as np
+import tensorflow as tf
 
 from errors import RunInterrupted
 from tasks import Task
@@ -18,7 +19,7 @@ from training.config import RunConfig
 from training.progress import Progress
 from training.run_log import RunLog, evaluation_record, mean, raise_diverged
 from training.schedule import Schedule
-from training.steps import evaluate, train_step
+from training.steps import evaluate, train_steps
 
 
 class SwitchRun:
@@ -43,38 +44,44 @@ class SwitchRun:
         return time.monotonic() - self.start
 
     def run(self, stop: StopRequests) -> dict:
-        """Trains to max_steps; returns the summary (raises RunInterrupted or RunDiverged)."""
-        config, window, results = self.config, [], {}
+        """Trains to max_steps; returns the summary (raises RunInterrupted or RunDiverged).
+
+        Training goes a window at a time, one compiled call per window: a window ends
+        every train_summary_frequency steps, at a task switch, before an evaluation or a
+        checkpoint, and at the end. Between windows every train line is written, so any
+        of those points is a clean place to checkpoint or stop."""
+        config, results, step = self.config, {}, self.step
         every = config.checkpoint_every
-        for step in range(self.step, config.max_steps + 1):
-            if not window:  # A clean point: every train line up to here is written.
-                if stop.signal is not None:
-                    self._checkpoint(step)
-                    raise RunInterrupted(f"stopped by signal {stop.signal} at step {step}, "
-                                         f"checkpointed; resume with --resume "
-                                         f"{self.log.run_dir}", stop.signal)
-                if every and step % every == 0 and step not in (0, self.checkpointer.last_step) \
-                        and step < config.max_steps:
-                    self._checkpoint(step)
+        while True:
+            if stop.signal is not None:
+                self._checkpoint(step)
+                raise RunInterrupted(f"stopped by signal {stop.signal} at step {step}, "
+                                     f"checkpointed; resume with --resume {self.log.run_dir}",
+                                     stop.signal)
+            if (every and step % every == 0 and step not in (0, self.checkpointer.last_step)
+                    and step < config.max_steps):
+                self._checkpoint(step)
             if step % config.test_frequency == 0 or step == config.max_steps:
                 results = self._evaluate(step)
             if step == config.max_steps:
-                break
+                return self._summary(results)
+            count = self._window_length(step)
             tick = time.monotonic()
-            images, labels = next(self.iterators[self.schedule.task_index_at(step)])
-            window.append(train_step(self.model, self.optimizer, images, labels))
-            if self._window_ends(step):
-                self._write_train_line(window, step)
-                window = []
+            losses, accuracies = train_steps(
+                self.model, self.optimizer, self.iterators[self.schedule.task_index_at(step)],
+                tf.constant(count))
+            self._write_train_line(np.asarray(losses), np.asarray(accuracies), step + count - 1)
             self.train_time += time.monotonic() - tick
-        return self._summary(results)
+            step += count
 
-    def _window_ends(self, step: int) -> bool:
-        """A train line closes every train_summary_frequency steps, at a switch and at the end."""
-        following = step + 1
-        return (following % self.config.train_summary_frequency == 0
-                or following == self.config.max_steps
-                or self.schedule.task_at(following) != self.schedule.task_at(step))
+    def _window_length(self, step: int) -> int:
+        """Steps from `step` to the next window end (see run)."""
+        config = self.config
+        periods = [config.train_summary_frequency, config.task_time, config.test_frequency]
+        if config.checkpoint_every:
+            periods.append(config.checkpoint_every)
+        following = min((step // period + 1) * period for period in periods)
+        return min(following, config.max_steps) - step
 
     def _evaluate(self, step: int) -> dict:
         tick = time.monotonic()
@@ -85,15 +92,15 @@ class SwitchRun:
         self.progress.update(step, active, {name: r["accuracy"] for name, r in results.items()})
         return results
 
-    def _write_train_line(self, window: list, step: int) -> None:
-        losses, accuracies = (np.array(values) for values in zip(*window))
+    def _write_train_line(self, losses: np.ndarray, accuracies: np.ndarray, step: int) -> None:
+        """The train line of the window ending at `step`; a non-finite loss stops the run."""
         if not np.all(np.isfinite(losses)):
-            raise_diverged(self.log, step - len(window) + 1 + int(np.argmin(np.isfinite(losses))),
+            raise_diverged(self.log, step - len(losses) + 1 + int(np.argmin(np.isfinite(losses))),
                            self.checkpointer.last_step, self.elapsed())
         active = self.schedule.task_at(step)
         self.log.write({"step": step, "kind": "train", "active_task": active,
                         "train_accuracy": float(accuracies.mean()), "loss": float(losses.mean()),
-                        "steps": len(window), "wall_time": self.elapsed()})
+                        "steps": len(losses), "wall_time": self.elapsed()})
         self.progress.update(step + 1, active)
 
     def _checkpoint(self, step: int) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks: the project's training and evaluation against a plain Keras reference."""

@@ -1,0 +1,263 @@
+"""Measures the project's training and evaluation against a plain Keras reference, side by side.
+
+    python -m benchmarks [--quick] [--json FILE]
+
+Training steps per second at batch 100 for `conv fc`, `conv conv fc` and `fc fc`,
+evaluation images per second, the training step's achieved GFLOP/s against
+numpy's float32 matrix-multiply rate, and a whole two-task task.py run split into
+training, evaluation and everything else, with its peak resident memory. Project
+and reference alternate in rounds and each figure is the median of its rounds,
+so that a noisy machine affects both alike.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is first imported.
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NETWORKS = (("conv", "fc"), ("conv", "conv", "fc"), ("fc", "fc"))
+BATCH = 100
+WINDOW = 10  # Steps per compiled call in the project's runner (train_summary_frequency).
+
+
+def matmul_gflops(size: int, seconds: float) -> float:
+    """numpy's float32 matrix-multiply rate: the practical ceiling of this machine."""
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    b = np.random.default_rng(1).random((size, size), dtype=np.float32)
+    a @ b
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return 2 * size ** 3 * count / (time.perf_counter() - start) / 1e9
+
+
+def training_flops(network, input_shape=(28, 28, 3), conv_filters=64, fc_units=500) -> float:
+    """Floating-point operations of one training step on one image: 3x the forward pass's
+    multiply-adds of the conv and dense layers, the usual count (backward is twice forward)."""
+    height, width, channels = input_shape
+    features = height * width * channels
+    forward = 0.0
+    for i, kind in enumerate(network):
+        if kind == "conv":
+            filters = conv_filters * 2 ** i
+            forward += 2 * height * width * 5 * 5 * channels * filters
+            height, width, channels = -(-height // 2), -(-width // 2), filters
+            features = height * width * channels
+        else:
+            units = 10 if i == len(network) - 1 else fc_units
+            forward += 2 * features * units
+            features = units
+    return 3 * forward
+
+
+def _median_rate(measure, rounds: int) -> float:
+    return statistics.median(measure() for _ in range(rounds))
+
+
+class Pair:
+    """The project's model and step beside the reference's, for one network."""
+
+    def __init__(self, network, task, float_images, labels):
+        import tensorflow as tf
+
+        from benchmarks.reference import build_reference, copy_weights
+        from models import build_model
+        from training.steps import make_optimizer
+
+        self.tf, self.network = tf, network
+        self.model = build_model(network, input_shape=(28, 28, 3))
+        self.reference = build_reference(network, input_shape=(28, 28, 3))
+        copy_weights(self.model, self.reference)
+        self.optimizer = make_optimizer("sgd", 0.01)
+        self.optimizer.build(self.model.trainable_variables)
+        self.reference_optimizer = tf.keras.optimizers.SGD(0.01)
+        self.batches = iter(task.train_batches(BATCH))
+        dataset = (tf.data.Dataset.from_tensor_slices((float_images, labels))
+                   .shuffle(len(labels), seed=0).repeat().batch(BATCH)
+                   .prefetch(tf.data.AUTOTUNE))
+        self.reference_batches = iter(dataset)
+        self.reference_step = self._reference_step()
+
+    def _reference_step(self):
+        tf, model, optimizer = self.tf, self.reference, self.reference_optimizer
+
+        @tf.function
+        def step(images, labels):
+            with tf.GradientTape() as tape:
+                logits = model(images, training=True)
+                loss = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+            gradients = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+            return loss
+        return step
+
+    def project_rate(self, steps: int) -> float:
+        from training.steps import train_steps
+
+        count = self.tf.constant(WINDOW)
+        start = time.perf_counter()
+        for _ in range(steps // WINDOW):
+            losses, _ = train_steps(self.model, self.optimizer, self.batches, count)
+        losses.numpy()
+        return steps // WINDOW * WINDOW / (time.perf_counter() - start)
+
+    def reference_rate(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = self.reference_step(*next(self.reference_batches))
+        loss.numpy()
+        return steps / (time.perf_counter() - start)
+
+
+def train_figures(network, task, float_images, labels, steps: int, rounds: int) -> dict:
+    pair = Pair(network, task, float_images, labels)
+    pair.project_rate(2 * WINDOW)  # Traces and warms up.
+    pair.reference_rate(2 * WINDOW)
+    project, reference = [], []
+    for _ in range(rounds):
+        project.append(pair.project_rate(steps))
+        reference.append(pair.reference_rate(steps))
+    return {"project_steps_per_s": statistics.median(project),
+            "reference_steps_per_s": statistics.median(reference)}
+
+
+def eval_figures(task, float_images, labels, rounds: int) -> dict:
+    """Images per second evaluating `conv fc` on the task's test set: the project's evaluate
+    against Keras's model.evaluate on float32 batches of the same size."""
+    import tensorflow as tf
+
+    from benchmarks.reference import build_reference, copy_weights
+    from models import build_model
+    from training.steps import EVAL_BATCH, evaluate
+
+    model = build_model(("conv", "fc"), input_shape=(28, 28, 3))
+    reference = build_reference(("conv", "fc"), input_shape=(28, 28, 3))
+    copy_weights(model, reference)
+    reference.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+    dataset = tf.data.Dataset.from_tensor_slices((float_images, labels)).batch(EVAL_BATCH)
+    count = len(labels)
+
+    def project():
+        start = time.perf_counter()
+        evaluate(model, [task])
+        return count / (time.perf_counter() - start)
+
+    def plain():
+        start = time.perf_counter()
+        reference.evaluate(dataset, verbose=0)
+        return count / (time.perf_counter() - start)
+
+    project(), plain()  # Traces.
+    rates = [(project(), plain()) for _ in range(rounds)]
+    return {"project_images_per_s": statistics.median(r[0] for r in rates),
+            "reference_images_per_s": statistics.median(r[1] for r in rates)}
+
+
+def whole_run(max_steps: int) -> dict:
+    """A two-task task.py run in a child process: its wall time split, and its peak RSS."""
+    with tempfile.TemporaryDirectory() as log_dir:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "task.py", "--tasks", "id", "inv", "--task-time",
+                        str(max_steps // 4), "--max-steps", str(max_steps), "--test-frequency",
+                        str(max_steps // 4), "--log-dir", log_dir, "--run-name", "run"],
+                       cwd=REPO_DIR, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        with open(os.path.join(log_dir, "run", "summary.json")) as f:
+            summary = json.load(f)
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    train, evaluation = summary["train_time_s"], summary["eval_time_s"]
+    return {"max_steps": max_steps, "wall_s": wall, "train_s": train, "eval_s": evaluation,
+            "other_s": wall - train - evaluation,
+            "overhead_fraction": (wall - train - evaluation) / wall,
+            "peak_rss_mib": peak_kib / 1024}
+
+
+def measure(quick: bool) -> dict:
+    # The whole run goes first: a child's peak RSS counts what it shares with its parent
+    # between fork and exec, so the parent must still be small.
+    run = whole_run(200 if quick else 1000)
+    import tensorflow as tf
+
+    from data import load_mnist
+    from tasks import build_tasks
+
+    tf.get_logger().setLevel("WARNING")
+    steps, rounds = (20, 2) if quick else (60, 3)
+    mnist = load_mnist("idx", None, None)
+    [train_task] = build_tasks(["id"], sources={"mnist": mnist}, input_style="combined", seed=0)
+    float_train = np.pad(mnist.train_images[..., None] / np.float32(255), [(0, 0)] * 3 + [(0, 2)])
+    float_test = np.pad(mnist.test_images[..., None] / np.float32(255), [(0, 0)] * 3 + [(0, 2)])
+    ceiling = matmul_gflops(512 if quick else 1024, 1.0 if quick else 3.0)
+    results = {"machine": {"cpus": os.cpu_count(), "numpy_matmul_gflops": ceiling,
+                           "tensorflow": tf.__version__}, "train": {}}
+    for network in NETWORKS:
+        figures = train_figures(network, train_task, float_train,
+                                mnist.train_labels.astype(np.int32), steps, rounds)
+        flops = training_flops(network) * BATCH
+        figures.update(speedup=figures["project_steps_per_s"] / figures["reference_steps_per_s"],
+                       project_gflops=flops * figures["project_steps_per_s"] / 1e9,
+                       reference_gflops=flops * figures["reference_steps_per_s"] / 1e9)
+        results["train"][" ".join(network)] = figures
+    results["eval"] = eval_figures(train_task, float_test, mnist.test_labels.astype(np.int32),
+                                   rounds)
+    results["run"] = run
+    results.update(
+        train_speedup_conv_fc=results["train"]["conv fc"]["speedup"],
+        train_speedup_fc_fc=results["train"]["fc fc"]["speedup"],
+        eval_speedup=results["eval"]["project_images_per_s"]
+        / results["eval"]["reference_images_per_s"],
+        overhead_fraction=results["run"]["overhead_fraction"],
+        peak_rss_mib=results["run"]["peak_rss_mib"])
+    return results
+
+
+def print_table(results: dict, out=sys.stdout) -> None:
+    machine = results["machine"]
+    print(f"{machine['cpus']} CPUs, TensorFlow {machine['tensorflow']}, numpy float32 matmul "
+          f"{machine['numpy_matmul_gflops']:.1f} GFLOP/s", file=out)
+    print(f"\n{'training, batch 100':22} {'project':>10} {'reference':>10} {'speedup':>8} "
+          f"{'GFLOP/s':>8} {'of matmul':>9}", file=out)
+    for network, f in results["train"].items():
+        print(f"{network:22} {f['project_steps_per_s']:8.1f}/s {f['reference_steps_per_s']:8.1f}/s"
+              f" {f['speedup']:7.2f}x {f['project_gflops']:8.1f} "
+              f"{f['project_gflops'] / machine['numpy_matmul_gflops']:8.0%}", file=out)
+    e = results["eval"]
+    print(f"\n{'evaluation, conv fc':22} {e['project_images_per_s']:8.0f}/s "
+          f"{e['reference_images_per_s']:8.0f}/s {results['eval_speedup']:7.2f}x  images", file=out)
+    r = results["run"]
+    print(f"\ntask.py --tasks id inv, {r['max_steps']} steps: {r['wall_s']:.1f} s wall = "
+          f"{r['train_s']:.1f} training + {r['eval_s']:.1f} evaluation + {r['other_s']:.1f} "
+          f"other ({r['overhead_fraction']:.0%}); peak RSS {r['peak_rss_mib']:.0f} MiB", file=out)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer steps and rounds: a smoke test of the benchmark, not figures")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    results = measure(args.quick)
+    print_table(results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,33 @@
+"""The benchmark's arithmetic and report (its timings are figures, never asserted)."""
+
+import io
+
+from benchmarks.__main__ import matmul_gflops, print_table, training_flops
+
+
+def test_training_flops_count_three_forward_passes():
+    conv = 2 * 28 * 28 * 5 * 5 * 3 * 64  # 5x5x3 -> 64 at 28x28, SAME.
+    assert training_flops(("conv", "fc")) == 3 * (conv + 2 * 14 * 14 * 64 * 10)
+    assert training_flops(("fc", "fc")) == 3 * (2 * 2352 * 500 + 2 * 500 * 10)
+    second = 2 * 14 * 14 * 5 * 5 * 64 * 128
+    assert training_flops(("conv", "conv", "fc")) == 3 * (conv + second + 2 * 7 * 7 * 128 * 10)
+
+
+def test_matmul_rate_is_measured():
+    assert matmul_gflops(64, 0.05) > 0
+
+
+def test_the_table_shows_every_figure():
+    train = {"project_steps_per_s": 12.0, "reference_steps_per_s": 8.0, "speedup": 1.5,
+             "project_gflops": 28.0, "reference_gflops": 18.7}
+    results = {"machine": {"cpus": 2, "numpy_matmul_gflops": 150.0, "tensorflow": "2.x"},
+               "train": {"conv fc": train, "fc fc": train},
+               "eval": {"project_images_per_s": 4000.0, "reference_images_per_s": 3000.0},
+               "eval_speedup": 4 / 3,
+               "run": {"max_steps": 200, "wall_s": 50.0, "train_s": 20.0, "eval_s": 20.0,
+                       "other_s": 10.0, "overhead_fraction": 0.2, "peak_rss_mib": 1200.0}}
+    out = io.StringIO()
+    print_table(results, out)
+    text = out.getvalue()
+    assert "1.50x" in text and "19%" in text and "1.33x" in text
+    assert "10.0 other (20%); peak RSS 1200 MiB" in text
