@@ -12,7 +12,7 @@ from errors import UserError
 NOT_SETTINGS = frozenset({
     "seed", "run_name", "log_dir", "argv", "started_at", "code_version", "tensorflow_version",
     "python_version", "data", "task_descriptions", "cache_dir", "data_dir", "data_dog_dir",
-    "tfds_dir", "gpu", "source"})
+    "tfds_dir", "gpu", "source", "checkpoint_every", "deterministic"})
 
 
 @dataclasses.dataclass(frozen=True)
