@@ -98,6 +98,10 @@ def parse_flags(argv: list[str]):
     add("--task-signal-scale", type=float, default=d.task_signal_scale,
         help="the task signal's hot value: 1 is a plain one-hot; larger values let the "
              "signal gate the fc layers within a CPU-sized budget (default: %(default)s)")
+    add("--head", default=d.head,
+        help="shared: one output layer for every task (the original); per-task: one head "
+             "per task on the shared layers, each example answered by its task's "
+             "(default: %(default)s)")
     add("--input-style", default=d.input_style,
         help=f"one of {', '.join(INPUT_STYLES)}: greyscale in channel 0 of 3, or of 4 with "
              "colour in 1-3 (default: %(default)s)")
@@ -184,6 +188,7 @@ def config_from_flags(args):
         optimizer=args.optimizer, network=tuple(args.network),
         conv_filters=args.conv_filters, fc_units=args.fc_units, norm=args.norm,
         init=args.init, task_signal=args.task_signal, task_signal_scale=args.task_signal_scale,
+        head=args.head,
         input_style=args.input_style, test_frequency=args.test_frequency,
         test_examples=args.test_examples,
         train_summary_frequency=args.train_summary_frequency, seed=args.seed,

@@ -12,6 +12,9 @@ layer. Each layer is a kind, optionally with its width as `kind:N`:
          width, `conv_filters`.
   fc     a dense layer: N (default `fc_units`, 500) ReLU units, or the logits
          when it is the last layer (a width there is an error).
+With one head per task (`heads`), the output layer holds every task's logits
+and each example is answered by its own task's.
+
 The named network `shapes-paper` is the ten-task paper's: conv3:16 conv3:32
 conv3:48 conv3:64 fc:512 fc:512 fc:512 fc:512 fc.
 
@@ -26,7 +29,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from errors import UserError
-from models.layers import BiasReLU, LocalResponseNorm
+from models.layers import BiasReLU, LocalResponseNorm, TaskHead
 
 LAYER_KINDS = ("conv", "conv3", "fc")
 NORMS = ("lrn", "batch", "none")
@@ -127,16 +130,22 @@ def _conv3_block(x, i: int, filters: int, weights: dict):
 def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
                 num_classes: int = 10, conv_filters: int = 64, fc_units: int = 500,
                 norm: str = "lrn", keep_prob: float = 0.9, seed: int = 0,
-                init: str = "truncated-normal", task_signal: int = 0) -> tf.keras.Model:
+                init: str = "truncated-normal", task_signal: int = 0,
+                heads: int = 1) -> tf.keras.Model:
     """Builds the network of `network` (see the module docstring); outputs are logits.
 
-    With `task_signal` > 0 the model takes (images, one-hot task [B, task_signal]).
+    With `task_signal` > 0 the model takes (images, one-hot task [B, task_signal]) and
+    concatenates the one-hot to the first fc layer's input. With `heads` > 1 the output
+    layer is one head per task on the shared layers below (hard parameter sharing): the
+    model takes the one-hot task (of length `heads`) and answers with its task's head.
     """
     network = parse_network(network)
+    if task_signal and heads > 1 and task_signal != heads:
+        raise ValueError(f"a task signal of {task_signal} tasks with {heads} heads")
     images = tf.keras.Input(shape=input_shape, name="images")
     inputs = images
-    if task_signal:
-        signal = tf.keras.Input(shape=(task_signal,), name="task")
+    if task_signal or heads > 1:
+        signal = tf.keras.Input(shape=(task_signal or heads,), name="task")
         inputs = (images, signal)
     x = images
     for i, layer in enumerate(network):
@@ -154,8 +163,10 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
                 if task_signal:
                     x = tf.keras.layers.Concatenate(name=f"{name}_task_signal")([x, signal])
             last = i == len(network) - 1
-            x = tf.keras.layers.Dense(num_classes if last else width or fc_units,
+            x = tf.keras.layers.Dense(num_classes * heads if last else width or fc_units,
                                       activation=None if last else "relu",
                                       name=f"{name}_logits" if last else f"{name}_fc",
                                       **weights)(x)
+            if last and heads > 1:
+                x = TaskHead(heads, num_classes, name=f"{name}_task_head")([x, signal])
     return tf.keras.Model(inputs, x, name="_".join(network).replace(":", "-"))

@@ -56,3 +56,21 @@ class BiasReLU(tf.keras.layers.Layer):
 
     def call(self, inputs):
         return tf.nn.relu(inputs + self.bias)
+
+
+class TaskHead(tf.keras.layers.Layer):
+    """Picks each example's own task's logits out of every head's: inputs are the output
+    layer's [B, heads * classes] and the task signal [B, heads] (its largest entry marks
+    the task, whatever the signal's scale)."""
+
+    def __init__(self, heads: int, classes: int, **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.classes = heads, classes
+
+    def call(self, inputs):
+        logits, signal = inputs
+        every = tf.reshape(logits, [-1, self.heads, self.classes])
+        return tf.gather(every, tf.argmax(signal, axis=-1), batch_dims=1)
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads, "classes": self.classes}

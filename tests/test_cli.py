@@ -37,7 +37,7 @@ def test_every_flag_reaches_the_config(tmp_path):
              "--epoch-size", "500", "--max-epochs", "3", "--init", "he", "--task-signal",
              "--task-signal-scale", "2", "--shapes-size", "32", "40", "--shapes-train", "100",
              "--shapes-test", "50", "--shapes-seed", "3", "--checkpoint-every", "7",
-             "--nondeterministic",
+             "--nondeterministic", "--head", "per-task",
              "--run-name", "r", "--gpu"]
     config = task.config_from_flags(task.parse_flags(["task.py", *flags]))
     defaults = RunConfig()

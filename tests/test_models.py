@@ -137,3 +137,24 @@ def test_outputs_and_gradients_match_a_plain_keras_reference(spec):
     for (shape, g), (ref_shape, r) in zip(grads, ref_grads):
         assert shape == ref_shape
         np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-5)
+
+
+def test_per_task_heads_give_each_task_its_own_output():
+    model = build_model(("fc", "fc"), input_shape=(28, 28, 3), fc_units=8, heads=3, seed=0)
+    assert model.get_layer("layer2_logits").kernel.shape == (8, 3 * 10)  # Three 10-way heads.
+    images = tf.random.stateless_uniform((6, 28, 28, 3), seed=(3, 4))
+    tasks = tf.one_hot([0, 0, 1, 1, 2, 2], 3)
+    before = model((images, tasks)).numpy()
+    # Changing head 2's weights changes task 2's answers and no other task's.
+    head = model.get_layer("layer2_logits")
+    kernel = head.kernel.numpy()
+    kernel[:, 20:30] += 1.0
+    head.kernel.assign(kernel)
+    after = model((images, tasks)).numpy()
+    np.testing.assert_array_equal(after[:4], before[:4])
+    assert not np.allclose(after[4:], before[4:])
+    # A task's loss trains its own head only.
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model((images[:2], tasks[:2])))
+    gradient = tape.gradient(loss, head.kernel).numpy()
+    assert np.any(gradient[:, :10]) and not np.any(gradient[:, 10:])

@@ -139,3 +139,13 @@ def test_test_examples_evaluates_a_fixed_subset(tiny_config):
     for record in tests:
         for accuracy in record["test_accuracy"].values():
             assert abs(accuracy * 7 - round(accuracy * 7)) < 1e-6  # k correct out of 7.
+
+
+def test_a_run_with_a_head_per_task(tiny_config):
+    config = dataclasses.replace(tiny_config, head="per-task", max_steps=20)
+    run_dir = run_experiment(config, progress_stream=io.StringIO())
+    records = _read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
+    final = [r for r in records if r["kind"] == "test"][-1]
+    assert set(final["test_accuracy"]) == {"id", "inv"}
+    with open(os.path.join(run_dir, "config.json")) as f:
+        assert json.load(f)["head"] == "per-task"

@@ -11,6 +11,7 @@ from tasks import INPUT_STYLES, check_task_names
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 SCHEDULES = ("switch", "episodes")
+HEADS = ("shared", "per-task")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,7 @@ class RunConfig:
     input_style: str = "combined"
     task_signal: bool = False  # A one-hot task vector into the first fc layer.
     task_signal_scale: float = 1.0  # Its hot value (see README, "The ten-task study").
+    head: str = "shared"  # One output for all tasks (the original), or one per task.
     test_frequency: int = 100
     checkpoint_every: int = 1000  # Steps between checkpoints; 0: only on SIGTERM or SIGINT.
     deterministic: bool = True  # TensorFlow's op determinism: same seed, same numbers.
@@ -102,7 +104,7 @@ class RunConfig:
             raise UserError(f"--seed and --shapes-seed must be zero or positive, "
                             f"got {self.seed} and {self.shapes_seed}")
         for name, allowed in (("optimizer", OPTIMIZERS), ("norm", NORMS), ("init", INITS),
-                              ("schedule", SCHEDULES),
+                              ("schedule", SCHEDULES), ("head", HEADS),
                               ("input_style", tuple(INPUT_STYLES)),
                               ("mnist_source", MNIST_SOURCES), ("dog_source", DOG_SOURCES)):
             if getattr(self, name) not in allowed:

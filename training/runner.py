@@ -112,7 +112,8 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
         tf.config.experimental.enable_op_determinism()
     sources = load_sources(config)
     tasks = build_tasks(config.tasks, sources=sources, input_style=config.input_style,
-                        seed=config.seed, task_signal=config.task_signal,
+                        seed=config.seed,
+                        task_signal=config.task_signal or config.head == "per-task",
                         signal_scale=config.task_signal_scale)
     model, optimizer = _model_and_optimizer(config, tasks)
     if state is None:
@@ -146,7 +147,8 @@ def _model_and_optimizer(config: RunConfig, tasks: list[Task]):
                         conv_filters=config.conv_filters, fc_units=config.fc_units,
                         norm=config.norm, keep_prob=config.dropout, seed=config.seed,
                         init=config.init,
-                        task_signal=len(config.tasks) if config.task_signal else 0)
+                        task_signal=len(config.tasks) if config.task_signal else 0,
+                        heads=len(config.tasks) if config.head == "per-task" else 1)
     optimizer = make_optimizer(config.optimizer, config.learning_rate)
     optimizer.build(model.trainable_variables)
     return model, optimizer
