@@ -76,3 +76,19 @@ def test_figure2_renders_from_replications_and_refuses_switch_runs(run, tmp_path
     switching = write_run(tmp_path / "switching")
     with pytest.raises(SystemExit, match="not an episodic run"):
         main(["paper-figure2", switching, "--out", str(out)])
+
+
+def test_the_tasks_chart_reads_an_episodic_run_of_many_tasks(tmp_path):
+    from plots.charts import _title
+
+    names = tuple(f"shapes-colour-{c}" for c in ("red", "orange", "yellow", "green", "cyan"))
+    lines = [(0, 1, 0, True, (0,) * 5, (0.5,) * 5)]
+    for episode in range(1, 6):
+        trials = tuple(100 * episode if j < episode else 0 for j in range(5))
+        lines.append((10 * episode, episode, 1, True, trials, (0.9,) * 5))
+    [run] = load_runs([write_episodic_run(tmp_path / "run", names, lines)])
+    title = _title(run)
+    assert title.startswith("5 tasks (shapes-colour-red ... shapes-colour-cyan)")
+    assert "criterion episodes (90%)" in title and "task time" not in title
+    out = tmp_path / "tasks.png"
+    assert main(["tasks", run.path, "--out", str(out)]) == 0 and out.stat().st_size > 10_000

@@ -27,7 +27,7 @@ from tasks.task import derive_seed
 from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig
 from training.progress import Progress
-from training.run_log import RunLog, evaluation_record, mean, raise_diverged
+from training.run_log import RunLog, evaluation_record, mean, write_train_window
 from training.steps import evaluate, train_step
 
 
@@ -168,13 +168,9 @@ class EpisodicRun:
 
     def _write_train_line(self, window: list) -> None:
         losses, accuracies = (np.array(values) for values in zip(*window))
-        if not np.all(np.isfinite(losses)):
-            raise_diverged(self.log, self.step - len(window) + int(np.argmin(np.isfinite(losses))),
-                           self.checkpointer.last_step, self.elapsed())
-        self.log.write({"step": self.step - 1, "kind": "train",
-                        "active_task": self.names[self.episode - 1], "episode": self.episode,
-                        "train_accuracy": float(accuracies.mean()), "loss": float(losses.mean()),
-                        "steps": len(window), "wall_time": self.elapsed()})
+        write_train_window(self.log, losses, accuracies, self.step - 1,
+                           self.names[self.episode - 1], self.elapsed(),
+                           self.checkpointer.last_step, episode=self.episode)
 
     def _evaluate(self, epoch_end: bool) -> dict:
         """Evaluates every task, writes the test line, and returns task -> accuracy."""

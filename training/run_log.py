@@ -10,6 +10,7 @@ import json
 import os
 from typing import Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from errors import RunDiverged, UserError
@@ -118,6 +119,20 @@ def evaluation_record(step: int, active: str, results: dict, wall_time: float) -
 
 def mean(values: list[float]) -> float:
     return sum(values) / len(values)
+
+
+def write_train_window(log: RunLog, losses: np.ndarray, accuracies: np.ndarray, step: int,
+                       active: str, wall_time: float, last_checkpoint: int | None,
+                       **extra) -> None:
+    """The train line of the window of steps ending at `step` (their per-step losses and
+    accuracies); a NaN or infinite loss among them stops the run as diverged instead."""
+    finite = np.isfinite(losses)
+    if not finite.all():
+        raise_diverged(log, step - len(losses) + 1 + int(np.argmin(finite)), last_checkpoint,
+                       wall_time)
+    log.write({"step": step, "kind": "train", "active_task": active, **extra,
+               "train_accuracy": float(np.mean(accuracies)), "loss": float(np.mean(losses)),
+               "steps": len(losses), "wall_time": wall_time})
 
 
 def raise_diverged(log: RunLog, step: int, last_checkpoint: int | None, wall_time: float):

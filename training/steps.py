@@ -32,16 +32,22 @@ def _correct(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.equal(predictions, labels), tf.float32)
 
 
-@tf.function
-def train_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer,
-               images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def _gradient_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer,
+                   inputs, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """One gradient step on the mean cross-entropy; returns (loss, accuracy) of the batch."""
     with tf.GradientTape() as tape:
-        logits = model(images, training=True)
+        logits = model(inputs, training=True)
         loss = tf.reduce_mean(_losses(logits, labels))
     gradients = tape.gradient(loss, model.trainable_variables)
     optimizer.apply_gradients(zip(gradients, model.trainable_variables))
     return loss, tf.reduce_mean(_correct(logits, labels))
+
+
+@tf.function
+def train_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer,
+               inputs, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """One compiled gradient step; returns (loss, accuracy) of the batch."""
+    return _gradient_step(model, optimizer, inputs, labels)
 
 
 @tf.function
@@ -52,14 +58,9 @@ def train_steps(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer,
     losses = tf.TensorArray(tf.float32, size=count)
     accuracies = tf.TensorArray(tf.float32, size=count)
     for i in tf.range(count):
-        inputs, labels = next(batches)
-        with tf.GradientTape() as tape:
-            logits = model(inputs, training=True)
-            loss = tf.reduce_mean(_losses(logits, labels))
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        loss, accuracy = _gradient_step(model, optimizer, *next(batches))
         losses = losses.write(i, loss)
-        accuracies = accuracies.write(i, tf.reduce_mean(_correct(logits, labels)))
+        accuracies = accuracies.write(i, accuracy)
     return losses.stack(), accuracies.stack()
 
 

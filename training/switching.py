@@ -17,7 +17,7 @@ from tasks import Task
 from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig
 from training.progress import Progress
-from training.run_log import RunLog, evaluation_record, mean, raise_diverged
+from training.run_log import RunLog, evaluation_record, mean, write_train_window
 from training.schedule import Schedule
 from training.steps import evaluate, train_steps
 
@@ -93,14 +93,9 @@ class SwitchRun:
         return results
 
     def _write_train_line(self, losses: np.ndarray, accuracies: np.ndarray, step: int) -> None:
-        """The train line of the window ending at `step`; a non-finite loss stops the run."""
-        if not np.all(np.isfinite(losses)):
-            raise_diverged(self.log, step - len(losses) + 1 + int(np.argmin(np.isfinite(losses))),
-                           self.checkpointer.last_step, self.elapsed())
         active = self.schedule.task_at(step)
-        self.log.write({"step": step, "kind": "train", "active_task": active,
-                        "train_accuracy": float(accuracies.mean()), "loss": float(losses.mean()),
-                        "steps": len(losses), "wall_time": self.elapsed()})
+        write_train_window(self.log, losses, accuracies, step, active, self.elapsed(),
+                           self.checkpointer.last_step)
         self.progress.update(step + 1, active)
 
     def _checkpoint(self, step: int) -> None:
