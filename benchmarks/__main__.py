@@ -168,7 +168,10 @@ def eval_figures(task, float_images, labels, rounds: int) -> dict:
 
 
 def whole_run(max_steps: int) -> dict:
-    """A two-task task.py run in a child process: its wall time split, and its peak RSS."""
+    """A two-task task.py run in a child process: its wall time split, and its peak RSS.
+
+    "other" is split further into startup (process start to the run's clock starting:
+    importing TensorFlow, loading data, building the model) and the rest."""
     with tempfile.TemporaryDirectory() as log_dir:
         start = time.perf_counter()
         subprocess.run([sys.executable, "task.py", "--tasks", "id", "inv", "--task-time",
@@ -180,8 +183,10 @@ def whole_run(max_steps: int) -> dict:
             summary = json.load(f)
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     train, evaluation = summary["train_time_s"], summary["eval_time_s"]
+    startup = wall - summary["wall_time_s"]
     return {"max_steps": max_steps, "wall_s": wall, "train_s": train, "eval_s": evaluation,
-            "other_s": wall - train - evaluation,
+            "other_s": wall - train - evaluation, "startup_s": startup,
+            "in_run_other_s": wall - train - evaluation - startup,
             "overhead_fraction": (wall - train - evaluation) / wall,
             "peak_rss_mib": peak_kib / 1024}
 
@@ -241,7 +246,8 @@ def print_table(results: dict, out=sys.stdout) -> None:
     r = results["run"]
     print(f"\ntask.py --tasks id inv, {r['max_steps']} steps: {r['wall_s']:.1f} s wall = "
           f"{r['train_s']:.1f} training + {r['eval_s']:.1f} evaluation + {r['other_s']:.1f} "
-          f"other ({r['overhead_fraction']:.0%}); peak RSS {r['peak_rss_mib']:.0f} MiB", file=out)
+          f"other ({r['overhead_fraction']:.1%}: {r['startup_s']:.1f} startup, "
+          f"{r['in_run_other_s']:.1f} in the run); peak RSS {r['peak_rss_mib']:.0f} MiB", file=out)
 
 
 def main(argv: list[str]) -> int:

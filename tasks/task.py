@@ -10,6 +10,24 @@ from tasks.input_style import place_channels
 from tasks.transforms import Transform
 
 
+PREFETCH = 2  # Batches prepared ahead of the training step.
+
+
+def parallel_batches(numbered: tf.data.Dataset, load) -> tf.data.Dataset:
+    """`load` mapped over numbered index batches on every core, in order, prefetched.
+
+    tf.data's autotuner is off: its optimizer thread can keep an iterator's
+    destructor waiting for up to a minute (seen as 50 s at the end of a
+    1,000-step run, gdb: RootDataset::Iterator::~Iterator joining
+    Model::OptimizeLoop), and with it off evaluation measured ~10% faster. With it
+    off, AUTOTUNE parallelism means the number of schedulable cores (at most 16)."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return (numbered.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(PREFETCH)
+            .with_options(options))
+
+
 def derive_seed(run_seed: int, *names: str) -> int:
     """A stable 31-bit seed for one purpose of one run (names such as 'id', 'train')."""
     keys = [run_seed] + [zlib.crc32(name.encode()) for name in names]
@@ -116,6 +134,4 @@ class Task:
             batch_seed = tf.stack([tf.constant(seed, tf.int64), batch_number])
             return self.prepare(*split.take(index), batch_seed)
 
-        return (indices.enumerate()
-                .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                .prefetch(tf.data.AUTOTUNE))
+        return parallel_batches(indices.enumerate(), load)

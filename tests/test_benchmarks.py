@@ -25,9 +25,10 @@ def test_the_table_shows_every_figure():
                "eval": {"project_images_per_s": 4000.0, "reference_images_per_s": 3000.0},
                "eval_speedup": 4 / 3,
                "run": {"max_steps": 200, "wall_s": 50.0, "train_s": 20.0, "eval_s": 20.0,
-                       "other_s": 10.0, "overhead_fraction": 0.2, "peak_rss_mib": 1200.0}}
+                       "other_s": 10.0, "startup_s": 6.0, "in_run_other_s": 4.0,
+                       "overhead_fraction": 0.2, "peak_rss_mib": 1200.0}}
     out = io.StringIO()
     print_table(results, out)
     text = out.getvalue()
     assert "1.50x" in text and "19%" in text and "1.33x" in text
-    assert "10.0 other (20%); peak RSS 1200 MiB" in text
+    assert "10.0 other (20.0%: 6.0 startup, 4.0 in the run); peak RSS 1200 MiB" in text

@@ -44,7 +44,9 @@ def test_mixed_batches_prepare_each_example_for_its_own_task(shapes):
                         task_signal=True)
     task_ids = np.array([2, 0, 1, 0, 2, 1, 1, 0], np.int32)
     example_ids = np.arange(8, dtype=np.int64) * 3
-    [((images, signal), labels)] = list(mixed_batches(tasks, task_ids, example_ids, 8, seed=0))
+    batches = mixed_batches(tasks, task_ids, example_ids, 8, seed=0)
+    assert batches.options().autotune.enabled is False  # See test_tasks.
+    [((images, signal), labels)] = list(batches)
     np.testing.assert_array_equal(signal.numpy().argmax(axis=1), task_ids)
     expected = [tasks[t].train.labels.numpy()[e] for t, e in zip(task_ids, example_ids)]
     np.testing.assert_array_equal(labels.numpy(), expected)

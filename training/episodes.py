@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from errors import RunInterrupted, UserError
 from tasks import Task, balanced_indices, task_classes
-from tasks.task import derive_seed
+from tasks.task import derive_seed, parallel_batches
 from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig
 from training.progress import Progress
@@ -66,12 +66,11 @@ def mixed_batches(tasks: list[Task], task_ids: np.ndarray, example_ids: np.ndarr
         labels = tf.dynamic_stitch(positions, [labels for _, labels in prepared])
         return tasks[0].with_signal(images, task_ids), labels
 
-    return (tf.data.Dataset.from_tensor_slices((task_ids, example_ids))
-            .batch(batch, drop_remainder=True)
-            .enumerate()
-            .skip(start)
-            .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .prefetch(tf.data.AUTOTUNE))
+    numbered = (tf.data.Dataset.from_tensor_slices((task_ids, example_ids))
+                .batch(batch, drop_remainder=True)
+                .enumerate()
+                .skip(start))
+    return parallel_batches(numbered, load)
 
 
 def criterion_met(accuracies: dict[str, float], names: list[str], criterion: float) -> bool:
