@@ -12,9 +12,9 @@ summary.json and TensorBoard events) and prints its path at the end. See
 README.md for the tasks, the flags and where they follow the original code.
 """
 
-import os
+import runtime
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is first imported.
+runtime.prepare_process()  # Before TensorFlow is first imported.
 
 import sys  # noqa: E402
 

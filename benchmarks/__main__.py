@@ -10,11 +10,12 @@ and reference alternate in rounds and each figure is the median of its rounds,
 so that a noisy machine affects both alike.
 """
 
-import os
+import runtime
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is first imported.
+runtime.prepare_process()  # Before TensorFlow is first imported.
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402

@@ -5,11 +5,12 @@
     python -m experiments run switching --data-dog-dir DIR --ray-address local
 """
 
-import os
+import runtime
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is first imported.
+runtime.prepare_process()  # Before TensorFlow is first imported.
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 

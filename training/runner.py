@@ -111,13 +111,15 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     sources = load_sources(config)
+    metadata = run_metadata(config, sources) if state is None else None
     tasks = build_tasks(config.tasks, sources=sources, input_style=config.input_style,
                         seed=config.seed,
                         task_signal=config.task_signal or config.head == "per-task",
                         signal_scale=config.task_signal_scale)
+    del sources  # The tasks hold their own copy, as tensors.
     model, optimizer = _model_and_optimizer(config, tasks)
     if state is None:
-        log = RunLog(_make_run_dir(config), config.tasks, run_metadata(config, sources))
+        log = RunLog(_make_run_dir(config), config.tasks, metadata)
     else:
         log = RunLog(os.path.join(config.log_dir, config.run_name), config.tasks, None,
                      metrics_bytes=state["metrics_bytes"])
