@@ -56,6 +56,25 @@ def parse_flags(argv: list[str]):
         help=f"one of {', '.join(SCHEDULES)}: switch task every --task-time steps (the "
              "blog), or the ten-task paper's episodes, episode i training tasks 1..i until "
              "all reach --criterion (default: %(default)s)")
+    add("--mode", default=d.mode,
+        help="switch: the active task trains, a new one every --task-time steps (the "
+             "original); joint: every step sums the losses of one batch of each task; "
+             "alternate: a different task every step (default: %(default)s)")
+    add("--loss-weighting", default=d.loss_weighting,
+        help="--mode joint: equal (a plain sum), fixed (--loss-weights) or uncertainty "
+             "(learned per-task weights, Kendall et al. 2018) (default: %(default)s)")
+    add("--loss-weights", type=float, nargs="+", metavar="W",
+        help="--loss-weighting fixed: one weight per task, in --tasks order")
+    add("--pcgrad", action="store_true",
+        help="--mode joint: PCGrad (Yu et al. 2020): project each task's gradient off the "
+             "ones it conflicts with before summing")
+    add("--ewc-lambda", type=float, default=d.ewc_lambda,
+        help="--mode switch: elastic weight consolidation's strength (Kirkpatrick et al. "
+             "2017); each task is consolidated as its period ends; 0: off "
+             "(default: %(default)s)")
+    add("--replay-size", type=int, default=d.replay_size,
+        help="--mode switch: keep this many training examples of past tasks (shared equally) "
+             "and replay them as half of every batch; 0: off (default: %(default)s)")
     add("--task-time", type=int, default=d.task_time,
         help="switch: steps on one task before switching to the next (default: %(default)s)")
     add("--max-steps", type=int, default=d.max_steps,
@@ -181,7 +200,11 @@ def config_from_flags(args):
     from training import RunConfig
 
     return RunConfig(
-        tasks=tuple(args.tasks), schedule=args.schedule, task_time=args.task_time,
+        tasks=tuple(args.tasks), schedule=args.schedule, mode=args.mode,
+        loss_weighting=args.loss_weighting,
+        loss_weights=tuple(args.loss_weights) if args.loss_weights else None,
+        pcgrad=args.pcgrad, ewc_lambda=args.ewc_lambda, replay_size=args.replay_size,
+        task_time=args.task_time,
         max_steps=args.max_steps, criterion=args.criterion, epoch_size=args.epoch_size,
         max_epochs=args.max_epochs,
         batch=args.batch, learning_rate=args.learning_rate, dropout=args.dropout,

@@ -135,3 +135,25 @@ class Task:
             return self.prepare(*split.take(index), batch_seed)
 
         return parallel_batches(indices.enumerate(), load)
+
+
+def mixed_batches(tasks: list[Task], task_ids: np.ndarray, example_ids: np.ndarray,
+                  batch: int, seed: int, start: int = 0) -> tf.data.Dataset:
+    """Batches of examples from several tasks, from batch number `start` on: each prepared
+    by its own task, then rejoined in order, with each example's task signal."""
+    def load(number, ids):
+        task_ids, example_ids = ids
+        positions = tf.dynamic_partition(tf.range(tf.shape(task_ids)[0]), task_ids, len(tasks))
+        parts = tf.dynamic_partition(example_ids, task_ids, len(tasks))
+        batch_seed = tf.stack([tf.constant(seed, tf.int64), number])
+        prepared = [task.prepare_images(*task.train.take(part), batch_seed)
+                    for task, part in zip(tasks, parts)]
+        images = tf.dynamic_stitch(positions, [images for images, _ in prepared])
+        labels = tf.dynamic_stitch(positions, [labels for _, labels in prepared])
+        return tasks[0].with_signal(images, task_ids), labels
+
+    numbered = (tf.data.Dataset.from_tensor_slices((task_ids, example_ids))
+                .batch(batch, drop_remainder=True)
+                .enumerate()
+                .skip(start))
+    return parallel_batches(numbered, load)

@@ -10,7 +10,8 @@ import pytest
 from data.shapes import load_shapes
 from tasks import build_tasks
 from training import run_experiment, smoke_config
-from training.episodes import criterion_met, episode_counts, epoch_mix, mixed_batches
+from tasks.task import mixed_batches
+from training.episodes import criterion_met, episode_counts, epoch_mix
 
 NAMES = ("shapes-colour-red", "shapes-colour-blue", "shapes-shape-square")
 

@@ -110,6 +110,31 @@ def test_a_killed_run_resumes_to_the_same_log_as_an_uninterrupted_one(mnist, uni
     assert summary["final_test_accuracy"] == _summary(uninterrupted)["final_test_accuracy"]
 
 
+@pytest.mark.parametrize("extra", [
+    ["--replay-size", "40", "--ewc-lambda", "1"],
+    ["--mode", "joint", "--loss-weighting", "uncertainty", "--pcgrad"],
+])
+def test_a_killed_run_with_mitigations_or_joint_training_resumes_to_the_same_log(mnist, tmp_path,
+                                                                                 extra):
+    """EWC's consolidated tasks, the replay mix of a period under way, the joint stream and
+    the learned loss weights all come back: the resumed log is the uninterrupted one."""
+    whole = subprocess.run([sys.executable, "task.py", *_flags(mnist, tmp_path, "whole", 200),
+                            *extra], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert whole.returncode == 0, whole.stderr
+    run_dir = str(tmp_path / "stopped")
+    process = _start([*_flags(mnist, tmp_path, "stopped", 200), *extra])
+    _wait_for_step(run_dir, 130, process)  # Checkpoint 120 lies inside the third period.
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=120)
+    assert latest_state(run_dir)["step"] in (120, 180)
+    resumed = _resume(run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    expected = _lines(str(tmp_path / "whole"))
+    assert _without_times(_lines(run_dir)) == _without_times(expected)
+    assert _summary(run_dir)["final_test_accuracy"] == _summary(
+        str(tmp_path / "whole"))["final_test_accuracy"]
+
+
 def test_the_same_seed_gives_the_same_numbers(mnist, tmp_path):
     config = smoke_config(data_dir=mnist, log_dir=str(tmp_path), max_steps=60, batch=8,
                           test_frequency=20)

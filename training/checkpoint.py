@@ -26,11 +26,14 @@ STATE_FILE = "state.json"
 class Checkpointer:
     """Saves and restores one run's state under RUN_DIR/checkpoint."""
 
-    def __init__(self, run_dir: str, model: tf.keras.Model, optimizer, iterators: list):
+    def __init__(self, run_dir: str, model: tf.keras.Model, optimizer, iterators: list,
+                 extra: list[tf.Variable] = ()):
+        """`extra`: other variables of the run (EWC's consolidated tasks, learned loss
+        weights)."""
         self.directory = os.path.join(run_dir, CHECKPOINT_DIR)
         self._checkpoint = tf.train.Checkpoint(model=list(model.variables),
                                                optimizer=list(optimizer.variables),
-                                               data=list(iterators))
+                                               data=list(iterators), extra=list(extra))
         self.last_step: int | None = None  # The step of the latest checkpoint, if any.
 
     def save(self, state: dict, arrays: dict[str, np.ndarray] | None = None) -> None:

@@ -8,10 +8,12 @@ from data.mnist_loader import SOURCES as MNIST_SOURCES
 from errors import UserError
 from models import INITS, NORMS, parse_network
 from tasks import INPUT_STYLES, check_task_names
+from training.objectives import LOSS_WEIGHTINGS
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 SCHEDULES = ("switch", "episodes")
 HEADS = ("shared", "per-task")
+MODES = ("switch", "joint", "alternate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +22,12 @@ class RunConfig:
 
     tasks: tuple[str, ...] = ("id",)
     schedule: str = "switch"  # Or "episodes": the ten-task paper's criterion episodes.
+    mode: str = "switch"  # Switch schedule: one task a period, all at once, or one a step.
+    loss_weighting: str = "equal"  # Joint mode: equal, fixed (loss_weights) or uncertainty.
+    loss_weights: tuple[float, ...] | None = None  # Fixed weighting: one weight per task.
+    pcgrad: bool = False  # Joint mode: project conflicting task gradients (PCGrad).
+    ewc_lambda: float = 0.0  # Switch mode: EWC's strength; 0: off.
+    replay_size: int = 0  # Switch mode: examples kept of past tasks for replay; 0: off.
     task_time: int = 2000
     max_steps: int = 25000  # The switch schedule's length; episodes end by criterion.
     criterion: float = 0.95  # Episodes: held-out accuracy every trained task must reach.
@@ -66,6 +74,8 @@ class RunConfig:
         object.__setattr__(self, "network", parse_network(self.network))
         if self.dog_breeds is not None:
             object.__setattr__(self, "dog_breeds", tuple(self.dog_breeds))
+        if self.loss_weights is not None:
+            object.__setattr__(self, "loss_weights", tuple(float(w) for w in self.loss_weights))
         for name in ("task_time", "max_steps", "max_epochs", "batch", "conv_filters", "fc_units",
                      "test_frequency", "train_summary_frequency", "shapes_train",
                      "shapes_test"):
@@ -110,9 +120,44 @@ class RunConfig:
             if getattr(self, name) not in allowed:
                 raise UserError(f"unknown --{_flag(name)} {getattr(self, name)!r}; "
                                 f"use one of: {', '.join(allowed)}")
+        self._check_modes()
         if self.run_name is not None and (not self.run_name or "/" in self.run_name
                                           or self.run_name in (".", "..")):
             raise UserError(f"--run-name {self.run_name!r} must be a plain directory name")
+
+    def _check_modes(self) -> None:
+        """The training modes and mitigations, and the settings each one needs."""
+        for name, allowed in (("mode", MODES), ("loss_weighting", LOSS_WEIGHTINGS)):
+            if getattr(self, name) not in allowed:
+                raise UserError(f"unknown --{_flag(name)} {getattr(self, name)!r}; "
+                                f"use one of: {', '.join(allowed)}")
+        if self.mode != "switch" and self.schedule != "switch":
+            raise UserError(f"--mode {self.mode} needs the switch schedule, not --schedule "
+                            f"{self.schedule}")
+        if self.mode != "joint" and (self.loss_weighting != "equal" or self.pcgrad):
+            raise UserError("--loss-weighting and --pcgrad weigh and combine the tasks' losses "
+                            "of joint training; add --mode joint")
+        if (self.loss_weighting == "fixed") != (self.loss_weights is not None):
+            raise UserError("--loss-weights goes with --loss-weighting fixed, and that needs "
+                            "it: one weight per task")
+        if self.loss_weights is not None and (
+                len(self.loss_weights) != len(self.tasks)
+                or not all(math.isfinite(w) and w >= 0 for w in self.loss_weights)):
+            raise UserError(f"--loss-weights needs {len(self.tasks)} non-negative numbers, one "
+                            f"per task, got {' '.join(map(str, self.loss_weights))}")
+        if not (math.isfinite(self.ewc_lambda) and self.ewc_lambda >= 0):
+            raise UserError(f"--ewc-lambda must be zero (off) or positive, got {self.ewc_lambda!r}")
+        if not isinstance(self.replay_size, int) or self.replay_size < 0:
+            raise UserError(f"--replay-size must be zero (off) or a positive number of "
+                            f"examples, got {self.replay_size!r}")
+        if (self.ewc_lambda or self.replay_size) and (self.mode, self.schedule) != ("switch",
+                                                                                   "switch"):
+            raise UserError("--ewc-lambda and --replay-size mitigate forgetting between task "
+                            "periods: they need --mode switch on the switch schedule (episodes "
+                            "replay by design)")
+        if self.replay_size and self.replay_size < len(self.tasks):
+            raise UserError(f"--replay-size {self.replay_size} keeps too few examples to "
+                            f"share among {len(self.tasks)} tasks")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

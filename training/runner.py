@@ -19,7 +19,8 @@ from training.checkpoint import StopRequests, latest_state
 from training.episodes import EpisodicRun
 from training.progress import Progress
 from training.run_log import CONFIG_FILE, SUMMARY_FILE, RunLog, create_run_dir
-from training.steps import make_optimizer
+from training.objectives import EWC, JointObjective, Objective
+from training.steps import PLAIN, make_optimizer
 from training.switching import SwitchRun
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -117,7 +118,7 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
                         task_signal=config.task_signal or config.head == "per-task",
                         signal_scale=config.task_signal_scale)
     del sources  # The tasks hold their own copy, as tensors.
-    model, optimizer = _model_and_optimizer(config, tasks)
+    model, optimizer, objective = _model_and_optimizer(config, tasks)
     if state is None:
         log = RunLog(_make_run_dir(config), config.tasks, metadata)
     else:
@@ -127,8 +128,9 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
     progress = (Progress(len(tasks), progress_stream, unit="episodes") if episodic
                 else Progress(config.max_steps, progress_stream))
     try:
-        kind = EpisodicRun if episodic else SwitchRun
-        run = kind(config, tasks, model, optimizer, log, progress, resume=state)
+        run = (EpisodicRun(config, tasks, model, optimizer, log, progress, resume=state)
+               if episodic else SwitchRun(config, tasks, model, optimizer, log, progress,
+                                          resume=state, objective=objective))
         with StopRequests() as stop:
             summary = run.run(stop)
         log.write_summary(summary)
@@ -151,9 +153,21 @@ def _model_and_optimizer(config: RunConfig, tasks: list[Task]):
                         init=config.init,
                         task_signal=len(config.tasks) if config.task_signal else 0,
                         heads=len(config.tasks) if config.head == "per-task" else 1)
+    objective = make_objective(config, model)
     optimizer = make_optimizer(config.optimizer, config.learning_rate)
-    optimizer.build(model.trainable_variables)
-    return model, optimizer
+    optimizer.build(model.trainable_variables + objective.variables)
+    return model, optimizer, objective
+
+
+def make_objective(config: RunConfig, model: tf.keras.Model):
+    """What each training step minimises: joint training's weighted sum of the tasks'
+    losses, or one batch's cross-entropy (under EWC's penalty with --ewc-lambda)."""
+    if config.mode == "joint":
+        return JointObjective(len(config.tasks), config.loss_weighting, config.loss_weights,
+                              pcgrad=config.pcgrad, seed=config.seed)
+    if config.ewc_lambda:
+        return Objective(EWC(model.trainable_variables, len(config.tasks), config.ewc_lambda))
+    return PLAIN
 
 
 def _resume_state(config: RunConfig) -> dict:

@@ -6,6 +6,9 @@ import tensorflow as tf
 
 from errors import UserError
 from tasks import Task
+from training.objectives import Objective, correct, cross_entropies
+
+PLAIN = Objective()
 
 EVAL_BATCH = 100  # Faster than larger batches on a 2-core CPU (cache-sized activations).
 
@@ -23,42 +26,33 @@ def make_optimizer(name: str, learning_rate: float) -> tf.keras.optimizers.Optim
     raise UserError(f"unknown --optimizer {name!r}; use one of: sgd, momentum, adam, rmsprop")
 
 
-def _losses(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-
-
-def _correct(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-    predictions = tf.argmax(logits, axis=-1, output_type=labels.dtype)
-    return tf.cast(tf.equal(predictions, labels), tf.float32)
-
-
-def _gradient_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer,
-                   inputs, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """One gradient step on the mean cross-entropy; returns (loss, accuracy) of the batch."""
-    with tf.GradientTape() as tape:
-        logits = model(inputs, training=True)
-        loss = tf.reduce_mean(_losses(logits, labels))
-    gradients = tape.gradient(loss, model.trainable_variables)
-    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-    return loss, tf.reduce_mean(_correct(logits, labels))
+def _gradient_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer, batch,
+                   objective) -> tuple[tf.Tensor, tf.Tensor]:
+    """One gradient step on the objective; returns (loss, accuracy) of the batch."""
+    gradients, variables, loss, accuracy = objective.gradients(model, batch,
+                                                               optimizer.iterations)
+    optimizer.apply_gradients(zip(gradients, variables))
+    return loss, accuracy
 
 
 @tf.function
 def train_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer,
-               inputs, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+               inputs, labels: tf.Tensor, objective=PLAIN) -> tuple[tf.Tensor, tf.Tensor]:
     """One compiled gradient step; returns (loss, accuracy) of the batch."""
-    return _gradient_step(model, optimizer, inputs, labels)
+    return _gradient_step(model, optimizer, (inputs, labels), objective)
 
 
 @tf.function
 def train_steps(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer, batches,
-                count: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                count: tf.Tensor, objective=PLAIN) -> tuple[tf.Tensor, tf.Tensor]:
     """`count` steps on batches drawn from the iterator `batches`, in one call, so Python
-    is not in the loop; returns each step's (loss, accuracy) as two [count] vectors."""
+    is not in the loop; returns each step's (loss, accuracy) as two [count] vectors. The
+    objective says what a step minimises (training.objectives; default the plain mean
+    cross-entropy of one batch)."""
     losses = tf.TensorArray(tf.float32, size=count)
     accuracies = tf.TensorArray(tf.float32, size=count)
     for i in tf.range(count):
-        loss, accuracy = _gradient_step(model, optimizer, *next(batches))
+        loss, accuracy = _gradient_step(model, optimizer, next(batches), objective)
         losses = losses.write(i, loss)
         accuracies = accuracies.write(i, accuracy)
     return losses.stack(), accuracies.stack()
@@ -69,7 +63,7 @@ def eval_step(model: tf.keras.Model, images: tf.Tensor,
               labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Sums over a batch: (number correct, total cross-entropy)."""
     logits = model(images, training=False)
-    return tf.reduce_sum(_correct(logits, labels)), tf.reduce_sum(_losses(logits, labels))
+    return tf.reduce_sum(correct(logits, labels)), tf.reduce_sum(cross_entropies(logits, labels))
 
 
 def evaluate_task(model: tf.keras.Model, task: Task,
@@ -78,12 +72,12 @@ def evaluate_task(model: tf.keras.Model, task: Task,
 
     A compiled step per batch, fed by tf.data's parallel pipeline: measured faster on a
     CPU than one compiled loop over the whole set, where batches are prepared in turn."""
-    correct = total_loss = 0.0
+    right = total_loss = 0.0
     for images, labels in task.test_batches(EVAL_BATCH, limit):
         batch_correct, batch_loss = eval_step(model, images, labels)
-        correct += float(batch_correct)
+        right += float(batch_correct)
         total_loss += float(batch_loss)
-    yield "accuracy", correct / task.test_size(limit)
+    yield "accuracy", right / task.test_size(limit)
     yield "loss", total_loss / task.test_size(limit)
 
 

@@ -1,7 +1,12 @@
 """The blog's schedule: a new task every task_time steps, with checkpoints and a loss guard.
 
 Every step trains; every task is evaluated at step 0, every test_frequency steps
-and after the last step. A checkpoint is taken every checkpoint_every steps, and
+and after the last step. The mode says what a step trains on: `switch`, the
+active task's batch (with --replay-size, mixed with replayed past examples; with
+--ewc-lambda, under EWC's penalty, each task consolidated as its period ends);
+`joint`, one batch of every task at once (training.objectives.JointObjective);
+`alternate`, the tasks in turn, a different one every step. Joint and alternate
+runs have no active task: their lines say null. A checkpoint is taken every checkpoint_every steps, and
 when SIGTERM or SIGINT arrives, at the end of the train window under way (then
 the run stops, resumable). A NaN or infinite loss stops the run as
 diverged, keeping the last good checkpoint.
@@ -17,21 +22,40 @@ from tasks import Task
 from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig
 from training.progress import Progress
+from tasks.task import derive_seed, mixed_batches
+from training.objectives import FISHER_EXAMPLES, diagonal_fisher
+from training.replay import period_mix
 from training.run_log import RunLog, evaluation_record, mean, write_train_window
 from training.schedule import Schedule
-from training.steps import evaluate, train_steps
+from training.steps import PLAIN, evaluate, train_steps
+
+
+def train_streams(tasks: list[Task], mode: str, batch: int) -> list[tf.data.Dataset]:
+    """The run's endless training streams: one per task (switch), one of a batch of every
+    task at once (joint), or one of the tasks' batches in turn (alternate)."""
+    streams = [task.train_batches(batch) for task in tasks]
+    if mode == "joint":
+        return [tf.data.Dataset.zip(tuple(streams))]
+    if mode == "alternate":
+        order = tf.data.Dataset.range(len(tasks)).repeat()
+        return [tf.data.Dataset.choose_from_datasets(streams, order)]
+    return streams
 
 
 class SwitchRun:
     """One run on the switch schedule, from step 0 or from its latest checkpoint."""
 
     def __init__(self, config: RunConfig, tasks: list[Task], model, optimizer, log: RunLog,
-                 progress: Progress, resume: dict | None = None):
+                 progress: Progress, resume: dict | None = None, objective=PLAIN):
         self.config, self.tasks, self.model, self.optimizer = config, tasks, model, optimizer
-        self.log, self.progress = log, progress
+        self.log, self.progress, self.objective = log, progress, objective
+        self.ewc = getattr(objective, "ewc", None)
         self.schedule = Schedule(config.tasks, config.task_time)
-        self.iterators = [iter(task.train_batches(config.batch)) for task in tasks]
-        self.checkpointer = Checkpointer(log.run_dir, model, optimizer, self.iterators)
+        self.iterators = [iter(stream) for stream in train_streams(tasks, config.mode,
+                                                                   config.batch)]
+        self.replay: tuple[int, object] | None = None  # (period, its mixed-batch iterator)
+        self.checkpointer = Checkpointer(log.run_dir, model, optimizer, self.iterators,
+                                         objective.state_variables)
         self.step, self.train_time, self.eval_time, self.resumed_from = 0, 0.0, 0.0, []
         if resume is not None:
             state = self.checkpointer.restore()
@@ -67,17 +91,59 @@ class SwitchRun:
                 return self._summary(results)
             count = self._window_length(step)
             tick = time.monotonic()
-            losses, accuracies = train_steps(
-                self.model, self.optimizer, self.iterators[self.schedule.task_index_at(step)],
-                tf.constant(count))
+            if self.ewc is not None:
+                self._consolidate(step)
+            losses, accuracies = train_steps(self.model, self.optimizer, self._batches(step),
+                                             tf.constant(count), self.objective)
             self._write_train_line(np.asarray(losses), np.asarray(accuracies), step + count - 1)
             self.train_time += time.monotonic() - tick
             step += count
 
+    def _active(self, step: int) -> str | None:
+        return self.schedule.task_at(step) if self.config.mode == "switch" else None
+
+    def _batches(self, step: int):
+        """The iterator that the window starting at `step` draws from."""
+        if self.config.mode != "switch":
+            return self.iterators[0]
+        active = self.schedule.task_index_at(step)
+        if not self.config.replay_size:
+            return self.iterators[active]
+        period = step // self.config.task_time
+        if self.replay is None or self.replay[0] != period:
+            mix = period_mix(self.schedule, period, self.config.replay_size,
+                             [len(task.train) for task in self.tasks], self.config.batch,
+                             self.config.seed)
+            stream = (self.iterators[active] if mix is None else iter(mixed_batches(
+                self.tasks, *mix, self.config.batch,
+                derive_seed(self.config.seed, "replay-batches", str(period)),
+                start=step - period * self.config.task_time)))
+            self.replay = (period, stream)
+        return self.replay[1]
+
+    def _consolidate(self, step: int) -> None:
+        """EWC: at a switch, consolidates the task whose period just ended (once: a resumed
+        run knows from the restored state), and marks the task now training."""
+        ewc, task_time = self.ewc, self.config.task_time
+        if step > 0 and step % task_time == 0 and int(ewc.last_step.numpy()) < step:
+            ended = self.schedule.task_index_at(step - 1)
+            task = self.tasks[ended]
+            rng = np.random.default_rng(derive_seed(self.config.seed, "fisher", str(step)))
+            rows = rng.choice(len(task.train), min(FISHER_EXAMPLES, len(task.train)),
+                              replace=False)
+            inputs, labels = task.prepare(*task.train.take(tf.constant(rows)),
+                                          tf.constant([self.config.seed, step], tf.int64))
+            ewc.consolidate(ended, diagonal_fisher(self.model, inputs, labels),
+                            self.model.trainable_variables)
+            ewc.last_step.assign(step)
+        ewc.active.assign(self.schedule.task_index_at(step))
+
     def _window_length(self, step: int) -> int:
         """Steps from `step` to the next window end (see run)."""
         config = self.config
-        periods = [config.train_summary_frequency, config.task_time, config.test_frequency]
+        periods = [config.train_summary_frequency, config.test_frequency]
+        if config.mode == "switch":
+            periods.append(config.task_time)
         if config.checkpoint_every:
             periods.append(config.checkpoint_every)
         following = min((step // period + 1) * period for period in periods)
@@ -87,13 +153,13 @@ class SwitchRun:
         tick = time.monotonic()
         results = evaluate(self.model, self.tasks, self.config.test_examples)
         self.eval_time += time.monotonic() - tick
-        active = self.schedule.task_at(min(step, self.config.max_steps - 1))
+        active = self._active(min(step, self.config.max_steps - 1))
         self.log.write(evaluation_record(step, active, results, self.elapsed()))
         self.progress.update(step, active, {name: r["accuracy"] for name, r in results.items()})
         return results
 
     def _write_train_line(self, losses: np.ndarray, accuracies: np.ndarray, step: int) -> None:
-        active = self.schedule.task_at(step)
+        active = self._active(step)
         write_train_window(self.log, losses, accuracies, step, active, self.elapsed(),
                            self.checkpointer.last_step)
         self.progress.update(step + 1, active)
@@ -116,4 +182,5 @@ class SwitchRun:
             "steps_per_second": (self.config.max_steps / self.train_time
                                  if self.train_time else None),
             "resumed_from_steps": self.resumed_from,
+            **self.objective.summary(self.config.tasks),
         }

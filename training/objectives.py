@@ -1,0 +1,198 @@
+"""What a training step minimises and how its gradient is formed.
+
+`Objective`: the mean cross-entropy of one batch (one task's, or a replay mix),
+plus elastic weight consolidation's penalty when EWC is on. `JointObjective`:
+joint training's sum of one batch per task, weighted equally, by fixed weights or
+by learned uncertainty (Kendall, Gal and Cipolla 2018), optionally with PCGrad's
+gradient surgery (Yu et al. 2020). `EWC` holds each consolidated task's diagonal
+Fisher information and anchor weights (Kirkpatrick et al. 2017).
+"""
+
+import tensorflow as tf
+
+LOSS_WEIGHTINGS = ("equal", "fixed", "uncertainty")
+FISHER_EXAMPLES = 200  # Training examples whose squared gradients estimate a task's Fisher.
+
+
+def cross_entropies(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def correct(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    predictions = tf.argmax(logits, axis=-1, output_type=labels.dtype)
+    return tf.cast(tf.equal(predictions, labels), tf.float32)
+
+
+class EWC(tf.Module):
+    """Elastic weight consolidation: (strength / 2) * sum over consolidated tasks other than
+    the one training now of sum_i F_i (theta_i - theta*_i)^2.
+
+    A task is consolidated at the end of each of its periods: its Fisher and anchor
+    are replaced by the newest. The Fisher is the empirical one (squared gradients of
+    each example's loss at its true label), from FISHER_EXAMPLES training examples."""
+
+    def __init__(self, variables: list[tf.Variable], tasks: int, strength: float):
+        super().__init__(name="ewc")
+        self.strength = strength
+        self.fisher = [[tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+                       for _ in range(tasks)]
+        self.anchors = [[tf.Variable(v, trainable=False) for v in variables]
+                        for _ in range(tasks)]
+        self.consolidated = tf.Variable(tf.zeros([tasks]), trainable=False)
+        self.active = tf.Variable(-1, trainable=False)  # The task training now; -1: none.
+        self.last_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
+
+    def penalty(self, variables: list[tf.Variable]) -> tf.Tensor:
+        weights = self.consolidated * (1.0 - tf.one_hot(self.active, len(self.fisher)))
+        total = tf.constant(0.0)
+        for weight, fisher, anchors in zip(tf.unstack(weights), self.fisher, self.anchors):
+            total += weight * tf.add_n([tf.reduce_sum(f * tf.square(v - a))
+                                        for f, v, a in zip(fisher, variables, anchors)])
+        return 0.5 * self.strength * total
+
+    def consolidate(self, task_index: int, fisher: list[tf.Tensor],
+                    variables: list[tf.Variable]) -> None:
+        for target, value in zip(self.fisher[task_index], fisher):
+            target.assign(value)
+        for anchor, variable in zip(self.anchors[task_index], variables):
+            anchor.assign(variable)
+        self.consolidated.assign(tf.tensor_scatter_nd_update(
+            self.consolidated, [[task_index]], [1.0]))
+
+
+def diagonal_fisher(model: tf.keras.Model, images, labels: tf.Tensor) -> list[tf.Tensor]:
+    """The mean over examples of each trainable variable's squared per-example gradient of
+    the cross-entropy (dropout off)."""
+    return _diagonal_fisher(model, images, labels)
+
+
+@tf.function
+def _diagonal_fisher(model, images, labels):
+    variables = model.trainable_variables
+    sums = [tf.zeros_like(v) for v in variables]
+    count = tf.shape(labels)[0]
+    for i in tf.range(count):
+        one = tf.nest.map_structure(lambda x: x[i:i + 1], images)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(cross_entropies(model(one, training=False), labels[i:i + 1]))
+        gradients = tape.gradient(loss, variables,
+                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        sums = [s + tf.square(g) for s, g in zip(sums, gradients)]
+    return [s / tf.cast(count, tf.float32) for s in sums]
+
+
+class Objective:
+    """The mean cross-entropy of one batch, plus EWC's penalty when given."""
+
+    def __init__(self, ewc: EWC | None = None):
+        self.ewc = ewc
+        self.variables: list[tf.Variable] = []  # Trained beside the model's: none.
+
+    @property
+    def state_variables(self) -> list[tf.Variable]:
+        """What a checkpoint must hold beside the model and optimizer."""
+        return list(self.ewc.variables) if self.ewc is not None else []
+
+    def summary(self, task_names) -> dict:
+        """Fields for summary.json."""
+        if self.ewc is None:
+            return {}
+        consolidated = self.ewc.consolidated.numpy()
+        return {"ewc_consolidated": [name for name, c in zip(task_names, consolidated) if c]}
+
+    def gradients(self, model: tf.keras.Model, batch, step: tf.Tensor | None = None):
+        """(gradients, variables, loss, accuracy) of one batch; loss is the cross-entropy."""
+        inputs, labels = batch
+        variables = model.trainable_variables
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            loss = tf.reduce_mean(cross_entropies(logits, labels))
+            total = loss + self.ewc.penalty(variables) if self.ewc is not None else loss
+        return (tape.gradient(total, variables), variables, loss,
+                tf.reduce_mean(correct(logits, labels)))
+
+
+class JointObjective:
+    """One batch from every task, run together: the weighted sum of the tasks' mean
+    cross-entropies. Weighting "equal" sums them; "fixed" multiplies each by its given
+    weight; "uncertainty" learns s_t = log sigma_t^2 per task and minimises
+    sum_t exp(-s_t) L_t + s_t / 2 (Kendall et al. 2018, their classification form). With
+    `pcgrad`, each task's gradient of its weighted term is projected off the normal
+    plane of every other task's it conflicts with (negative dot product), the others
+    taken in a random order each step, and the projections are summed."""
+
+    def __init__(self, tasks: int, weighting: str = "equal",
+                 weights: tuple[float, ...] | None = None, pcgrad: bool = False, seed: int = 0):
+        self.tasks, self.weighting, self.pcgrad, self.seed = tasks, weighting, pcgrad, seed
+        self.weights = tf.constant(weights if weighting == "fixed" else [1.0] * tasks,
+                                   tf.float32)
+        self.log_variances = (tf.Variable(tf.zeros([tasks]), name="task_log_variances")
+                              if weighting == "uncertainty" else None)
+        self.variables = [self.log_variances] if self.log_variances is not None else []
+        self.state_variables = self.variables
+
+    def summary(self, task_names) -> dict:
+        """Fields for summary.json: the learned weights exp(-s_t) of uncertainty weighting."""
+        if self.log_variances is None:
+            return {}
+        weights = tf.exp(-self.log_variances).numpy()
+        return {"learned_loss_weights": dict(zip(task_names, map(float, weights)))}
+
+    def weighted(self, task_losses: tf.Tensor) -> tf.Tensor:
+        """Each task's term of the total loss, from its mean cross-entropy."""
+        if self.log_variances is None:
+            return self.weights * task_losses
+        return tf.exp(-self.log_variances) * task_losses + 0.5 * self.log_variances
+
+    def gradients(self, model: tf.keras.Model, batch, step: tf.Tensor | None = None):
+        """(gradients, variables, loss, accuracy) of one batch per task; loss is the mean of
+        the tasks' cross-entropies. `step` seeds PCGrad's order."""
+        inputs = tf.nest.map_structure(lambda *parts: tf.concat(parts, 0),
+                                       *[inputs for inputs, _ in batch])
+        labels = tf.concat([labels for _, labels in batch], 0)
+        shared = model.trainable_variables
+        with tf.GradientTape(persistent=self.pcgrad) as tape:
+            logits = model(inputs, training=True)
+            task_losses = tf.reduce_mean(
+                tf.reshape(cross_entropies(logits, labels), [self.tasks, -1]), axis=1)
+            terms = self.weighted(task_losses)
+            total = tf.reduce_sum(terms)
+            per_task = tf.unstack(terms) if self.pcgrad else []
+        if self.pcgrad:
+            by_task = [tape.gradient(term, shared,
+                                     unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                       for term in per_task]
+            flat = tf.stack([tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
+                             for grads in by_task])
+            seed = tf.stack([tf.constant(self.seed, tf.int64),
+                             tf.cast(step if step is not None else 0, tf.int64)])
+            combined = tf.reduce_sum(project_conflicting(flat, seed), axis=0)
+            sizes = [v.shape.num_elements() for v in shared]
+            gradients = [tf.reshape(part, v.shape)
+                         for part, v in zip(tf.split(combined, sizes), shared)]
+            if self.variables:
+                gradients += tape.gradient(total, self.variables)
+            del tape
+        else:
+            gradients = tape.gradient(total, shared + self.variables)
+        return (gradients, shared + self.variables, tf.reduce_mean(task_losses),
+                tf.reduce_mean(correct(logits, labels)))
+
+
+def project_conflicting(gradients: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """PCGrad: for each row g_t of gradients [tasks, parameters], in a random order over the
+    other rows g_j, g_t -= min(g_t . g_j, 0) / |g_j|^2 * g_j. Returns the projected rows."""
+    tasks = gradients.shape[0]
+    projected = []
+    for t in range(tasks):
+        order = tf.argsort(tf.random.stateless_uniform(
+            [tasks], tf.stack([seed[0], seed[1] * tasks + t])))
+        row = gradients[t]
+        for k in range(tasks):
+            j = order[k]
+            other = tf.gather(gradients, j)
+            dot = tf.reduce_sum(row * other)
+            coefficient = tf.minimum(dot, 0.0) / (tf.reduce_sum(tf.square(other)) + 1e-20)
+            row = row - tf.cast(j != t, tf.float32) * coefficient * other
+        projected.append(row)
+    return tf.stack(projected)

@@ -1,0 +1,65 @@
+"""Replay for the switch schedule: a buffer of past tasks' training examples mixed into
+every batch.
+
+The buffer holds up to --replay-size examples, shared equally among the tasks
+whose periods have ended (a task's share shrinks as new tasks arrive: it keeps the
+first examples of its own fixed random order, so what stays was there before).
+While a task trains, the tasks in the buffer other than it are replayed: a
+REPLAY_FRACTION of every batch is drawn from them, a task uniformly and then one
+of its kept examples, and the rest is the training task's own examples, each
+epoch in a fresh order. The mix of a period is a function of the run's seed and
+the schedule alone, so a resumed run rebuilds it exactly.
+"""
+
+import numpy as np
+
+from tasks.task import derive_seed
+from training.schedule import Schedule
+
+REPLAY_FRACTION = 0.5
+
+
+def buffer_at(schedule: Schedule, period: int, replay_size: int, train_sizes: list[int],
+              seed: int) -> dict[int, np.ndarray]:
+    """The buffer when period `period` starts: task index -> indices of its kept examples."""
+    seen = []
+    for earlier in range(period):
+        index = schedule.task_index_at(earlier * schedule.task_time)
+        if index not in seen:
+            seen.append(index)
+    if not seen:
+        return {}
+    share = replay_size // len(seen)
+    return {index: _order(seed, schedule.tasks[index], train_sizes[index])[:share]
+            for index in seen}
+
+
+def period_mix(schedule: Schedule, period: int, replay_size: int, train_sizes: list[int],
+               batch: int, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A period's batches as (task index, example index) arrays of task_time * batch rows, a
+    batch after another; None when nothing is replayed (the first period, or only the
+    training task in the buffer)."""
+    active = schedule.task_index_at(period * schedule.task_time)
+    buffer = {t: kept for t, kept in buffer_at(schedule, period, replay_size, train_sizes,
+                                                seed).items() if t != active}
+    if not buffer:
+        return None
+    rng = np.random.default_rng(derive_seed(seed, "replay", str(period)))
+    replayed = int(round(batch * REPLAY_FRACTION))
+    steps, own = schedule.task_time, batch - replayed
+    epochs = -(-steps * own // train_sizes[active])
+    own_ids = np.concatenate([rng.permutation(train_sizes[active]) for _ in range(epochs)])
+    own_ids = own_ids[:steps * own].reshape(steps, own)
+    past = np.array(sorted(buffer))
+    replay_tasks = past[rng.integers(len(past), size=(steps, replayed))]
+    replay_ids = np.empty((steps, replayed), np.int64)
+    for t in past:
+        chosen = replay_tasks == t
+        replay_ids[chosen] = buffer[t][rng.integers(len(buffer[t]), size=int(chosen.sum()))]
+    task_ids = np.concatenate([np.full((steps, own), active), replay_tasks], axis=1)
+    example_ids = np.concatenate([own_ids, replay_ids], axis=1)
+    return task_ids.reshape(-1).astype(np.int32), example_ids.reshape(-1).astype(np.int64)
+
+
+def _order(seed: int, task: str, size: int) -> np.ndarray:
+    return np.random.default_rng(derive_seed(seed, "replay-buffer", task)).permutation(size)
