@@ -118,7 +118,24 @@ def run(args) -> int:
         chart = os.path.join(log_dir, f"{args.name}.png")
         _draw(experiment.chart, complete, chart)
         print(f"chart: {chart}")
+        table = os.path.join(log_dir, f"{args.name}-metrics.json")
+        _table(complete, table)
+        print(f"metrics by setting: {table}")
     return 1 if failed else 0
+
+
+def _table(run_dirs: list[str], out: str) -> None:
+    """Prints the metrics of each setting (mean and sd over seeds) and writes them as JSON."""
+    import json
+
+    from plots.__main__ import print_setting_table
+    from plots.metrics import json_ready, setting_table
+    from plots.runlog import load_runs
+
+    rows = json_ready(setting_table(load_runs(run_dirs)))
+    print_setting_table(rows)
+    with open(out, "w") as f:
+        json.dump(rows, f, indent=2)
 
 
 def _draw(chart: str, run_dirs: list[str], out: str) -> None:

@@ -60,6 +60,30 @@ def _width(form):
                  fc_units=units) for units in (50, 100, 200, 500, 1000, 2000)]
 
 
+EWC_LAMBDA = 100.0
+REPLAY_SIZE = 1000
+
+
+def _mitigation(form, task_time=2000, rounds=2, **extra):
+    """Plain switching beside each mitigation and each multi-task training mode."""
+    tasks = ("id", "dog") if form == "dog" else ("id", "inv", "perm")
+    base = dict(tasks=tasks, task_time=task_time, max_steps=rounds * len(tasks) * task_time,
+                **extra)
+    return [dict(base, name="switch"),
+            dict(base, name="ewc", ewc_lambda=EWC_LAMBDA),
+            dict(base, name="replay", replay_size=REPLAY_SIZE),
+            dict(base, name="per-task-heads", head="per-task"),
+            dict(base, name="joint", mode="joint"),
+            dict(base, name="joint-uncertainty", mode="joint", loss_weighting="uncertainty"),
+            dict(base, name="joint-pcgrad", mode="joint", pcgrad=True),
+            dict(base, name="alternate", mode="alternate")]
+
+
+def _mitigation_quick(form):
+    """One pass over the tasks, 200 steps each, evaluated on 500 test images a task."""
+    return _mitigation(form, task_time=200, rounds=1, test_examples=500, test_frequency=100)
+
+
 EXPERIMENTS: dict[str, Experiment] = {
     "baseline-mnist": Experiment("MNIST alone for 25,000 steps (blog: 96% at 2,000, 97% at "
                                  "25,000)", "tasks",
@@ -76,6 +100,10 @@ EXPERIMENTS: dict[str, Experiment] = {
     "task-time": Experiment("task times 2,000 to 40,000 steps, four periods each", "task-time",
                             _task_time),
     "width": Experiment("fc fc with first-layer widths 50 to 2,000", "width", _width),
+    "mitigation": Experiment("plain switching against EWC, replay and per-task heads, and "
+                             "joint and alternate training, on id inv perm (dog form: id dog); "
+                             "two rounds of 2,000 steps a task", "compare", _mitigation,
+                             quick_points=_mitigation_quick),
     "paper-shapes": Experiment("the ten-task paper: criterion episodes over Latin-square task "
                                "orders, 3 dimensions x 6 blocks x 10", "paper-figure2",
                                paper_shapes.points, forms=("cpu", "paper"),

@@ -44,21 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prints each run's continual-learning metrics as a table.")
     metrics.add_argument("runs", nargs="+", metavar="RUN_DIR")
     metrics.add_argument("--json", help="also write the metrics to this JSON file")
+    metrics.add_argument("--by-setting", action="store_true",
+                         help="one row per setting, each metric's mean and sd over its seeds")
     metrics.add_argument("--tolerance", type=float, default=0.0,
                          help="a task has recovered when within this much of its accuracy "
                               "at the switch (default: %(default)s)")
     return parser
-
-
-def _finite(value):
-    """NaN becomes null, so the JSON is standard."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _number(value) -> str:
@@ -91,6 +82,21 @@ def print_metrics(results: list[dict], out=None) -> None:
                       f"{e['lowest']:8.3f} {e['drop']:8.3f} {recovery:>9}", file=out)
 
 
+def print_setting_table(rows: list[dict], out=None) -> None:
+    """metrics --by-setting: a row per setting, mean (sd) over its seeds."""
+    out = out or sys.stdout
+    width = max([len("setting")] + [len(r["setting"]) for r in rows])
+    print(f"{'setting':{width}} {'seeds':>5} " + " ".join(
+        f"{title:>15}" for title in ("avg accuracy", "forgetting", "BWT", "FWT")), file=out)
+    for r in rows:
+        cells = []
+        for name in ("average_accuracy", "forgetting", "backward_transfer", "forward_transfer"):
+            mean, sd = r[name], r[f"{name}_sd"]
+            spread = "" if sd is None or math.isnan(sd) else f" ({sd:.3f})"
+            cells.append(f"{_number(mean) + spread:>15}")
+        print(f"{r['setting']:{width}} {r['seeds']:>5} " + " ".join(cells), file=out)
+
+
 def _print_episodes(episodes: dict, out) -> None:
     """The episodic measures: a row per task position, a column per episode."""
     tables = (("trials to criterion", "trials_to_criterion", "{:8.0f}"),
@@ -114,10 +120,14 @@ def main(argv: list[str]) -> int:
     try:
         runs = load_runs(args.runs)
         if args.command == "metrics":
-            from plots.metrics import run_metrics
+            from plots.metrics import json_ready, run_metrics, setting_table
 
-            results = [_finite(run_metrics(run, args.tolerance)) for run in runs]
-            print_metrics(results)
+            if args.by_setting:
+                results = json_ready(setting_table(runs))
+                print_setting_table(results)
+            else:
+                results = [json_ready(run_metrics(run, args.tolerance)) for run in runs]
+                print_metrics(results)
             if args.json:
                 with open(args.json, "w") as f:
                     json.dump(results, f, indent=2)

@@ -9,12 +9,13 @@ back to a task, "learned" means its last period (backward transfer) and "before
 it was learned" its first (forward transfer). A metric with no terms is NaN.
 """
 
+import math
 from typing import Sequence
 
 import numpy as np
 
 from errors import UserError
-from plots.runlog import Run
+from plots.runlog import Run, describe, differing_settings, group_by_settings
 from plots.episodes import episode_metrics
 
 
@@ -97,7 +98,16 @@ def switch_events(run: Run, tolerance: float = 0.0) -> list[dict]:
 
 
 def run_metrics(run: Run, tolerance: float = 0.0) -> dict:
-    """Every metric of one run, as written by `python -m plots metrics --json`."""
+    """Every metric of one run, as written by `python -m plots metrics --json`. A joint or
+    alternate run has no task periods: one row (the end), and no forgetting or transfer."""
+    if not run.switching:
+        final = [run.tests[-1]["test_accuracy"][task] for task in run.tasks]
+        nan = float("nan")
+        return {"run": run.path, "tasks": list(run.tasks), "accuracy_matrix": [final],
+                "period_tasks": ["all"],
+                "initial_accuracy": [run.tests[0]["test_accuracy"][t] for t in run.tasks],
+                "average_accuracy": float(np.mean(final)), "forgetting": nan,
+                "backward_transfer": nan, "forward_transfer": nan, "switches": []}
     acc, trained, initial = accuracy_matrix(run)
     return {
         "run": run.path,
@@ -112,3 +122,37 @@ def run_metrics(run: Run, tolerance: float = 0.0) -> dict:
         "switches": [] if run.episodic else switch_events(run, tolerance),
         **({"episodes": episode_metrics(run)} if run.episodic else {}),
     }
+
+
+def json_ready(value):
+    """Metrics with NaN as None (null), so that the JSON is standard."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_ready(v) for v in value]
+    return value
+
+
+SUMMARISED = ("average_accuracy", "forgetting", "backward_transfer", "forward_transfer")
+
+
+def setting_table(runs: list[Run]) -> list[dict]:
+    """One row per setting (runs that differ only by seed): its label, the number of seeds,
+    and the mean and standard deviation over seeds of each metric in SUMMARISED (NaN where
+    the metric is undefined, as forgetting in joint training)."""
+    groups = group_by_settings(runs)
+    keys = differing_settings(groups)
+    rows = []
+    for group in groups:
+        metrics = [run_metrics(run) for run in group]
+        row = {"setting": describe(group[0].settings(), keys), "seeds": len(group),
+               "runs": [run.path for run in group]}
+        for name in SUMMARISED:
+            values = np.array([m[name] for m in metrics], float)
+            defined = values[~np.isnan(values)]
+            row[name] = float(np.mean(defined)) if len(defined) else float("nan")
+            row[f"{name}_sd"] = float(np.std(defined)) if len(defined) > 1 else float("nan")
+        rows.append(row)
+    return rows

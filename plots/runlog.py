@@ -48,14 +48,22 @@ class Run:
     def episodic(self) -> bool:
         return self.config.get("schedule") == "episodes"
 
+    @property
+    def switching(self) -> bool:
+        """Whether one task trains at a time (not joint or alternate training)."""
+        return self.config.get("mode", "switch") == "switch"
+
     def periods(self) -> list[tuple[int, int, str]]:
         """Task periods (first step, end step, task) up to the last test; one if unknown. In an
-        episodic run, the episodes, each named by its newest task."""
+        episodic run, the episodes, each named by its newest task; none in joint or
+        alternate training."""
         if self.episodic:
             ends = {r["episode"]: r["step"] for r in self.tests}
             starts = [0] + [ends[e] for e in sorted(ends)][:-1]
             return [(start, ends[e], self.tasks[e - 1]) for start, e in zip(starts, sorted(ends))]
         end = max(self.last_step, self.config.get("max_steps") or 0)
+        if not self.switching:
+            return []  # Every task trains all along.
         if not self.task_time:
             return [(0, end, self.tasks[0])] if len(self.tasks) == 1 else []
         return [(start, min(start + self.task_time, end),

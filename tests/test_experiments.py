@@ -115,6 +115,9 @@ def test_a_two_run_sweep_with_two_workers_end_to_end(tmp_path, monkeypatch, caps
     out = capsys.readouterr().out
     assert "2 runs" in out and "0 already complete" in out and "2 of 2 runs complete" in out
     assert os.path.getsize(tmp_path / "log" / "tiny.png") > 1000
+    assert "optimizer=adam" in out and "avg accuracy" in out  # The table by setting.
+    with open(tmp_path / "log" / "tiny-metrics.json") as f:
+        assert [row["setting"] for row in json.load(f)] == ["optimizer=sgd", "optimizer=adam"]
     assert main(args) == 0  # Again: nothing left to run.
     assert "2 already complete, 0 to run" in capsys.readouterr().out
 
@@ -170,3 +173,19 @@ def test_paper_shapes_expands_to_episodic_runs_and_a_small_quick_grid(tmp_path):
     assert len(quick) == 4 and all(len(s.config.tasks) == 4 for s in quick)
     for position in range(4):
         assert len({s.config.tasks[position] for s in quick}) == 4
+
+
+def test_the_mitigation_experiment_compares_each_mitigation_and_mode(tmp_path):
+    experiment = registry.get_experiment("mitigation")
+    for form, tasks in (("mnist", ("id", "inv", "perm")), ("dog", ("id", "dog"))):
+        specs = sweep.expand(experiment, form, seeds=1, log_dir=str(tmp_path), is_quick=False)
+        configs = {spec.name.split("-", 1)[1].rsplit("-s", 1)[0]: spec.config for spec in specs}
+        assert set(configs) == {"switch", "ewc", "replay", "per-task-heads", "joint",
+                                "joint-uncertainty", "joint-pcgrad", "alternate"}
+        assert all(c.tasks == tasks and c.max_steps == 2 * len(tasks) * 2000
+                   for c in configs.values())
+        assert configs["ewc"].ewc_lambda > 0 and configs["replay"].replay_size > 0
+        assert configs["joint-pcgrad"].pcgrad and configs["alternate"].mode == "alternate"
+        assert configs["joint-uncertainty"].loss_weighting == "uncertainty"
+    quick = sweep.expand(experiment, "mnist", seeds=1, log_dir=str(tmp_path), is_quick=True)
+    assert {spec.config.max_steps for spec in quick} == {600}

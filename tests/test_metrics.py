@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from plots.metrics import (accuracy_matrix, average_accuracy, backward_transfer, forgetting,
-                           forward_transfer, switch_events)
+                           forward_transfer, run_metrics, setting_table, switch_events)
 from plots.runlog import load_run
 from tests.run_fixtures import write_run
 
@@ -84,3 +84,30 @@ def test_accuracy_matrix_and_switch_events_from_a_run(tmp_path):
     assert first["drop"] == pytest.approx(0.6)
     assert first["returns_at"] == 200 and first["recovery_steps"] == 50  # First test after 200.
     assert events[-1]["returns_at"] is None and events[-1]["recovery_steps"] is None
+
+
+def test_a_joint_run_has_its_final_accuracy_but_no_forgetting_or_transfer(tmp_path):
+    run = load_run(write_run(tmp_path / "joint", mode="joint"))
+    assert run.periods() == []
+    metrics = run_metrics(run)
+    final = run.tests[-1]["test_accuracy"]
+    assert metrics["average_accuracy"] == pytest.approx(np.mean(list(final.values())))
+    assert metrics["period_tasks"] == ["all"]
+    assert all(np.isnan(metrics[k]) for k in ("forgetting", "backward_transfer",
+                                              "forward_transfer"))
+
+
+def test_the_setting_table_averages_each_setting_over_its_seeds(tmp_path):
+    runs = [load_run(write_run(tmp_path / f"{name}-{seed}", seed=seed, accuracy=_step_function,
+                               **settings))
+            for name, settings in (("plain", {}), ("ewc", {"ewc_lambda": 10.0}),
+                                   ("joint", {"mode": "joint"}))
+            for seed in (0, 1)]
+    rows = setting_table(runs)
+    assert [(r["setting"], r["seeds"]) for r in rows] == [
+        ("ewc_lambda=None, mode=None", 2), ("ewc_lambda=10.0, mode=None", 2),
+        ("ewc_lambda=None, mode=joint", 2)]
+    single = run_metrics(runs[0])
+    assert rows[0]["forgetting"] == pytest.approx(single["forgetting"])
+    assert rows[0]["forgetting_sd"] == pytest.approx(0.0)
+    assert np.isnan(rows[2]["forgetting"])  # Undefined for joint training.

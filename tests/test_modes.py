@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from errors import UserError
+from errors import RunDiverged, UserError
 from data import MnistArrays
 from models import build_model
 from tasks import build_tasks
@@ -275,3 +275,10 @@ def test_each_mode_runs_end_to_end(data_dir, tmp_path, settings):
         assert set(summary["learned_loss_weights"]) == {"id", "inv"}
     if config.ewc_lambda:
         assert summary["ewc_consolidated"] == ["id"]  # At the switch; inv ran to the end.
+
+
+def test_a_run_that_ewc_makes_diverge_names_the_lambda(data_dir, tmp_path):
+    config = smoke_config(data_dir=data_dir, log_dir=str(tmp_path), run_name="run", batch=8,
+                          ewc_lambda=1e12)
+    with pytest.raises(RunDiverged, match="lower --ewc-lambda"):
+        run_experiment(config, progress_stream=io.StringIO())

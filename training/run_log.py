@@ -122,24 +122,26 @@ def mean(values: list[float]) -> float:
 
 
 def write_train_window(log: RunLog, losses: np.ndarray, accuracies: np.ndarray, step: int,
-                       active: str, wall_time: float, last_checkpoint: int | None,
-                       **extra) -> None:
+                       active: str | None, wall_time: float, last_checkpoint: int | None,
+                       remedy: str = "lower --learning-rate", **extra) -> None:
     """The train line of the window of steps ending at `step` (their per-step losses and
-    accuracies); a NaN or infinite loss among them stops the run as diverged instead."""
+    accuracies); a NaN or infinite loss among them stops the run as diverged instead, its
+    message ending with the remedy."""
     finite = np.isfinite(losses)
     if not finite.all():
         raise_diverged(log, step - len(losses) + 1 + int(np.argmin(finite)), last_checkpoint,
-                       wall_time)
+                       wall_time, remedy)
     log.write({"step": step, "kind": "train", "active_task": active, **extra,
                "train_accuracy": float(np.mean(accuracies)), "loss": float(np.mean(losses)),
                "steps": len(losses), "wall_time": wall_time})
 
 
-def raise_diverged(log: RunLog, step: int, last_checkpoint: int | None, wall_time: float):
+def raise_diverged(log: RunLog, step: int, last_checkpoint: int | None, wall_time: float,
+                   remedy: str = "lower --learning-rate"):
     """Marks the run diverged in summary.json and raises RunDiverged naming the step."""
     kept = (f"the last good checkpoint (step {last_checkpoint}) is kept"
             if last_checkpoint is not None else "no checkpoint had been taken")
     log.write_summary({"status": "diverged", "diverged_at_step": step,
                        "last_checkpoint_step": last_checkpoint, "wall_time_s": wall_time})
     raise RunDiverged(f"the loss became NaN or infinite at step {step}: the run diverged "
-                      f"({kept}; summary.json says diverged); lower --learning-rate")
+                      f"({kept}; summary.json says diverged); {remedy}")

@@ -160,8 +160,11 @@ class SwitchRun:
 
     def _write_train_line(self, losses: np.ndarray, accuracies: np.ndarray, step: int) -> None:
         active = self._active(step)
+        remedy = ("lower --ewc-lambda or --learning-rate (EWC's penalty is stable while "
+                  "lambda x Fisher x learning rate stays below 2)" if self.ewc is not None
+                  else "lower --learning-rate")
         write_train_window(self.log, losses, accuracies, step, active, self.elapsed(),
-                           self.checkpointer.last_step)
+                           self.checkpointer.last_step, remedy)
         self.progress.update(step + 1, active)
 
     def _checkpoint(self, step: int) -> None:
