@@ -90,9 +90,13 @@ def test_uncertainty_weighting_follows_kendall_and_learns_its_weights():
     terms = objective.weighted(tf.constant([1.0, 2.0])).numpy()
     np.testing.assert_allclose(terms, [1.0, 2.0 / 4 + 0.5 * np.log(4.0)], rtol=1e-6)
     model = _model()
-    gradients, variables, _, _ = objective.gradients(model, (_batch(1), _batch(2)))
-    assert variables[-1] is objective.log_variances
-    assert np.all(np.abs(gradients[-1].numpy()) > 0)  # The weights are trained too.
+    for pcgrad in (False, True):
+        objective.pcgrad = pcgrad
+        gradients, variables, _, _ = objective.gradients(model, (_batch(1), _batch(2)),
+                                                         tf.constant(0))
+        assert variables[-1] is objective.log_variances
+        assert np.all(np.abs(gradients[-1].numpy()) > 0)  # The weights are trained too.
+    objective.pcgrad = False
     summary = objective.summary(["a", "b"])["learned_loss_weights"]
     assert summary == pytest.approx({"a": 1.0, "b": 0.25})
 

@@ -117,9 +117,10 @@ class JointObjective:
     cross-entropies. Weighting "equal" sums them; "fixed" multiplies each by its given
     weight; "uncertainty" learns s_t = log sigma_t^2 per task and minimises
     sum_t exp(-s_t) L_t + s_t / 2 (Kendall et al. 2018, their classification form). With
-    `pcgrad`, each task's gradient of its weighted term is projected off the normal
-    plane of every other task's it conflicts with (negative dot product), the others
-    taken in a random order each step, and the projections are summed."""
+    `pcgrad`, each task's batch runs forward on its own, each task's gradient of its
+    weighted term is projected off the normal plane of every other task's it
+    conflicts with (negative dot product), the others taken in a random order each
+    step, and the projections are summed."""
 
     def __init__(self, tasks: int, weighting: str = "equal",
                  weights: tuple[float, ...] | None = None, pcgrad: bool = False, seed: int = 0):
@@ -144,39 +145,59 @@ class JointObjective:
             return self.weights * task_losses
         return tf.exp(-self.log_variances) * task_losses + 0.5 * self.log_variances
 
+    def weighted_term(self, task: int, loss: tf.Tensor) -> tf.Tensor:
+        """Task `task`'s term alone (see weighted)."""
+        if self.log_variances is None:
+            return self.weights[task] * loss
+        log_variance = self.log_variances[task]
+        return tf.exp(-log_variance) * loss + 0.5 * log_variance
+
     def gradients(self, model: tf.keras.Model, batch, step: tf.Tensor | None = None):
         """(gradients, variables, loss, accuracy) of one batch per task; loss is the mean of
         the tasks' cross-entropies. `step` seeds PCGrad's order."""
+        if self.pcgrad:
+            return self._surgery_gradients(model, batch, step)
         inputs = tf.nest.map_structure(lambda *parts: tf.concat(parts, 0),
                                        *[inputs for inputs, _ in batch])
         labels = tf.concat([labels for _, labels in batch], 0)
-        shared = model.trainable_variables
-        with tf.GradientTape(persistent=self.pcgrad) as tape:
+        variables = model.trainable_variables + self.variables
+        with tf.GradientTape() as tape:
             logits = model(inputs, training=True)
             task_losses = tf.reduce_mean(
                 tf.reshape(cross_entropies(logits, labels), [self.tasks, -1]), axis=1)
-            terms = self.weighted(task_losses)
-            total = tf.reduce_sum(terms)
-            per_task = tf.unstack(terms) if self.pcgrad else []
-        if self.pcgrad:
-            by_task = [tape.gradient(term, shared,
-                                     unconnected_gradients=tf.UnconnectedGradients.ZERO)
-                       for term in per_task]
-            flat = tf.stack([tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
-                             for grads in by_task])
-            seed = tf.stack([tf.constant(self.seed, tf.int64),
-                             tf.cast(step if step is not None else 0, tf.int64)])
-            combined = tf.reduce_sum(project_conflicting(flat, seed), axis=0)
-            sizes = [v.shape.num_elements() for v in shared]
-            gradients = [tf.reshape(part, v.shape)
-                         for part, v in zip(tf.split(combined, sizes), shared)]
-            if self.variables:
-                gradients += tape.gradient(total, self.variables)
-            del tape
-        else:
-            gradients = tape.gradient(total, shared + self.variables)
-        return (gradients, shared + self.variables, tf.reduce_mean(task_losses),
+            total = tf.reduce_sum(self.weighted(task_losses))
+        return (tape.gradient(total, variables), variables, tf.reduce_mean(task_losses),
                 tf.reduce_mean(correct(logits, labels)))
+
+    def _surgery_gradients(self, model, batch, step):
+        """PCGrad: each task's batch forward and backward on its own (a gradient per task
+        through one pass over the stacked batches would backpropagate every batch for
+        each task), the task gradients projected, then summed."""
+        shared = model.trainable_variables
+        terms, task_losses, right = [], [], []
+        with tf.GradientTape(persistent=True) as tape:
+            for t, (inputs, labels) in enumerate(batch):
+                logits = model(inputs, training=True)
+                loss = tf.reduce_mean(cross_entropies(logits, labels))
+                terms.append(self.weighted_term(t, loss))
+                task_losses.append(loss)
+                right.append(tf.reduce_mean(correct(logits, labels)))
+            total = tf.add_n(terms)
+        by_task = [tape.gradient(term, shared, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                   for term in terms]
+        flat = tf.stack([tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
+                         for grads in by_task])
+        seed = tf.stack([tf.constant(self.seed, tf.int64),
+                         tf.cast(step if step is not None else 0, tf.int64)])
+        combined = tf.reduce_sum(project_conflicting(flat, seed), axis=0)
+        sizes = [v.shape.num_elements() for v in shared]
+        gradients = [tf.reshape(part, v.shape)
+                     for part, v in zip(tf.split(combined, sizes), shared)]
+        if self.variables:
+            gradients += tape.gradient(total, self.variables)
+        del tape
+        return (gradients, shared + self.variables, tf.reduce_mean(tf.stack(task_losses)),
+                tf.reduce_mean(tf.stack(right)))
 
 
 def project_conflicting(gradients: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
