@@ -78,7 +78,7 @@ class Pair:
         from training.steps import make_optimizer
 
         self.tf, self.network = tf, network
-        self.model = build_model(network, input_shape=(28, 28, 3))
+        self.model = build_model(network, input_shape=(28, 28, 3), carried=task.carried)
         self.reference = build_reference(network, input_shape=(28, 28, 3))
         copy_weights(self.model, self.reference)
         self.optimizer = make_optimizer("sgd", 0.01)
@@ -144,7 +144,7 @@ def eval_figures(task, float_images, labels, rounds: int) -> dict:
     from models import build_model
     from training.steps import EVAL_BATCH, evaluate
 
-    model = build_model(("conv", "fc"), input_shape=(28, 28, 3))
+    model = build_model(("conv", "fc"), input_shape=(28, 28, 3), carried=task.carried)
     reference = build_reference(("conv", "fc"), input_shape=(28, 28, 3))
     copy_weights(model, reference)
     reference.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -29,7 +29,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from errors import UserError
-from models.layers import BiasReLU, LocalResponseNorm, TaskHead
+from models.layers import BiasReLU, CarriedConv2D, CarriedDense, LocalResponseNorm, TaskHead
 
 LAYER_KINDS = ("conv", "conv3", "fc")
 NORMS = ("lrn", "batch", "none")
@@ -100,13 +100,21 @@ def _norm_layer(norm: str, name: str):
     raise UserError(f"unknown --norm {norm!r}; use one of: {', '.join(NORMS)}")
 
 
+def _conv(filters: int, size: int, name: str, subset: tuple | None, **options):
+    """A SAME convolution; on an input that carries a subset of the declared channels
+    (channels, (start, stop)), the CarriedConv2D of those channels."""
+    if subset is None:
+        return tf.keras.layers.Conv2D(filters, size, padding="same", name=name, **options)
+    return CarriedConv2D(filters, size, *subset, name=name, **options)
+
+
 def _conv_block(x, i: int, filters: int, norm: str, keep_prob: float, weights: dict,
-                seed: int):
+                seed: int, subset: tuple | None = None):
     """The original's conv, bias, ReLU, max-pool, with the bias and ReLU after the pool:
     the same function (both are monotone), on a quarter of the values."""
     name = f"layer{i + 1}"
-    x = tf.keras.layers.Conv2D(filters, 5, padding="same", use_bias=False, name=f"{name}_conv",
-                               kernel_initializer=weights["kernel_initializer"])(x)
+    x = _conv(filters, 5, f"{name}_conv", subset, use_bias=False,
+              kernel_initializer=weights["kernel_initializer"])(x)
     x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
     x = BiasReLU(weights["bias_initializer"], name=f"{name}_bias_relu")(x)
     norm_layer = _norm_layer(norm, f"{name}_norm")
@@ -117,10 +125,9 @@ def _conv_block(x, i: int, filters: int, norm: str, keep_prob: float, weights: d
     return x
 
 
-def _conv3_block(x, i: int, filters: int, weights: dict):
+def _conv3_block(x, i: int, filters: int, weights: dict, subset: tuple | None = None):
     name = f"layer{i + 1}"
-    x = tf.keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
-                               name=f"{name}_conv", **weights)(x)
+    x = _conv(filters, 3, f"{name}_conv", subset, activation="relu", **weights)(x)
     # PyTorch's default momentum (the paper's framework): running statistics that settle
     # within the few hundred steps of an early episode.
     x = tf.keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_norm")(x)
@@ -131,18 +138,27 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
                 num_classes: int = 10, conv_filters: int = 64, fc_units: int = 500,
                 norm: str = "lrn", keep_prob: float = 0.9, seed: int = 0,
                 init: str = "truncated-normal", task_signal: int = 0,
-                heads: int = 1) -> tf.keras.Model:
+                heads: int = 1, carried: tuple[int, int] | None = None) -> tf.keras.Model:
     """Builds the network of `network` (see the module docstring); outputs are logits.
 
     With `task_signal` > 0 the model takes (images, one-hot task [B, task_signal]) and
     concatenates the one-hot to the first fc layer's input. With `heads` > 1 the output
     layer is one head per task on the shared layers below (hard parameter sharing): the
     model takes the one-hot task (of length `heads`) and answers with its task's head.
+
+    `input_shape` is the declared input, all channels of the input style. With
+    `carried` (start, stop), the images given carry only those channels, the others
+    being zero for every task of the run: the first layer keeps its weights for every
+    channel and computes with the carried ones (CarriedConv2D, CarriedDense), the same
+    function on less work.
     """
     network = parse_network(network)
+    channels = input_shape[-1]
+    subset = None if carried in (None, (0, channels)) else (channels, tuple(carried))
     if task_signal and heads > 1 and task_signal != heads:
         raise ValueError(f"a task signal of {task_signal} tasks with {heads} heads")
-    images = tf.keras.Input(shape=input_shape, name="images")
+    carried_shape = (*input_shape[:2], subset[1][1] - subset[1][0]) if subset else input_shape
+    images = tf.keras.Input(shape=carried_shape, name="images")
     inputs = images
     if task_signal or heads > 1:
         signal = tf.keras.Input(shape=(task_signal or heads,), name="task")
@@ -151,11 +167,12 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
     for i, layer in enumerate(network):
         kind, width = _split(layer)
         weights = _initializers(init, seed + i)
+        first = subset if i == 0 else None
         if kind == "conv":
             x = _conv_block(x, i, width or conv_filters * 2 ** i, norm, keep_prob, weights,
-                            seed + i)
+                            seed + i, first)
         elif kind == "conv3":
-            x = _conv3_block(x, i, width or conv_filters, weights)
+            x = _conv3_block(x, i, width or conv_filters, weights, first)
         else:
             name = f"layer{i + 1}"
             if i == 0 or not network[i - 1].startswith("fc"):
@@ -163,10 +180,14 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
                 if task_signal:
                     x = tf.keras.layers.Concatenate(name=f"{name}_task_signal")([x, signal])
             last = i == len(network) - 1
-            x = tf.keras.layers.Dense(num_classes * heads if last else width or fc_units,
-                                      activation=None if last else "relu",
-                                      name=f"{name}_logits" if last else f"{name}_fc",
-                                      **weights)(x)
+            units = num_classes * heads if last else width or fc_units
+            options = dict(activation=None if last else "relu",
+                           name=f"{name}_logits" if last else f"{name}_fc", **weights)
+            if first:
+                x = CarriedDense(units, input_shape[:2], *first, extra=task_signal,
+                                 **options)(x)
+            else:
+                x = tf.keras.layers.Dense(units, **options)(x)
             if last and heads > 1:
                 x = TaskHead(heads, num_classes, name=f"{name}_task_head")([x, signal])
     return tf.keras.Model(inputs, x, name="_".join(network).replace(":", "-"))

@@ -74,3 +74,69 @@ class TaskHead(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "heads": self.heads, "classes": self.classes}
+
+
+class CarriedConv2D(tf.keras.layers.Layer):
+    """The network's first convolution (SAME padding, stride 1) when its input carries only
+    the channels [start, stop) of `channels`: the kernel spans all of them, as the plain
+    layer's, and the convolution uses its carried slice. The channels left out are zero
+    for every input of the run, so the function, the gradients of the slice, and the zero
+    gradients of the rest are those of the full convolution, on less work."""
+
+    def __init__(self, filters: int, kernel_size: int, channels: int,
+                 carried: tuple[int, int], use_bias: bool = True, activation=None,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.channels = filters, kernel_size, channels
+        self.carried, self.use_bias = tuple(carried), use_bias
+        self.activation = tf.keras.activations.get(activation)
+        self._initializers = (tf.keras.initializers.get(kernel_initializer),
+                              tf.keras.initializers.get(bias_initializer))
+
+    def build(self, input_shape):
+        size = self.kernel_size
+        self.kernel = self.add_weight(shape=(size, size, self.channels, self.filters),
+                                      initializer=self._initializers[0], name="kernel")
+        self.bias = (self.add_weight(shape=(self.filters,), initializer=self._initializers[1],
+                                     name="bias") if self.use_bias else None)
+        super().build(input_shape)
+
+    def call(self, inputs):
+        start, stop = self.carried
+        x = tf.nn.conv2d(inputs, self.kernel[:, :, start:stop, :], 1, "SAME")
+        if self.bias is not None:
+            x = x + self.bias
+        return self.activation(x)
+
+
+class CarriedDense(tf.keras.layers.Layer):
+    """The network's first dense layer when the image it flattens carries only the channels
+    [start, stop) of `channels`: the kernel has the rows of the full flattened image (then
+    any `extra` inputs, such as a task signal), and the product uses the carried rows."""
+
+    def __init__(self, units: int, image_shape: tuple[int, int], channels: int,
+                 carried: tuple[int, int], extra: int = 0, activation=None,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.image_shape, self.channels = units, tuple(image_shape), channels
+        self.carried, self.extra = tuple(carried), extra
+        self.activation = tf.keras.activations.get(activation)
+        self._initializers = (tf.keras.initializers.get(kernel_initializer),
+                              tf.keras.initializers.get(bias_initializer))
+
+    def build(self, input_shape):
+        rows = int(np.prod(self.image_shape)) * self.channels + self.extra
+        self.kernel = self.add_weight(shape=(rows, self.units),
+                                      initializer=self._initializers[0], name="kernel")
+        self.bias = self.add_weight(shape=(self.units,), initializer=self._initializers[1],
+                                    name="bias")
+        super().build(input_shape)
+
+    def call(self, inputs):
+        start, stop = self.carried
+        image_rows = int(np.prod(self.image_shape)) * self.channels
+        image = tf.reshape(self.kernel[:image_rows], [-1, self.channels, self.units])
+        kernel = tf.reshape(image[:, start:stop, :], [-1, self.units])
+        if self.extra:
+            kernel = tf.concat([kernel, self.kernel[image_rows:]], axis=0)
+        return self.activation(tf.matmul(inputs, kernel) + self.bias)

@@ -9,7 +9,7 @@ import tensorflow as tf
 from data.shapes import DIMENSIONS, FEATURES
 from errors import UserError
 from tasks import transforms
-from tasks.input_style import INPUT_STYLES, input_channels, place_channels
+from tasks.input_style import INPUT_STYLES, carried_channels, input_channels, place_channels
 from tasks.task import Split, Task, balanced_indices, derive_seed
 
 
@@ -98,7 +98,8 @@ def sources_needed(names: Sequence[str]) -> set[str]:
 
 
 def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_style: str,
-                seed: int, task_signal: bool = False, signal_scale: float = 1.0) -> list[Task]:
+                seed: int, task_signal: bool = False, signal_scale: float = 1.0,
+                all_channels: bool = False) -> list[Task]:
     """Builds the named tasks, seeded from the run seed.
 
     `sources` maps a source name to its arrays (an object with train_images,
@@ -107,11 +108,19 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
     a balanced subset of the test images (the same for every run seed), so that
     chance is 50%. With `task_signal`, each task's inputs carry its one-hot index
     (its hot value `signal_scale`).
+
+    The tasks' images carry only the input channels that some task of the run fills
+    (each Task's `carried` range; one channel for MNIST-only runs in the combined
+    style): the others would be zero throughout, and the network skips them
+    (models.build_model's `carried`). With `all_channels`, every channel of the style.
     """
     input_channels(input_style)  # Fails early on an unknown style.
     images = {source: (tf.constant(sources[source].train_images),
                        tf.constant(sources[source].test_images))
               for source in sources_needed(names)}
+    rgb = {source: images[source][0].shape.rank == 4 for source in images}
+    carried = (None if all_channels else
+               carried_channels(input_style, [rgb[TASKS[name].source] for name in names]))
     tasks = []
     for index, name in enumerate(names):
         spec = TASKS[name]
@@ -120,7 +129,7 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
         transform = spec.make_transform(np.random.default_rng(task_seed))
         tasks.append(Task(name=name, transform=transform,
                           train=train, test=test, input_style=input_style, seed=task_seed,
-                          rgb=train.images.shape.rank == 4, index=index,
+                          rgb=rgb[spec.source], carried=carried, index=index,
                           signal_size=len(names) if task_signal else 0,
                           signal_scale=signal_scale))
     return tasks
@@ -139,5 +148,6 @@ def _splits(name: str, spec: TaskSpec, arrays, train_images: tf.Tensor,
 
 
 __all__ = ["INPUT_STYLES", "TASKS", "Task", "TaskSpec", "balanced_indices", "build_tasks",
-           "check_task_names", "input_channels", "known_tasks", "place_channels", "sources_needed",
+           "carried_channels", "check_task_names", "input_channels", "known_tasks",
+           "place_channels", "sources_needed",
            "task_classes"]

@@ -22,16 +22,32 @@ def input_channels(style: str) -> int:
     return _style(style)[0]
 
 
-def place_channels(images: tf.Tensor, style: str, rgb: bool = False) -> tf.Tensor:
-    """Places images, [..., H, W] greyscale or [..., H, W, 3] if `rgb`, in the style's channels."""
-    channels, grey_at, rgb_at = _style(style)
-    if rgb:
-        first, depth = rgb_at, 3
-    else:
-        images, first, depth = images[..., tf.newaxis], grey_at, 1
+def carried_channels(style: str, rgb: list[bool]) -> tuple[int, int]:
+    """The input channels [start, stop) that a run's tasks (greyscale or RGB) can fill; the
+    others are zero for every example of the run, so they need not be carried."""
+    spans = [_span(style, is_rgb) for is_rgb in rgb]
+    return min(start for start, _ in spans), max(stop for _, stop in spans)
+
+
+def place_channels(images: tf.Tensor, style: str, rgb: bool = False,
+                   carried: tuple[int, int] | None = None) -> tf.Tensor:
+    """Places images, [..., H, W] greyscale or [..., H, W, 3] if `rgb`, in the style's channels:
+    all of them, or only the `carried` range [start, stop)."""
+    start, stop = carried or (0, _style(style)[0])
+    first, end = _span(style, rgb)
+    if not rgb:
+        images = images[..., tf.newaxis]
+    if first < start or end > stop:
+        raise ValueError(f"channels {first}-{end} are not among those carried, {start}-{stop}")
     rank = len(images.shape)
-    paddings = [[0, 0]] * (rank - 1) + [[first, channels - first - depth]]
+    paddings = [[0, 0]] * (rank - 1) + [[first - start, stop - end]]
     return tf.pad(images, paddings)
+
+
+def _span(style: str, rgb: bool) -> tuple[int, int]:
+    """The channels [start, stop) an image fills under `style`."""
+    _, grey_at, rgb_at = _style(style)
+    return (rgb_at, rgb_at + 3) if rgb else (grey_at, grey_at + 1)
 
 
 def _style(style: str) -> tuple[int, int, int]:

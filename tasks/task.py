@@ -87,6 +87,7 @@ class Task:
     input_style: str
     seed: int
     rgb: bool = False
+    carried: tuple[int, int] | None = None  # Input channels carried; None: all the style's.
     index: int = 0  # The task's place in the run, which its one-hot signal marks.
     signal_size: int = 0  # Length of the one-hot task signal; 0: the network gets none.
     signal_scale: float = 1.0  # The signal's "hot" value.
@@ -95,7 +96,8 @@ class Task:
         """uint8 images and labels of a batch -> the network's float images and the labels."""
         images = tf.cast(images, tf.float32) / 255.0
         images, labels = self.transform(images, labels, seed)
-        return place_channels(images, self.input_style, rgb=self.rgb), labels
+        return place_channels(images, self.input_style, rgb=self.rgb,
+                              carried=self.carried), labels
 
     def prepare(self, images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor):
         """uint8 images and labels of a batch -> the network's inputs and the labels."""

@@ -158,3 +158,33 @@ def test_per_task_heads_give_each_task_its_own_output():
         loss = tf.reduce_sum(model((images[:2], tasks[:2])))
     gradient = tape.gradient(loss, head.kernel).numpy()
     assert np.any(gradient[:, :10]) and not np.any(gradient[:, 10:])
+
+
+@pytest.mark.parametrize("spec, signal, heads", [
+    (("conv", "fc"), 0, 1), (("fc", "fc"), 0, 1), (("fc", "fc"), 3, 1),
+    (("conv", "conv", "fc"), 3, 3), (("conv3:4", "fc"), 0, 1)])
+def test_a_model_on_the_carried_channels_is_the_full_model_on_zero_padded_input(spec, signal,
+                                                                                heads):
+    options = dict(input_shape=(28, 28, 3), keep_prob=1.0, seed=1, task_signal=signal,
+                   heads=heads)
+    full = build_model(spec, **options)
+    compact = build_model(spec, carried=(0, 1), **options)
+    assert full.count_params() == compact.count_params()
+    for a, b in zip(full.trainable_variables, compact.trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())  # Same weights from the seed.
+    images = tf.random.stateless_uniform((5, 28, 28, 1), seed=(4, 5))
+    padded = tf.pad(images, [[0, 0], [0, 0], [0, 0], [0, 2]])
+    task = tf.one_hot([0, 1, 2, 0, 1], 3)
+    with_task = signal or heads > 1
+    labels = tf.constant([1, 2, 3, 4, 5])
+    results = []
+    for model, x in ((full, padded), (compact, images)):
+        with tf.GradientTape() as tape:
+            logits = model((x, task) if with_task else x, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+        results.append((logits.numpy(), tape.gradient(loss, model.trainable_variables)))
+    (logits, grads), (compact_logits, compact_grads) = results
+    np.testing.assert_allclose(compact_logits, logits, rtol=1e-4, atol=1e-5)
+    for g, c in zip(grads, compact_grads):
+        np.testing.assert_allclose(tf.convert_to_tensor(c).numpy(),
+                                   tf.convert_to_tensor(g).numpy(), rtol=1e-3, atol=2e-5)

@@ -146,7 +146,8 @@ def test_train_batches_are_seeded_shaped_and_reshuffled_each_epoch():
     mnist = _tiny_mnist()
     (task,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5)
     images, labels = next(iter(task.train_batches(10)))
-    assert images.shape == (10, 28, 28, 4) and images.dtype == tf.float32
+    assert task.carried == (0, 1)  # Greyscale only: the other channels are never used.
+    assert images.shape == (10, 28, 28, 1) and images.dtype == tf.float32
     assert labels.dtype == tf.int32
     assert 0.0 <= images.numpy().min() and images.numpy().max() <= 1.0
     (again,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5)
@@ -162,7 +163,7 @@ def test_noise_task_differs_per_batch_but_its_test_set_is_fixed():
     assert not np.array_equal(batches[0], batches[1])
     test1 = np.concatenate([b[0].numpy() for b in task.test_batches(7)])
     test2 = np.concatenate([b[0].numpy() for b in task.test_batches(7)])
-    assert test1.shape == (30, 28, 28, 3)
+    assert test1.shape == (30, 28, 28, 1)
     np.testing.assert_array_equal(test1, test2)
 
 
@@ -179,3 +180,21 @@ def test_batch_pipelines_run_without_the_autotuner():
     (task,) = build_tasks(["id"], sources={"mnist": _tiny_mnist()}, input_style="combined", seed=0)
     for dataset in (task.train_batches(10), task.test_batches(10)):
         assert dataset.options().autotune.enabled is False
+
+
+def test_tasks_carry_only_the_channels_some_task_of_the_run_fills():
+    from tasks import carried_channels
+
+    assert carried_channels("combined", [False, False]) == (0, 1)
+    assert carried_channels("combined", [False, True]) == (0, 3)
+    assert carried_channels("channelplex", [True]) == (1, 4)
+    assert carried_channels("channelplex", [False, True]) == (0, 4)
+    mnist = _tiny_mnist()
+    (compact,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5)
+    (full,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5,
+                          all_channels=True)
+    compact_images = next(iter(compact.test_batches(10)))[0].numpy()
+    full_images = next(iter(full.test_batches(10)))[0].numpy()
+    assert full.carried is None and full_images.shape == (10, 28, 28, 4)
+    np.testing.assert_array_equal(full_images[..., :1], compact_images)
+    assert not full_images[..., 1:].any()

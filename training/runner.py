@@ -152,7 +152,8 @@ def _model_and_optimizer(config: RunConfig, tasks: list[Task]):
                         norm=config.norm, keep_prob=config.dropout, seed=config.seed,
                         init=config.init,
                         task_signal=len(config.tasks) if config.task_signal else 0,
-                        heads=len(config.tasks) if config.head == "per-task" else 1)
+                        heads=len(config.tasks) if config.head == "per-task" else 1,
+                        carried=tasks[0].carried)
     objective = make_objective(config, model)
     optimizer = make_optimizer(config.optimizer, config.learning_rate)
     optimizer.build(model.trainable_variables + objective.variables)
