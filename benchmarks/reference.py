@@ -45,10 +45,10 @@ def copy_weights(project: tf.keras.Model, reference: tf.keras.Model) -> None:
     values = []
     for layer in project.layers:
         kind = type(layer).__name__
-        if kind == "Conv2D":
+        if kind in ("Conv2D", "CarriedConv2D"):
             values.append(layer.kernel.numpy())
         elif kind == "BiasReLU":
             values.append(layer.bias.numpy())
-        elif kind == "Dense":
+        elif kind in ("Dense", "CarriedDense"):
             values += [layer.kernel.numpy(), layer.bias.numpy()]
     reference.set_weights([np.asarray(v) for v in values])
