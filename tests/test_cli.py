@@ -39,11 +39,17 @@ def test_every_flag_reaches_the_config(tmp_path):
              "--shapes-test", "50", "--shapes-seed", "3", "--checkpoint-every", "7",
              "--nondeterministic", "--head", "per-task",
              "--run-name", "r", "--gpu"]
-    config = task.config_from_flags(task.parse_flags(["task.py", *flags]))
+    # The training modes exclude episodes and one another: two more command lines.
+    joint = ["--tasks", "id", "inv", "--mode", "joint", "--loss-weighting", "fixed",
+             "--loss-weights", "1", "0.5", "--pcgrad"]
+    mitigated = ["--tasks", "id", "inv", "--ewc-lambda", "5", "--replay-size", "100"]
     defaults = RunConfig()
-    changed = [f.name for f in dataclasses.fields(RunConfig)
-               if getattr(config, f.name) != getattr(defaults, f.name)]
-    assert changed == [f.name for f in dataclasses.fields(RunConfig)]
+    changed = set()
+    for line in (flags, joint, mitigated):
+        config = task.config_from_flags(task.parse_flags(["task.py", *line]))
+        changed |= {f.name for f in dataclasses.fields(RunConfig)
+                    if getattr(config, f.name) != getattr(defaults, f.name)}
+    assert changed == {f.name for f in dataclasses.fields(RunConfig)}
 
 
 def test_the_shapes_preset_sets_sizes_and_flags_override_it():

@@ -152,8 +152,8 @@ def test_a_nan_loss_stops_the_run_as_diverged_keeping_the_last_checkpoint(mnist,
     real_steps = training.switching.train_steps
     done = []
 
-    def failing_steps(model, optimizer, batches, count):
-        losses, accuracies = real_steps(model, optimizer, batches, count)
+    def failing_steps(model, optimizer, batches, count, objective):
+        losses, accuracies = real_steps(model, optimizer, batches, count, objective)
         steps = np.arange(len(done), len(done) + int(count))
         done.extend(steps)
         return np.where(steps >= 45, np.nan, losses.numpy()), accuracies
