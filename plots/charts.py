@@ -8,7 +8,7 @@ from errors import UserError
 from plots import style
 from plots.episode_charts import figure2_chart
 from plots.metrics import accuracy_matrix, average_accuracy, forgetting
-from plots.runlog import Run, describe, differing_settings, group_by_settings
+from plots.runlog import Run, describe, differing_settings, group_by_settings, group_labels
 
 
 def _title(run: Run) -> str:
@@ -95,11 +95,11 @@ def compare_chart(runs: list[Run], task: str | None = None):
     """Runs compared by whatever setting differs, the legend made from those values."""
     groups = group_by_settings(runs)
     keys = differing_settings(groups)
-    fig, axes = style.figure(width=8.0, height=4.2)
+    fig, axes = style.figure(width=8.0, height=3.4 + 0.25 * len(groups))  # Room for the legend.
     ax = axes[0, 0]
-    for i, group in enumerate(groups):
-        style.band(ax, [run.accuracy_curve(task) for run in group],
-                   describe(group[0].settings(), keys), color=style.PALETTE[i % 10], lw=1.4)
+    for i, (group, label) in enumerate(zip(groups, group_labels(groups))):
+        style.band(ax, [run.accuracy_curve(task) for run in group], label,
+                   color=style.PALETTE[i % 10], lw=1.4)
     style.accuracy_axes(ax)
     what = f"task {task}" if task else "all tasks (mean)"
     ax.set_title(f"test accuracy of {what}, by {', '.join(keys) or 'nothing: one setting'}")

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from errors import UserError
-from plots.runlog import Run, describe, differing_settings, group_by_settings
+from plots.runlog import Run, group_by_settings, group_labels
 from plots.episodes import episode_metrics
 
 
@@ -139,15 +139,14 @@ SUMMARISED = ("average_accuracy", "forgetting", "backward_transfer", "forward_tr
 
 
 def setting_table(runs: list[Run]) -> list[dict]:
-    """One row per setting (runs that differ only by seed): its label, the number of seeds,
-    and the mean and standard deviation over seeds of each metric in SUMMARISED (NaN where
-    the metric is undefined, as forgetting in joint training)."""
+    """One row per setting (runs that differ only by seed): its label (group_labels), the
+    number of seeds, and the mean and standard deviation over seeds of each metric in
+    SUMMARISED (NaN where the metric is undefined, as forgetting in joint training)."""
     groups = group_by_settings(runs)
-    keys = differing_settings(groups)
     rows = []
-    for group in groups:
+    for group, label in zip(groups, group_labels(groups)):
         metrics = [run_metrics(run) for run in group]
-        row = {"setting": describe(group[0].settings(), keys), "seeds": len(group),
+        row = {"setting": label, "seeds": len(group),
                "runs": [run.path for run in group]}
         for name in SUMMARISED:
             values = np.array([m[name] for m in metrics], float)

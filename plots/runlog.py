@@ -184,3 +184,17 @@ def describe(settings: dict, keys: list[str]) -> str:
         return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
     return ", ".join(f"{k}={show(settings.get(k))}" for k in keys) or "all runs"
+
+
+def group_labels(groups: list[list[Run]]) -> list[str]:
+    """A label per group: the settings that differ between groups; when more than two do,
+    the first group (an experiment's reference point) is described in full and every
+    other by where it departs from the first."""
+    keys = differing_settings(groups)
+    settings = [group[0].settings() for group in groups]
+    if len(keys) <= 2:
+        return [describe(s, keys) for s in settings]
+    first = settings[0]
+    return [describe(first, keys)] + [
+        describe(s, [k for k in keys if json.dumps(s.get(k), default=str)
+                     != json.dumps(first.get(k), default=str)]) for s in settings[1:]]

@@ -61,7 +61,7 @@ def legend_below(ax) -> None:
     """A legend under the axes, so that it never hides a curve; long labels one a row."""
     labels = ax.get_legend_handles_labels()[1]
     columns = 1 if max(map(len, labels), default=0) > 40 else min(len(labels), 3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=max(columns, 1))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=max(columns, 1))
 
 
 def accuracy_axes(ax, xlabel: str = "training step") -> None:

@@ -111,3 +111,13 @@ def test_the_setting_table_averages_each_setting_over_its_seeds(tmp_path):
     assert rows[0]["forgetting"] == pytest.approx(single["forgetting"])
     assert rows[0]["forgetting_sd"] == pytest.approx(0.0)
     assert np.isnan(rows[2]["forgetting"])  # Undefined for joint training.
+
+
+def test_with_many_differing_settings_labels_say_where_each_departs_from_the_first(tmp_path):
+    settings = [{}, {"ewc_lambda": 10.0}, {"mode": "joint", "pcgrad": True}]
+    base = {"ewc_lambda": 0.0, "mode": "switch", "pcgrad": False}
+    runs = [load_run(write_run(tmp_path / str(i), **{**base, **extra}))
+            for i, extra in enumerate(settings)]
+    assert [row["setting"] for row in setting_table(runs)] == [
+        "ewc_lambda=0.0, mode=switch, pcgrad=False", "ewc_lambda=10.0",
+        "mode=joint, pcgrad=True"]
