@@ -112,7 +112,10 @@ class CarriedConv2D(tf.keras.layers.Layer):
 class CarriedDense(tf.keras.layers.Layer):
     """The network's first dense layer when the image it flattens carries only the channels
     [start, stop) of `channels`: the kernel has the rows of the full flattened image (then
-    any `extra` inputs, such as a task signal), and the product uses the carried rows."""
+    any `extra` inputs, such as a task signal), and the product uses the carried rows,
+    gathered. Their gradient is sparse, so the optimizer touches only those rows; the
+    others would get zero gradients in the full layer, which leaves them (and the
+    optimizers' moments of them) unchanged too."""
 
     def __init__(self, units: int, image_shape: tuple[int, int], channels: int,
                  carried: tuple[int, int], extra: int = 0, activation=None,
@@ -134,9 +137,8 @@ class CarriedDense(tf.keras.layers.Layer):
 
     def call(self, inputs):
         start, stop = self.carried
-        image_rows = int(np.prod(self.image_shape)) * self.channels
-        image = tf.reshape(self.kernel[:image_rows], [-1, self.channels, self.units])
-        kernel = tf.reshape(image[:, start:stop, :], [-1, self.units])
-        if self.extra:
-            kernel = tf.concat([kernel, self.kernel[image_rows:]], axis=0)
+        pixels = int(np.prod(self.image_shape))
+        rows = (np.arange(pixels)[:, None] * self.channels + np.arange(start, stop)).reshape(-1)
+        rows = np.concatenate([rows, pixels * self.channels + np.arange(self.extra)])
+        kernel = tf.gather(self.kernel, tf.constant(rows, tf.int32))
         return self.activation(tf.matmul(inputs, kernel) + self.bias)

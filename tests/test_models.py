@@ -188,3 +188,22 @@ def test_a_model_on_the_carried_channels_is_the_full_model_on_zero_padded_input(
     for g, c in zip(grads, compact_grads):
         np.testing.assert_allclose(tf.convert_to_tensor(c).numpy(),
                                    tf.convert_to_tensor(g).numpy(), rtol=1e-3, atol=2e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_training_on_the_carried_channels_moves_the_weights_as_the_full_model(optimizer):
+    from training.steps import make_optimizer, train_step
+
+    images = tf.random.stateless_uniform((8, 28, 28, 1), seed=(6, 7))
+    labels = tf.constant([0, 1, 2, 3, 4, 5, 6, 7])
+    weights = []
+    for carried, x in (((0, 1), images), (None, tf.pad(images, [[0, 0]] * 3 + [[0, 2]]))):
+        model = build_model(("fc", "fc"), input_shape=(28, 28, 3), carried=carried,
+                            keep_prob=1.0, seed=2)
+        step = make_optimizer(optimizer, 0.05)
+        step.build(model.trainable_variables)
+        for _ in range(3):
+            train_step(model, step, x, labels)
+        weights.append([v.numpy() for v in model.trainable_variables])
+    for compact, full in zip(*weights):
+        np.testing.assert_allclose(compact, full, rtol=1e-5, atol=1e-6)
