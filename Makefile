@@ -15,7 +15,7 @@ $(VENV)/.synced: Pipfile.lock
 	$(PYTHON) -m pipenv sync --dev
 	touch $@
 
-# The main job on the bundled MNIST: two tasks switching every 250 steps (about 2.5 minutes on 2 cores).
+# The main job on the bundled MNIST: two tasks switching every 250 steps (about 1.5 minutes on 2 cores).
 run: setup
 	$(VENV)/bin/python task.py --tasks id inv --task-time 250 --max-steps 1000 --test-frequency 250
 
