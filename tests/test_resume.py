@@ -241,3 +241,24 @@ def test_a_killed_episodic_run_resumes_to_the_same_log(uninterrupted_episodes, t
     summary, expected = _summary(run_dir), _summary(uninterrupted_episodes)
     assert summary["episodes"] == expected["episodes"]
     assert summary["resumed_from_steps"] == [stopped_at]
+
+
+def test_a_checkpoint_that_does_not_fit_the_run_is_one_clear_error(tmp_path):
+    """A checkpoint written by another version of the code (here: another network) is
+    refused with the fix, not a TensorFlow traceback."""
+    import tensorflow as tf
+
+    from models import build_model
+    from training.checkpoint import Checkpointer
+    from training.steps import make_optimizer
+
+    def checkpointer(network):
+        model = build_model(network, input_shape=(28, 28, 3), conv_filters=4, fc_units=8)
+        optimizer = make_optimizer("sgd", 0.1)
+        optimizer.build(model.trainable_variables)
+        stream = iter(tf.data.Dataset.range(10))
+        return Checkpointer(str(tmp_path), model, optimizer, [stream])
+
+    checkpointer(("conv", "fc")).save({"step": 5})
+    with pytest.raises(UserError, match="does not fit this run's model.*start the run afresh"):
+        checkpointer(("fc", "fc")).restore()

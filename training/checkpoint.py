@@ -65,7 +65,14 @@ class Checkpointer:
         if state is None:
             raise UserError(f"{os.path.dirname(self.directory)} has no checkpoint to resume "
                             "from (it stopped before its first one); start the run afresh")
-        self._checkpoint.read(os.path.join(self.directory, state["prefix"])).assert_consumed()
+        try:
+            self._checkpoint.read(os.path.join(self.directory, state["prefix"])).assert_consumed()
+        except (AssertionError, ValueError, tf.errors.OpError) as e:
+            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise UserError(f"the checkpoint {state['prefix']} in {self.directory} does not fit "
+                            f"this run's model and data streams ({reason}); a checkpoint "
+                            "written by another version of this code cannot be resumed: "
+                            "start the run afresh") from None
         self.last_step = state["step"]
         return state
 
