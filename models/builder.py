@@ -101,8 +101,8 @@ def _norm_layer(norm: str, name: str):
 
 
 def _conv(filters: int, size: int, name: str, subset: tuple | None, **options):
-    """A SAME convolution; on an input that carries a subset of the declared channels
-    (channels, (start, stop)), the CarriedConv2D of those channels."""
+    """A SAME convolution; on an input that carries a subset of the declared channels,
+    `subset` = (declared channels, (start, stop)), the CarriedConv2D of those channels."""
     if subset is None:
         return tf.keras.layers.Conv2D(filters, size, padding="same", name=name, **options)
     return CarriedConv2D(filters, size, *subset, name=name, **options)
@@ -153,11 +153,14 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
     function on less work.
     """
     network = parse_network(network)
-    channels = input_shape[-1]
-    subset = None if carried in (None, (0, channels)) else (channels, tuple(carried))
     if task_signal and heads > 1 and task_signal != heads:
         raise ValueError(f"a task signal of {task_signal} tasks with {heads} heads")
-    carried_shape = (*input_shape[:2], subset[1][1] - subset[1][0]) if subset else input_shape
+    channels = input_shape[-1]
+    if carried is None or tuple(carried) == (0, channels):
+        subset, carried_shape = None, input_shape
+    else:
+        start, stop = carried
+        subset, carried_shape = (channels, (start, stop)), (*input_shape[:2], stop - start)
     images = tf.keras.Input(shape=carried_shape, name="images")
     inputs = images
     if task_signal or heads > 1:

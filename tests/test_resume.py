@@ -262,3 +262,32 @@ def test_a_checkpoint_that_does_not_fit_the_run_is_one_clear_error(tmp_path):
     checkpointer(("conv", "fc")).save({"step": 5})
     with pytest.raises(UserError, match="does not fit this run's model.*start the run afresh"):
         checkpointer(("fc", "fc")).restore()
+
+
+def test_the_latest_checkpoint_and_the_one_before_are_kept(tmp_path):
+    import glob
+
+    import tensorflow as tf
+
+    from models import build_model
+    from training.checkpoint import Checkpointer
+    from training.steps import make_optimizer
+
+    def checkpointer():
+        model = build_model(("fc", "fc"), input_shape=(28, 28, 3), fc_units=8)
+        optimizer = make_optimizer("sgd", 0.1)
+        optimizer.build(model.trainable_variables)
+        return Checkpointer(str(tmp_path), model, optimizer, [iter(tf.data.Dataset.range(3))])
+
+    def kept():
+        paths = glob.glob(str(tmp_path / "checkpoint" / "step-*"))
+        return sorted({os.path.basename(p).split(".")[0] for p in paths})
+
+    first = checkpointer()
+    for step in (1, 2, 3):
+        first.save({"step": step})
+    assert kept() == ["step-2", "step-3"]
+    resumed = checkpointer()  # A resumed run keeps what it restored from, then moves on.
+    assert resumed.restore()["step"] == 3
+    resumed.save({"step": 4})
+    assert kept() == ["step-3", "step-4"]

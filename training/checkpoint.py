@@ -35,6 +35,7 @@ class Checkpointer:
                                                optimizer=list(optimizer.variables),
                                                data=list(iterators), extra=list(extra))
         self.last_step: int | None = None  # The step of the latest checkpoint, if any.
+        self._prefix: str | None = None  # Its file prefix, kept at the next save.
 
     def save(self, state: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
         """Writes a checkpoint at state["step"] (and `arrays` beside it, as .npz), then
@@ -45,7 +46,6 @@ class Checkpointer:
             prefix = self._checkpoint.write(os.path.join(self.directory, name))
             if arrays:
                 np.savez(os.path.join(self.directory, f"{name}.arrays.npz"), **arrays)
-            previous = latest_state(os.path.dirname(self.directory))
             write_json_atomic(os.path.join(self.directory, STATE_FILE),
                               {**state, "prefix": os.path.basename(prefix),
                                "arrays": bool(arrays)})
@@ -53,11 +53,11 @@ class Checkpointer:
             reason = getattr(e, "strerror", None) or getattr(e, "message", str(e))
             raise UserError(f"cannot write a checkpoint in {self.directory} ({reason}); free "
                             "space or fix permissions (the previous one is intact)") from None
-        keep = {os.path.basename(prefix)} | ({previous["prefix"]} if previous else set())
+        keep = {os.path.basename(prefix), self._prefix}
         for path in glob.glob(os.path.join(self.directory, "step-*")):
             if os.path.basename(path).split(".")[0] not in keep:
                 os.remove(path)
-        self.last_step = state["step"]
+        self.last_step, self._prefix = state["step"], os.path.basename(prefix)
 
     def restore(self) -> dict:
         """Restores the latest checkpoint; returns its state."""
@@ -73,7 +73,7 @@ class Checkpointer:
                             f"this run's model and data streams ({reason}); a checkpoint "
                             "written by another version of this code cannot be resumed: "
                             "start the run afresh") from None
-        self.last_step = state["step"]
+        self.last_step, self._prefix = state["step"], state["prefix"]
         return state
 
     def arrays(self, state: dict) -> dict[str, np.ndarray] | None:

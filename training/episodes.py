@@ -19,7 +19,6 @@ in the run). The evaluation that ends an episode is also where the next starts.
 import time
 
 import numpy as np
-import tensorflow as tf
 
 from errors import RunInterrupted, UserError
 from tasks import Task, balanced_indices, task_classes

@@ -40,7 +40,6 @@ class EWC(tf.Module):
                         for _ in range(tasks)]
         self.consolidated = tf.Variable(tf.zeros([tasks]), trainable=False)
         self.active = tf.Variable(-1, trainable=False)  # The task training now; -1: none.
-        self.last_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
 
     def penalty(self, variables: list[tf.Variable]) -> tf.Tensor:
         weights = self.consolidated * (1.0 - tf.one_hot(self.active, len(self.fisher)))
@@ -124,7 +123,7 @@ class JointObjective:
 
     def __init__(self, tasks: int, weighting: str = "equal",
                  weights: tuple[float, ...] | None = None, pcgrad: bool = False, seed: int = 0):
-        self.tasks, self.weighting, self.pcgrad, self.seed = tasks, weighting, pcgrad, seed
+        self.tasks, self.pcgrad, self.seed = tasks, pcgrad, seed
         self.weights = tf.constant(weights if weighting == "fixed" else [1.0] * tasks,
                                    tf.float32)
         self.log_variances = (tf.Variable(tf.zeros([tasks]), name="task_log_variances")
@@ -139,18 +138,14 @@ class JointObjective:
         weights = tf.exp(-self.log_variances).numpy()
         return {"learned_loss_weights": dict(zip(task_names, map(float, weights)))}
 
-    def weighted(self, task_losses: tf.Tensor) -> tf.Tensor:
-        """Each task's term of the total loss, from its mean cross-entropy."""
+    def weighted(self, losses: tf.Tensor, task: int | None = None) -> tf.Tensor:
+        """The terms of the total loss from the tasks' mean cross-entropies [tasks], or
+        task `task`'s term alone from its loss."""
+        pick = (lambda values: values) if task is None else (lambda values: values[task])
         if self.log_variances is None:
-            return self.weights * task_losses
-        return tf.exp(-self.log_variances) * task_losses + 0.5 * self.log_variances
-
-    def weighted_term(self, task: int, loss: tf.Tensor) -> tf.Tensor:
-        """Task `task`'s term alone (see weighted)."""
-        if self.log_variances is None:
-            return self.weights[task] * loss
-        log_variance = self.log_variances[task]
-        return tf.exp(-log_variance) * loss + 0.5 * log_variance
+            return pick(self.weights) * losses
+        log_variances = pick(self.log_variances)
+        return tf.exp(-log_variances) * losses + 0.5 * log_variances
 
     def gradients(self, model: tf.keras.Model, batch, step: tf.Tensor | None = None):
         """(gradients, variables, loss, accuracy) of one batch per task; loss is the mean of
@@ -179,7 +174,7 @@ class JointObjective:
             for t, (inputs, labels) in enumerate(batch):
                 logits = model(inputs, training=True)
                 loss = tf.reduce_mean(cross_entropies(logits, labels))
-                terms.append(self.weighted_term(t, loss))
+                terms.append(self.weighted(loss, t))
                 task_losses.append(loss)
                 right.append(tf.reduce_mean(correct(logits, labels)))
             total = tf.add_n(terms)

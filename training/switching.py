@@ -50,6 +50,9 @@ class SwitchRun:
         self.config, self.tasks, self.model, self.optimizer = config, tasks, model, optimizer
         self.log, self.progress, self.objective = log, progress, objective
         self.ewc = getattr(objective, "ewc", None)
+        self.remedy = ("lower --ewc-lambda or --learning-rate (EWC's penalty is stable while "
+                       "lambda x Fisher x learning rate stays below 2)" if self.ewc is not None
+                       else "lower --learning-rate")  # What a diverged run's message advises.
         self.schedule = Schedule(config.tasks, config.task_time)
         self.iterators = [iter(stream) for stream in train_streams(tasks, config.mode,
                                                                    config.batch)]
@@ -91,7 +94,7 @@ class SwitchRun:
                 return self._summary(results)
             count = self._window_length(step)
             tick = time.monotonic()
-            if self.ewc is not None:
+            if self.ewc is not None and step % config.task_time == 0:
                 self._consolidate(step)
             losses, accuracies = train_steps(self.model, self.optimizer, self._batches(step),
                                              tf.constant(count), self.objective)
@@ -122,10 +125,11 @@ class SwitchRun:
         return self.replay[1]
 
     def _consolidate(self, step: int) -> None:
-        """EWC: at a switch, consolidates the task whose period just ended (once: a resumed
-        run knows from the restored state), and marks the task now training."""
-        ewc, task_time = self.ewc, self.config.task_time
-        if step > 0 and step % task_time == 0 and int(ewc.last_step.numpy()) < step:
+        """EWC, as a period starts at `step`: consolidates the task whose period just ended
+        and marks the task now training. (A checkpoint at a period's start is taken before
+        this, so a run resumed there consolidates then, as the uninterrupted run did.)"""
+        ewc = self.ewc
+        if step > 0:
             ended = self.schedule.task_index_at(step - 1)
             task = self.tasks[ended]
             rng = np.random.default_rng(derive_seed(self.config.seed, "fisher", str(step)))
@@ -135,7 +139,6 @@ class SwitchRun:
                                           tf.constant([self.config.seed, step], tf.int64))
             ewc.consolidate(ended, diagonal_fisher(self.model, inputs, labels),
                             self.model.trainable_variables)
-            ewc.last_step.assign(step)
         ewc.active.assign(self.schedule.task_index_at(step))
 
     def _window_length(self, step: int) -> int:
@@ -160,11 +163,8 @@ class SwitchRun:
 
     def _write_train_line(self, losses: np.ndarray, accuracies: np.ndarray, step: int) -> None:
         active = self._active(step)
-        remedy = ("lower --ewc-lambda or --learning-rate (EWC's penalty is stable while "
-                  "lambda x Fisher x learning rate stays below 2)" if self.ewc is not None
-                  else "lower --learning-rate")
         write_train_window(self.log, losses, accuracies, step, active, self.elapsed(),
-                           self.checkpointer.last_step, remedy)
+                           self.checkpointer.last_step, self.remedy)
         self.progress.update(step + 1, active)
 
     def _checkpoint(self, step: int) -> None:
