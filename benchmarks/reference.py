@@ -45,7 +45,7 @@ def copy_weights(project: tf.keras.Model, reference: tf.keras.Model) -> None:
     values = []
     for layer in project.layers:
         kind = type(layer).__name__
-        if kind in ("Conv2D", "CarriedConv2D"):
+        if kind in ("Conv2D", "CarriedConv2D", "ConvMaxPool"):
             values.append(layer.kernel.numpy())
         elif kind == "BiasReLU":
             values.append(layer.bias.numpy())

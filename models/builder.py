@@ -5,7 +5,8 @@ layer. Each layer is a kind, optionally with its width as `kind:N`:
   conv   the original study's block: 5x5 kernels, SAME padding, ReLU, 3x3
          max-pool with stride 2, a normalisation (local response normalisation
          by default), dropout; the bias and ReLU are applied after the pool,
-         the same function on a quarter of the values. Without a width, the first conv has
+         the same function on a quarter of the values, and the convolution and
+         pool are one layer (ConvMaxPool, fast on the first layer's images). Without a width, the first conv has
          `conv_filters` filters and each later one twice as many (64, 128).
   conv3  the ten-task paper's block: 3x3 kernels, stride 1, padding 1, ReLU,
          batch normalisation (momentum 0.9, PyTorch's), 2x2 max-pool. Without a
@@ -29,7 +30,8 @@ from typing import Sequence
 import tensorflow as tf
 
 from errors import UserError
-from models.layers import BiasReLU, CarriedConv2D, CarriedDense, LocalResponseNorm, TaskHead
+from models.layers import (BiasReLU, CarriedConv2D, CarriedDense, ConvMaxPool, LocalResponseNorm,
+                           TaskHead)
 
 LAYER_KINDS = ("conv", "conv3", "fc")
 NORMS = ("lrn", "batch", "none")
@@ -113,9 +115,8 @@ def _conv_block(x, i: int, filters: int, norm: str, keep_prob: float, weights: d
     """The original's conv, bias, ReLU, max-pool, with the bias and ReLU after the pool:
     the same function (both are monotone), on a quarter of the values."""
     name = f"layer{i + 1}"
-    x = _conv(filters, 5, f"{name}_conv", subset, use_bias=False,
-              kernel_initializer=weights["kernel_initializer"])(x)
-    x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
+    x = ConvMaxPool(filters, 5, *(subset or (None, None)), name=f"{name}_conv",
+                    kernel_initializer=weights["kernel_initializer"])(x)
     x = BiasReLU(weights["bias_initializer"], name=f"{name}_bias_relu")(x)
     norm_layer = _norm_layer(norm, f"{name}_norm")
     if norm_layer is not None:

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from errors import UserError
 from models import LocalResponseNorm, build_model, parse_network
+from models.layers import ConvMaxPool, max_pool_of_parity_planes
 
 # Hand-counted from the original's layers, for 3 input channels (`combined`):
 # conv 5*5*3*64+64 = 4,864; after the stride-2 pool 14*14*64 = 12,544 features;
@@ -45,7 +46,7 @@ def test_norm_choice_and_dropout():
     assert batch.count_params() == PARAMS[("conv", "fc")] + 4 * 64
     plain = build_model(("conv", "fc"), input_shape=(28, 28, 3), norm="none", keep_prob=1.0)
     assert [type(layer).__name__ for layer in plain.layers[1:]] == [
-        "Conv2D", "MaxPooling2D", "BiasReLU", "Flatten", "Dense"]
+        "ConvMaxPool", "BiasReLU", "Flatten", "Dense"]
     assert lrn.get_layer("layer1_dropout").rate == pytest.approx(0.1)  # keep 0.9
 
 
@@ -68,6 +69,71 @@ def test_lrn_matches_its_formula():
         window = squares[..., max(0, c - radius): c + radius + 1].sum(-1)
         expected[..., c] = x[..., c] / (bias + alpha * window) ** beta
     np.testing.assert_allclose(LocalResponseNorm()(x).numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("beta", [0.75, 0.5])
+def test_lrn_gradient_matches_tensorflows(beta):
+    x = tf.random.stateless_normal((3, 4, 4, 16), seed=(5, 6))
+    upstream = tf.random.stateless_normal((3, 4, 4, 16), seed=(7, 8))
+    layer = LocalResponseNorm(beta=beta)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = layer(x)
+        theirs = tf.nn.local_response_normalization(x, depth_radius=4, bias=1.0,
+                                                    alpha=0.001 / 9.0, beta=beta)
+        ours_loss, their_loss = tf.reduce_sum(ours * upstream), tf.reduce_sum(theirs * upstream)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tape.gradient(ours_loss, x).numpy(),
+                               tape.gradient(their_loss, x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [28, 14, 2])
+def test_the_parity_plane_pool_is_tensorflows_max_pool_ties_included(size):
+    # Values in {0, 1, 2}: most windows hold ties, and the gradient must go to the first
+    # maximum of each, in row-major order, as TensorFlow's max-pool gradient sends it.
+    y = tf.constant(np.random.default_rng(size).integers(0, 3, (4, size, size, 8)), tf.float32)
+    upstream = tf.random.stateless_normal((4, size // 2, size // 2, 8), seed=(1, size))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(y)
+        expected = tf.nn.max_pool2d(y, 3, 2, "SAME")
+        planes = [y[:, a::2, b::2] for a in (0, 1) for b in (0, 1)]
+        pooled = {training: max_pool_of_parity_planes(*planes, training=training)
+                  for training in (True, False)}
+        expected_loss = tf.reduce_sum(expected * upstream)
+        losses = {training: tf.reduce_sum(p * upstream) for training, p in pooled.items()}
+    for training in (True, False):
+        np.testing.assert_array_equal(pooled[training].numpy(), expected.numpy())
+        np.testing.assert_allclose(tape.gradient(losses[training], y).numpy(),
+                                   tape.gradient(expected_loss, y).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("shape, carried", [
+    ((28, 28, 1), None),       # The parity-plane path.
+    ((28, 28, 3), (0, 3)),     # Parity planes on every declared channel.
+    ((28, 28, 1), (1, 2)),     # ... on a carried subset of them.
+    ((7, 7, 2), None),         # Odd sizes take the plain path,
+    ((14, 14, 16), None),      # and so do deep layers' many channels.
+])
+def test_conv_max_pool_is_a_convolution_then_a_max_pool(shape, carried):
+    channels = 3 if carried else shape[-1]
+    layer = ConvMaxPool(8, 5, channels if carried else None, carried,
+                        kernel_initializer=tf.keras.initializers.RandomNormal(seed=2))
+    x = tf.random.stateless_uniform((5, *shape), seed=(3, 4))
+    full_x = x if carried is None else tf.pad(
+        x, [[0, 0], [0, 0], [0, 0], [carried[0], channels - carried[1]]])
+    upstream = tf.random.stateless_normal((5, -(-shape[0] // 2), -(-shape[1] // 2), 8),
+                                          seed=(5, 6))
+    layer.build(x.shape)
+    with tf.GradientTape(persistent=True) as tape:
+        ours = layer(x, training=True)
+        plain = tf.nn.max_pool2d(tf.nn.conv2d(full_x, layer.kernel, 1, "SAME"), 3, 2, "SAME")
+        ours_loss, plain_loss = tf.reduce_sum(ours * upstream), tf.reduce_sum(plain * upstream)
+    np.testing.assert_allclose(ours.numpy(), plain.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer(x, training=False).numpy(), plain.numpy(), rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(tape.gradient(ours_loss, layer.kernel).numpy(),
+                               tape.gradient(plain_loss, layer.kernel).numpy(), rtol=1e-4,
+                               atol=1e-4)
 
 
 @pytest.mark.parametrize("spec, message", [
