@@ -40,15 +40,10 @@ def build_reference(network: Sequence[str], *, input_shape: tuple[int, int, int]
 
 
 def copy_weights(project: tf.keras.Model, reference: tf.keras.Model) -> None:
-    """Sets the reference's weights to the project model's: conv kernels with the bias of the
-    block's BiasReLU, dense kernels and biases, in order."""
+    """Sets the reference's weights to the project model's: each conv and dense layer's
+    kernel and bias, in order."""
     values = []
     for layer in project.layers:
-        kind = type(layer).__name__
-        if kind in ("Conv2D", "CarriedConv2D", "ConvMaxPool"):
-            values.append(layer.kernel.numpy())
-        elif kind == "BiasReLU":
-            values.append(layer.bias.numpy())
-        elif kind in ("Dense", "CarriedDense"):
+        if hasattr(layer, "kernel"):
             values += [layer.kernel.numpy(), layer.bias.numpy()]
     reference.set_weights([np.asarray(v) for v in values])

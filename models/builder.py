@@ -30,7 +30,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from errors import UserError
-from models.layers import (BiasReLU, CarriedConv2D, CarriedDense, ConvMaxPool, LocalResponseNorm,
+from models.layers import (CarriedConv2D, CarriedDense, ConvMaxPool, LocalResponseNorm,
                            TaskHead)
 
 LAYER_KINDS = ("conv", "conv3", "fc")
@@ -115,9 +115,7 @@ def _conv_block(x, i: int, filters: int, norm: str, keep_prob: float, weights: d
     """The original's conv, bias, ReLU, max-pool, with the bias and ReLU after the pool:
     the same function (both are monotone), on a quarter of the values."""
     name = f"layer{i + 1}"
-    x = ConvMaxPool(filters, 5, *(subset or (None, None)), name=f"{name}_conv",
-                    kernel_initializer=weights["kernel_initializer"])(x)
-    x = BiasReLU(weights["bias_initializer"], name=f"{name}_bias_relu")(x)
+    x = ConvMaxPool(filters, 5, *(subset or (None, None)), name=f"{name}_conv", **weights)(x)
     norm_layer = _norm_layer(norm, f"{name}_norm")
     if norm_layer is not None:
         x = norm_layer(x)

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _lrn_forward(x, windowed, bias, alpha, beta):
     """x / z ** beta with z = bias + alpha * windowed; returns it and z ** -beta."""
     z = bias + alpha * windowed
@@ -16,14 +16,14 @@ def _lrn_forward(x, windowed, bias, alpha, beta):
     return x * scale, scale
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _lrn_backward_inner(gradient, x, windowed, scale, bias, alpha, beta):
     """-2 alpha beta g x z ** (-beta - 1): what each channel sends back to the squares of
     its window."""
     return (-2.0 * alpha * beta) * gradient * x * scale / (bias + alpha * windowed)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _lrn_backward_outer(gradient, x, scale, sent):
     return gradient * scale + x * sent
 
@@ -77,23 +77,6 @@ class LocalResponseNorm(tf.keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
                 "alpha": self.alpha, "beta": self.beta}
-
-
-class BiasReLU(tf.keras.layers.Layer):
-    """A per-channel bias, then ReLU. Placed after a max-pool it computes what the same bias
-    and ReLU before the pool would (both are monotone), on a quarter of the values."""
-
-    def build(self, input_shape):
-        self.bias = self.add_weight(shape=(input_shape[-1],), initializer=self._initializer,
-                                    name="bias")
-        super().build(input_shape)
-
-    def __init__(self, bias_initializer="zeros", **kwargs):
-        super().__init__(**kwargs)
-        self._initializer = tf.keras.initializers.get(bias_initializer)
-
-    def call(self, inputs):
-        return tf.nn.relu(inputs + self.bias)
 
 
 class TaskHead(tf.keras.layers.Layer):
@@ -182,30 +165,36 @@ def _window(even_even, even_odd, odd_even, odd_odd) -> list[tf.Tensor]:
             below, _next(even_odd, 1), _next(right, 1)]
 
 
-@tf.function(jit_compile=True)
-def _pool_planes(even_even, even_odd, odd_even, odd_odd) -> tf.Tensor:
-    even_rows = tf.maximum(tf.maximum(even_even, even_odd), _next(even_even, 2))
-    odd_rows = tf.maximum(tf.maximum(odd_even, odd_odd), _next(odd_even, 2))
-    return tf.maximum(tf.maximum(even_rows, odd_rows), _next(even_rows, 1))
-
-
-@tf.function(jit_compile=True)
-def _pool_planes_and_winners(*planes) -> tuple[tf.Tensor, tf.Tensor]:
-    """The pool and, for each window, the place (0-8, row-major) of its first maximum."""
-    window = _window(*planes)
+def _max_of_window(planes: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor]:
+    window = _window(*tf.unstack(planes))
     pooled = window[0]
     for entry in window[1:]:
         pooled = tf.maximum(pooled, entry)
+    return window, pooled
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _pool_planes(planes: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+    return tf.nn.relu(_max_of_window(planes)[1] + bias)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _pool_planes_and_winners(planes: tf.Tensor, bias: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The block's output and, for each window, the place (0-8, row-major) of its first
+    maximum, or 9 where the ReLU is off and no gradient passes."""
+    window, pooled = _max_of_window(planes)
+    output = tf.nn.relu(pooled + bias)
     winner = tf.fill(tf.shape(pooled), tf.constant(len(window), tf.int8))
     for place in reversed(range(len(window))):
         winner = tf.where(tf.equal(window[place], pooled), tf.constant(place, tf.int8), winner)
-    return pooled, winner
+    return output, tf.where(output > 0, winner, tf.constant(len(window), tf.int8))
 
 
-@tf.function(jit_compile=True)
-def _unpool_planes(winner: tf.Tensor, gradient: tf.Tensor) -> tuple[tf.Tensor, ...]:
-    """The pool's gradient on the four planes: each window's gradient goes to its winner,
-    and an entry that several windows share sums what they send it."""
+@tf.function(jit_compile=True, autograph=False)
+def _unpool_planes(winner: tf.Tensor, gradient: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The gradients of the four planes and of the bias: each window's gradient, where its
+    ReLU is on, goes to its winner, and an entry that several windows share sums what
+    they send it."""
     zero = tf.zeros_like(gradient)
 
     def sent(place):
@@ -216,63 +205,87 @@ def _unpool_planes(winner: tf.Tensor, gradient: tf.Tensor) -> tuple[tf.Tensor, .
                  + _previous(_previous(sent(8), 1), 2))
     even_odd = sent(1) + _previous(sent(7), 1)
     odd_even = sent(3) + _previous(sent(5), 2)
-    return even_even, even_odd, odd_even, sent(4)
+    passed = tf.where(winner < 9, gradient, zero)
+    return (tf.stack([even_even, even_odd, odd_even, sent(4)]),
+            tf.reduce_sum(passed, axis=[0, 1, 2]))
 
 
 @tf.custom_gradient
-def _pool_planes_for_training(*planes):
-    pooled, winner = _pool_planes_and_winners(*planes)
-    return pooled, lambda gradient: _unpool_planes(winner, gradient)
+def _pool_planes_for_training(planes, bias):
+    output, winner = _pool_planes_and_winners(planes, bias)
+    return output, lambda gradient: _unpool_planes(winner, gradient)
 
 
-def max_pool_of_parity_planes(even_even, even_odd, odd_even, odd_odd, training=False):
-    """The 3x3 max-pool with stride 2 and SAME padding of an even-sized map y, given as its
-    four parity planes (even_odd[i, j] = y[2i, 2j + 1], and so on).
+def max_pool_of_parity_planes(planes: tf.Tensor, bias: tf.Tensor,
+                              training: bool = False) -> tf.Tensor:
+    """ReLU(the 3x3 max-pool with stride 2 and SAME padding + bias) of an even-sized map y,
+    given as its four parity planes stacked, [4, B, H/2, W/2, C]: y[2i, 2j],
+    y[2i, 2j + 1], y[2i + 1, 2j], y[2i + 1, 2j + 1] at (i, j).
 
     Compiled by XLA into a few fused loops, with its own gradient: in training the
     forward pass also records each window's first maximum in row-major order, where
     TensorFlow's max-pool gradient sends the window's gradient, and the backward pass
-    sends it there. Without `training`, the maxima alone, as evaluation needs (their
+    sends it there. Without `training`, the output alone, as evaluation needs (its
     gradient is then TensorFlow's own, correct and slower)."""
-    planes = (even_even, even_odd, odd_even, odd_odd)
-    return _pool_planes_for_training(*planes) if training else _pool_planes(*planes)
+    if training:
+        return _pool_planes_for_training(planes, bias)
+    return _pool_planes(planes, bias)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _parity_patches(images: tf.Tensor, size: int) -> tf.Tensor:
+    """The size x size patches of SAME-padded even-sized images at the output positions of
+    each parity plane: [4 * B * H/2 * W/2, size * size * C], planes in
+    max_pool_of_parity_planes's order, each patch's entries in a kernel's (row, column,
+    channel) order."""
+    before = (size - 1) // 2
+    padded = tf.pad(images, [[0, 0], [before, size - 1 - before], [before, size - 1 - before],
+                             [0, 0]])
+    height, width = images.shape[1:3]
+    planes = [tf.concat([padded[:, a + u:a + u + height - 1:2, b + v:b + v + width - 1:2]
+                         for u in range(size) for v in range(size)], axis=-1)
+              for a in (0, 1) for b in (0, 1)]
+    return tf.reshape(tf.stack(planes), [-1, size * size * images.shape[-1]])
 
 
 class ConvMaxPool(CarriedConv2D):
-    """The original's convolution (SAME padding, stride 1, no bias) and its 3x3 max-pool with
-    stride 2 and SAME padding, as one layer.
+    """The original's conv layer: a convolution (SAME padding, stride 1), a 3x3 max-pool
+    with stride 2 and SAME padding, a per-channel bias and ReLU. The bias and ReLU come
+    after the pool: the same function as before it (both are monotone), on a quarter of
+    the values.
 
     On an even-sized image of a few channels (the first layer) the convolution is computed
-    at the four parity planes of its output, as four convolutions with stride 2 (the same
-    products), and the pool is a maximum over the planes (`max_pool_of_parity_planes`):
-    TensorFlow's CPU max-pool gradient, a scalar loop, took half of a `conv fc` training
-    step. Deeper layers, where the convolution's products dominate and run slower at
-    stride 2 (measured: 370 against 240 ms for the second conv's step), and odd sizes take
-    the plain path.
+    at the four parity planes of its output only, as one matrix product of the image's
+    patches (the same products), and the pool, bias and ReLU are one XLA-compiled
+    function of the planes (`max_pool_of_parity_planes`): TensorFlow's CPU max-pool
+    gradient, a scalar loop, took half of a `conv fc` training step, and its filter
+    gradient for one input channel runs at a quarter of the matrix product's rate.
+    Deeper layers, where the convolution's products dominate and TensorFlow's
+    convolution is the faster (measured: 370 against 240 ms for the second conv's step
+    with stride-2 convolutions), and odd sizes take the plain path.
     """
 
     PARITY_MAX_CHANNELS = 4
 
     def __init__(self, filters: int, kernel_size: int, channels: int | None = None,
                  carried: tuple[int, int] | None = None, kernel_initializer="glorot_uniform",
-                 **kwargs):
-        super().__init__(filters, kernel_size, channels, carried, use_bias=False,
-                         kernel_initializer=kernel_initializer, **kwargs)
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(filters, kernel_size, channels, carried, use_bias=True,
+                         kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer, **kwargs)
 
     def call(self, inputs, training=None):
         kernel = self.carried_kernel()
         height, width = inputs.shape[1:3]
         if (height is None or width is None or height % 2 or width % 2
                 or inputs.shape[-1] > self.PARITY_MAX_CHANNELS):
-            return tf.nn.max_pool2d(tf.nn.conv2d(inputs, kernel, 1, "SAME"), 3, 2, "SAME")
-        before = (self.kernel_size - 1) // 2
-        after = self.kernel_size - 1 - before
-        padded = tf.pad(inputs, [[0, 0], [before, after], [before, after], [0, 0]])
-        # Plane (a, b) holds the outputs at rows 2i + a and columns 2j + b.
-        rows, cols = height + self.kernel_size - 2, width + self.kernel_size - 2
-        planes = [tf.nn.conv2d(padded[:, a:a + rows, b:b + cols], kernel, 2, "VALID")
-                  for a in (0, 1) for b in (0, 1)]
-        return max_pool_of_parity_planes(*planes, training=bool(training))
+            pooled = tf.nn.max_pool2d(tf.nn.conv2d(inputs, kernel, 1, "SAME"), 3, 2, "SAME")
+            return tf.nn.relu(pooled + self.bias)
+        patches = _parity_patches(inputs, self.kernel_size)
+        products = tf.matmul(patches, tf.reshape(kernel, [-1, self.filters]))
+        planes = tf.reshape(products, [4, -1, height // 2, width // 2, self.filters])
+        bias = tf.convert_to_tensor(self.bias)
+        return max_pool_of_parity_planes(planes, bias, training=bool(training))
 
 
 class CarriedDense(tf.keras.layers.Layer):

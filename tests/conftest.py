@@ -1,10 +1,19 @@
-"""Shared fixtures: small IDX files written by the tests, and quiet TensorFlow logs."""
+"""Shared fixtures: small IDX files written by the tests; quiet TensorFlow logs and one XLA
+compilation cache for the session."""
 
+import atexit
 import gzip
 import os
+import shutil
 import struct
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One XLA compilation cache for the session and the task.py processes the tests start:
+# each fresh process would otherwise compile the model's XLA functions again (~3 s).
+_XLA_CACHE = tempfile.mkdtemp(prefix="xla-cache-")
+atexit.register(shutil.rmtree, _XLA_CACHE, ignore_errors=True)
+os.environ.setdefault("TF_XLA_FLAGS", f"--tf_xla_persistent_cache_directory={_XLA_CACHE}")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -46,7 +46,7 @@ def test_norm_choice_and_dropout():
     assert batch.count_params() == PARAMS[("conv", "fc")] + 4 * 64
     plain = build_model(("conv", "fc"), input_shape=(28, 28, 3), norm="none", keep_prob=1.0)
     assert [type(layer).__name__ for layer in plain.layers[1:]] == [
-        "ConvMaxPool", "BiasReLU", "Flatten", "Dense"]
+        "ConvMaxPool", "Flatten", "Dense"]
     assert lrn.get_layer("layer1_dropout").rate == pytest.approx(0.1)  # keep 0.9
 
 
@@ -91,20 +91,25 @@ def test_lrn_gradient_matches_tensorflows(beta):
 def test_the_parity_plane_pool_is_tensorflows_max_pool_ties_included(size):
     # Values in {0, 1, 2}: most windows hold ties, and the gradient must go to the first
     # maximum of each, in row-major order, as TensorFlow's max-pool gradient sends it.
+    # The biases put some windows' ReLU off (no gradient) and leave others on.
     y = tf.constant(np.random.default_rng(size).integers(0, 3, (4, size, size, 8)), tf.float32)
+    bias = tf.constant(np.linspace(-2.5, 1.0, 8), tf.float32)
     upstream = tf.random.stateless_normal((4, size // 2, size // 2, 8), seed=(1, size))
     with tf.GradientTape(persistent=True) as tape:
-        tape.watch(y)
-        expected = tf.nn.max_pool2d(y, 3, 2, "SAME")
-        planes = [y[:, a::2, b::2] for a in (0, 1) for b in (0, 1)]
-        pooled = {training: max_pool_of_parity_planes(*planes, training=training)
+        tape.watch([y, bias])
+        expected = tf.nn.relu(tf.nn.max_pool2d(y, 3, 2, "SAME") + bias)
+        planes = tf.stack([y[:, a::2, b::2] for a in (0, 1) for b in (0, 1)])
+        pooled = {training: max_pool_of_parity_planes(planes, bias, training=training)
                   for training in (True, False)}
         expected_loss = tf.reduce_sum(expected * upstream)
         losses = {training: tf.reduce_sum(p * upstream) for training, p in pooled.items()}
+    assert 0 < np.mean(expected.numpy() > 0) < 1
     for training in (True, False):
         np.testing.assert_array_equal(pooled[training].numpy(), expected.numpy())
-        np.testing.assert_allclose(tape.gradient(losses[training], y).numpy(),
-                                   tape.gradient(expected_loss, y).numpy(), atol=1e-6)
+        for variable in (y, bias):
+            np.testing.assert_allclose(tape.gradient(losses[training], variable).numpy(),
+                                       tape.gradient(expected_loss, variable).numpy(),
+                                       atol=1e-5)
 
 
 @pytest.mark.parametrize("shape, carried", [
@@ -117,7 +122,8 @@ def test_the_parity_plane_pool_is_tensorflows_max_pool_ties_included(size):
 def test_conv_max_pool_is_a_convolution_then_a_max_pool(shape, carried):
     channels = 3 if carried else shape[-1]
     layer = ConvMaxPool(8, 5, channels if carried else None, carried,
-                        kernel_initializer=tf.keras.initializers.RandomNormal(seed=2))
+                        kernel_initializer=tf.keras.initializers.RandomNormal(seed=2),
+                        bias_initializer=tf.keras.initializers.RandomNormal(seed=3))
     x = tf.random.stateless_uniform((5, *shape), seed=(3, 4))
     full_x = x if carried is None else tf.pad(
         x, [[0, 0], [0, 0], [0, 0], [carried[0], channels - carried[1]]])
@@ -126,14 +132,17 @@ def test_conv_max_pool_is_a_convolution_then_a_max_pool(shape, carried):
     layer.build(x.shape)
     with tf.GradientTape(persistent=True) as tape:
         ours = layer(x, training=True)
-        plain = tf.nn.max_pool2d(tf.nn.conv2d(full_x, layer.kernel, 1, "SAME"), 3, 2, "SAME")
+        plain = tf.nn.relu(tf.nn.bias_add(
+            tf.nn.max_pool2d(tf.nn.conv2d(full_x, layer.kernel, 1, "SAME"), 3, 2, "SAME"),
+            layer.bias))
         ours_loss, plain_loss = tf.reduce_sum(ours * upstream), tf.reduce_sum(plain * upstream)
     np.testing.assert_allclose(ours.numpy(), plain.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(layer(x, training=False).numpy(), plain.numpy(), rtol=1e-5,
                                atol=1e-5)
-    np.testing.assert_allclose(tape.gradient(ours_loss, layer.kernel).numpy(),
-                               tape.gradient(plain_loss, layer.kernel).numpy(), rtol=1e-4,
-                               atol=1e-4)
+    for variable in (layer.kernel, layer.bias):
+        np.testing.assert_allclose(tape.gradient(ours_loss, variable).numpy(),
+                                   tape.gradient(plain_loss, variable).numpy(), rtol=1e-4,
+                                   atol=1e-4)
 
 
 @pytest.mark.parametrize("spec, message", [
