@@ -112,6 +112,24 @@ def test_the_parity_plane_pool_is_tensorflows_max_pool_ties_included(size):
                                        atol=1e-5)
 
 
+def test_in_parts_computes_a_batch_in_parts_and_joins_them_in_order(monkeypatch):
+    from models import layers
+
+    calls = []
+
+    def double(x):
+        calls.append(int(x.shape[0]))
+        return 2 * x
+
+    x = tf.reshape(tf.range(7.0), [7, 1])
+    monkeypatch.setattr(layers, "_parts", lambda: 3)
+    np.testing.assert_array_equal(layers.in_parts(double, x).numpy(), 2 * x.numpy())
+    assert calls == [3, 2, 2]
+    monkeypatch.setattr(layers, "_parts", lambda: 8)  # More parts than examples: whole.
+    layers.in_parts(double, x)
+    assert calls[-1] == 7
+
+
 @pytest.mark.parametrize("shape, carried", [
     ((28, 28, 1), None),       # The parity-plane path.
     ((28, 28, 3), (0, 3)),     # Parity planes on every declared channel.
