@@ -350,5 +350,7 @@ class CarriedDense(tf.keras.layers.Layer):
         pixels = int(np.prod(self.image_shape))
         rows = (np.arange(pixels)[:, None] * self.channels + np.arange(start, stop)).reshape(-1)
         rows = np.concatenate([rows, pixels * self.channels + np.arange(self.extra)])
-        kernel = tf.gather(self.kernel, tf.constant(rows, tf.int32))
+        # A gather from the variable itself reads only those rows (a gather from its
+        # value would read the whole kernel first).
+        kernel = tf.gather(self.kernel.value, tf.constant(rows, tf.int32))
         return self.activation(tf.matmul(inputs, kernel) + self.bias)
