@@ -5,9 +5,10 @@ layer. Each layer is a kind, optionally with its width as `kind:N`:
   conv   the original study's block: 5x5 kernels, SAME padding, ReLU, 3x3
          max-pool with stride 2, a normalisation (local response normalisation
          by default), dropout; the bias and ReLU are applied after the pool,
-         the same function on a quarter of the values, and the convolution and
-         pool are one layer (ConvMaxPool, fast on the first layer's images). Without a width, the first conv has
-         `conv_filters` filters and each later one twice as many (64, 128).
+         the same function on a quarter of the values; convolution, pool, bias
+         and ReLU are one layer (ConvMaxPool, fast on the first layer's images).
+         Without a width, the first conv has `conv_filters` filters and each
+         later one twice as many (64, 128).
   conv3  the ten-task paper's block: 3x3 kernels, stride 1, padding 1, ReLU,
          batch normalisation (momentum 0.9, PyTorch's), 2x2 max-pool. Without a
          width, `conv_filters`.
@@ -112,8 +113,8 @@ def _conv(filters: int, size: int, name: str, subset: tuple | None, **options):
 
 def _conv_block(x, i: int, filters: int, norm: str, keep_prob: float, weights: dict,
                 seed: int, subset: tuple | None = None):
-    """The original's conv, bias, ReLU, max-pool, with the bias and ReLU after the pool:
-    the same function (both are monotone), on a quarter of the values."""
+    """The original's conv block: ConvMaxPool (convolution, max-pool, bias, ReLU), the
+    normalisation, dropout."""
     name = f"layer{i + 1}"
     x = ConvMaxPool(filters, 5, *(subset or (None, None)), name=f"{name}_conv", **weights)(x)
     norm_layer = _norm_layer(norm, f"{name}_norm")

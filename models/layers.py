@@ -190,6 +190,9 @@ def _window(even_even, even_odd, odd_even, odd_odd) -> list[tf.Tensor]:
             below, _next(even_odd, 1), _next(right, 1)]
 
 
+_NO_WINNER = 9  # A window's winner where its ReLU is off: its gradient goes nowhere.
+
+
 def _max_of_window(planes: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor]:
     window = _window(*tf.unstack(planes))
     pooled = window[0]
@@ -206,13 +209,14 @@ def _pool_planes(planes: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
 @tf.function(jit_compile=True, autograph=False)
 def _pool_planes_and_winners(planes: tf.Tensor, bias: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The block's output and, for each window, the place (0-8, row-major) of its first
-    maximum, or 9 where the ReLU is off and no gradient passes."""
+    maximum, or _NO_WINNER where the ReLU is off and no gradient passes."""
     window, pooled = _max_of_window(planes)
     output = tf.nn.relu(pooled + bias)
-    winner = tf.fill(tf.shape(pooled), tf.constant(len(window), tf.int8))
+    no_winner = tf.constant(_NO_WINNER, tf.int8)
+    winner = tf.fill(tf.shape(pooled), no_winner)
     for place in reversed(range(len(window))):
         winner = tf.where(tf.equal(window[place], pooled), tf.constant(place, tf.int8), winner)
-    return output, tf.where(output > 0, winner, tf.constant(len(window), tf.int8))
+    return output, tf.where(output > 0, winner, no_winner)
 
 
 @tf.function(jit_compile=True, autograph=False)
@@ -230,7 +234,7 @@ def _unpool_planes(winner: tf.Tensor, gradient: tf.Tensor) -> tuple[tf.Tensor, t
                  + _previous(_previous(sent(8), 1), 2))
     even_odd = sent(1) + _previous(sent(7), 1)
     odd_even = sent(3) + _previous(sent(5), 2)
-    passed = tf.where(winner < 9, gradient, zero)
+    passed = tf.where(tf.not_equal(winner, _NO_WINNER), gradient, zero)
     return (tf.stack([even_even, even_odd, odd_even, sent(4)]),
             tf.reduce_sum(passed, axis=[0, 1, 2]))
 
