@@ -29,33 +29,39 @@ def in_parts(function, inputs: tf.Tensor) -> tf.Tensor:
     return tf.concat([function(part) for part in tf.split(inputs, sizes)], axis=0)
 
 
-@tf.function(jit_compile=True, autograph=False)
-def _lrn_forward(x, windowed, bias, alpha, beta):
-    """x / z ** beta with z = bias + alpha * windowed; returns it and z ** -beta."""
-    z = bias + alpha * windowed
+def _window_sum(x: tf.Tensor, radius: int) -> tf.Tensor:
+    """Each channel's sum of x over the 2 * radius + 1 nearest channels (fewer at the edges)."""
+    channels = x.shape[-1]
+    padded = tf.pad(x, [[0, 0]] * (x.shape.rank - 1) + [[radius, radius]])
+    total = padded[..., :channels]
+    for offset in range(1, 2 * radius + 1):
+        total += padded[..., offset:offset + channels]
+    return total
+
+
+def _lrn_scale(x, radius, bias, alpha, beta) -> tuple[tf.Tensor, tf.Tensor]:
+    """z = bias + alpha * (the window's sum of squares), and z ** -beta."""
+    z = bias + alpha * _window_sum(x * x, radius)
     if beta == 0.75:
         scale = tf.math.rsqrt(z)
-        scale = scale * tf.sqrt(scale)
-    else:
-        scale = tf.pow(z, -beta)
-    return x * scale, scale
+        return z, scale * tf.sqrt(scale)
+    return z, tf.pow(z, -beta)
 
 
 @tf.function(jit_compile=True, autograph=False)
-def _lrn_backward_inner(gradient, x, windowed, scale, bias, alpha, beta):
-    """-2 alpha beta g x z ** (-beta - 1): what each channel sends back to the squares of
-    its window."""
-    return (-2.0 * alpha * beta) * gradient * x * scale / (bias + alpha * windowed)
+def _lrn_forward(x, radius, bias, alpha, beta):
+    return x * _lrn_scale(x, radius, bias, alpha, beta)[1]
 
 
 @tf.function(jit_compile=True, autograph=False)
-def _lrn_backward_outer(gradient, x, scale, sent):
-    return gradient * scale + x * sent
-
-
-def _band_product(x: tf.Tensor, band: tf.Tensor) -> tf.Tensor:
-    """Each channel's sum over its window: x times the banded 0/1 matrix, on the last axis."""
-    return tf.tensordot(x, band, axes=[[x.shape.rank - 1], [0]])
+def _lrn_backward(gradient, x, radius, bias, alpha, beta):
+    """The input's gradient: g z ** -beta, plus x times the window's sum of what each channel
+    sends back to the squares of its window, -2 alpha beta g x z ** (-beta - 1). The
+    window is symmetric, so the sum over the channels that see a channel is a window
+    sum too. z is recomputed (as fast as keeping it, and no memory)."""
+    z, scale = _lrn_scale(x, radius, bias, alpha, beta)
+    sent = (-2.0 * alpha * beta) * gradient * x * scale / z
+    return gradient * scale + x * _window_sum(sent, radius)
 
 
 class LocalResponseNorm(tf.keras.layers.Layer):
@@ -63,11 +69,12 @@ class LocalResponseNorm(tf.keras.layers.Layer):
     of tf.nn.local_response_normalization, x / (bias + alpha * sum of squares over the
     2 * depth_radius + 1 nearest channels) ** beta.
 
-    The windowed sum is a product with a banded 0/1 matrix (symmetric, so it is its own
-    transpose in the gradient), and the elementwise work around the two products, forward
-    and backward, is compiled by XLA into fused loops, with the gradient written out:
-    on a CPU several times faster than TensorFlow's LRN gradient kernel, with outputs and
-    gradients equal to float32 precision.
+    The forward pass and its gradient, written out, are each one XLA-compiled loop
+    (squares, windowed sums as shifted adds, the scale): with outputs and gradients
+    equal to float32 precision, on a CPU several times faster than TensorFlow's LRN
+    gradient kernel, and faster than computing the windowed sum as a product with
+    the banded 0/1 matrix (measured for 64 channels, batch 100: forward 3-4 against
+    6-7 ms, forward and gradient 8 against 12.5 ms).
     """
 
     def __init__(self, depth_radius: int = 4, bias: float = 1.0, alpha: float = 0.001 / 9.0,
@@ -78,24 +85,13 @@ class LocalResponseNorm(tf.keras.layers.Layer):
         self.alpha = alpha
         self.beta = beta
 
-    def build(self, input_shape):
-        channels = np.arange(input_shape[-1])
-        band = np.abs(channels[:, None] - channels[None, :]) <= self.depth_radius
-        self._band = tf.constant(band.astype(np.float32))
-        super().build(input_shape)
-
     def call(self, inputs):
-        band, constants = self._band, (self.bias, self.alpha, self.beta)
+        constants = (self.depth_radius, self.bias, self.alpha, self.beta)
 
         @tf.custom_gradient
         def normalise(x):
-            windowed = _band_product(tf.square(x), band)
-            normalised, scale = _lrn_forward(x, windowed, *constants)
-
-            def gradient(upstream):
-                inner = _lrn_backward_inner(upstream, x, windowed, scale, *constants)
-                return _lrn_backward_outer(upstream, x, scale, _band_product(inner, band))
-            return normalised, gradient
+            return (_lrn_forward(x, *constants),
+                    lambda upstream: _lrn_backward(upstream, x, *constants))
 
         return normalise(inputs)
 
@@ -264,17 +260,29 @@ def max_pool_of_parity_planes(planes: tf.Tensor, bias: tf.Tensor,
 @tf.function(jit_compile=True, autograph=False)
 def _parity_patches(images: tf.Tensor, size: int) -> tf.Tensor:
     """The size x size patches of SAME-padded even-sized images at the output positions of
-    each parity plane: [4 * B * H/2 * W/2, size * size * C], planes in
-    max_pool_of_parity_planes's order, each patch's entries in a kernel's (row, column,
-    channel) order."""
+    each parity plane, one patch a column: [size * size * C, 4 * B * H/2 * W/2], rows in a
+    kernel's (row, column, channel) order, columns in max_pool_of_parity_planes's order.
+
+    Each row is a shifted window of one of the padded image's four parity sub-images,
+    so the patches are contiguous copies; with a patch a column, the filter's gradient
+    is the patches times the planes' gradients (measured faster than a patch a row,
+    with the product's transpose: 10 against 14.5 ms at batch 100)."""
     before = (size - 1) // 2
-    padded = tf.pad(images, [[0, 0], [before, size - 1 - before], [before, size - 1 - before],
-                             [0, 0]])
-    height, width = images.shape[1:3]
-    planes = [tf.concat([padded[:, a + u:a + u + height - 1:2, b + v:b + v + width - 1:2]
-                         for u in range(size) for v in range(size)], axis=-1)
-              for a in (0, 1) for b in (0, 1)]
-    return tf.reshape(tf.stack(planes), [-1, size * size * images.shape[-1]])
+    after = size - 1 - before + (size - 1) % 2  # An even padded size (the extra row unread).
+    padded = tf.pad(images, [[0, 0], [before, after], [before, after], [0, 0]])
+    height, width, channels = images.shape[1:4]
+    # [B, row // 2, row % 2, column // 2, column % 2, C] of the padded image.
+    parity = tf.reshape(padded, [-1, padded.shape[1] // 2, 2, padded.shape[2] // 2, 2,
+                                 channels])
+
+    def window(row, column):  # padded[:, row::2, column::2], the size of a plane.
+        return parity[:, row // 2:row // 2 + height // 2, row % 2,
+                      column // 2:column // 2 + width // 2, column % 2]
+
+    rows = tf.stack([tf.stack([window(a + u, b + v) for a in (0, 1) for b in (0, 1)])
+                     for u in range(size) for v in range(size)])  # [size², 4, B, h, w, C]
+    rows = tf.transpose(rows, [0, 5, 1, 2, 3, 4])
+    return tf.reshape(rows, [size * size * channels, -1])
 
 
 class ConvMaxPool(CarriedConv2D):
@@ -317,7 +325,7 @@ class ConvMaxPool(CarriedConv2D):
 
         def tower(images):
             patches = _parity_patches(images, self.kernel_size)
-            planes = tf.reshape(tf.matmul(patches, flat_kernel),
+            planes = tf.reshape(tf.matmul(patches, flat_kernel, transpose_a=True),
                                 [4, -1, height // 2, width // 2, self.filters])
             return max_pool_of_parity_planes(planes, bias, training=bool(training))
         return in_parts(tower, inputs)

@@ -130,16 +130,18 @@ def test_in_parts_computes_a_batch_in_parts_and_joins_them_in_order(monkeypatch)
     assert calls[-1] == 7
 
 
-@pytest.mark.parametrize("shape, carried", [
-    ((28, 28, 1), None),       # The parity-plane path.
-    ((28, 28, 3), (0, 3)),     # Parity planes on every declared channel.
-    ((28, 28, 1), (1, 2)),     # ... on a carried subset of them.
-    ((7, 7, 2), None),         # Odd sizes take the plain path,
-    ((14, 14, 16), None),      # and so do deep layers' many channels.
+@pytest.mark.parametrize("shape, carried, size", [
+    ((28, 28, 1), None, 5),       # The parity-plane path.
+    ((28, 28, 3), (0, 3), 5),     # Parity planes on every declared channel.
+    ((28, 28, 1), (1, 2), 5),     # ... on a carried subset of them.
+    ((12, 10, 2), None, 4),       # Even and smaller kernels (SAME pads unevenly).
+    ((6, 8, 1), None, 3),
+    ((7, 7, 2), None, 5),         # Odd sizes take the plain path,
+    ((14, 14, 16), None, 5),      # and so do deep layers' many channels.
 ])
-def test_conv_max_pool_is_a_convolution_then_a_max_pool(shape, carried):
+def test_conv_max_pool_is_a_convolution_then_a_max_pool(shape, carried, size):
     channels = 3 if carried else shape[-1]
-    layer = ConvMaxPool(8, 5, channels if carried else None, carried,
+    layer = ConvMaxPool(8, size, channels if carried else None, carried,
                         kernel_initializer=tf.keras.initializers.RandomNormal(seed=2),
                         bias_initializer=tf.keras.initializers.RandomNormal(seed=3))
     x = tf.random.stateless_uniform((5, *shape), seed=(3, 4))
