@@ -9,15 +9,23 @@ _M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h).
 
 
 def prepare_process() -> None:
-    """Quiets TensorFlow's C++ start-up lines and caps glibc's malloc arenas.
+    """Quiets TensorFlow's C++ start-up lines, pools its CPU memory and caps glibc's malloc
+    arenas.
+
+    TensorFlow allocates a CPU tensor with malloc unless TF_CPU_ALLOCATOR_USE_BFC is
+    set; then its best-fit-with-coalescing allocator (the one it uses on GPUs) reuses
+    a pool: a two-task MNIST run's peak resident memory measured 920-927 MiB against
+    1,026-1,044 MiB, at the same speed. (Returning large blocks to the system instead,
+    with a fixed MALLOC_MMAP_THRESHOLD_, cost 2.5-3 times the run time in page faults.)
 
     glibc gives each busy thread its own arena (up to 8 per core), and TensorFlow's
     thread pools leave them fragmented: capping them at two took a two-task run's
     peak resident memory from 1,039-1,219 MiB to about 950 MiB at the same speed.
     The cap is set for this process (mallopt) and, through MALLOC_ARENA_MAX, for
-    the processes it starts; a user's own MALLOC_ARENA_MAX is kept. Elsewhere
-    than glibc, the cap is skipped."""
+    the processes it starts; elsewhere than glibc, it is skipped. A user's own value of
+    any of these variables is kept."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
     arenas = os.environ.setdefault("MALLOC_ARENA_MAX", str(MALLOC_ARENAS))
     libc_name = ctypes.util.find_library("c")
     if not libc_name or not arenas.isdigit():
