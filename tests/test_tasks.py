@@ -159,6 +159,23 @@ def test_train_batches_are_seeded_shaped_and_reshuffled_each_epoch():
     assert sorted(epoch1) == sorted(epoch2) and not np.array_equal(epoch1, epoch2)
 
 
+@pytest.mark.parametrize("batch", [3, 7, 10])
+def test_a_training_stream_is_its_epochs_in_turn_cut_into_batches(batch):
+    """Every epoch is the whole training set in a fresh order, and batches run on across the
+    epochs' ends, also when a batch is larger than the set (7 examples here; with the
+    tiny set's labels 0-6, a label names its example)."""
+    (task,) = build_tasks(["id"], sources={"mnist": _tiny_mnist(n_train=7)},
+                          input_style="combined", seed=3)
+    epochs = 10
+    labels = np.concatenate([b[1].numpy() for b in
+                             task.train_batches(batch).take(epochs * 7 // batch)])
+    orders = labels[:len(labels) // 7 * 7].reshape(-1, 7)
+    assert len(orders) >= epochs - 1
+    for order in orders:
+        assert sorted(order) == list(range(7))
+    assert len({tuple(order) for order in orders}) > len(orders) // 2
+
+
 def test_a_checkpoint_of_a_training_stream_holds_counters_not_every_index(tmp_path):
     """Each epoch's order is a function of (seed, epoch), so a checkpoint of the stream does
     not hold a shuffle buffer of every index (14 MB and a second per MNIST task before)."""
