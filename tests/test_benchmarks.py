@@ -11,6 +11,9 @@ def test_training_flops_count_three_forward_passes():
     assert training_flops(("fc", "fc")) == 3 * (2 * 2352 * 500 + 2 * 500 * 10)
     second = 2 * 14 * 14 * 5 * 5 * 64 * 128
     assert training_flops(("conv", "conv", "fc")) == 3 * (conv + second + 2 * 7 * 7 * 128 * 10)
+    # The project's own work on one carried channel.
+    assert training_flops(("fc", "fc"), input_shape=(28, 28, 1)) == 3 * (
+        2 * 784 * 500 + 2 * 500 * 10)
 
 
 def test_matmul_rate_is_measured():
@@ -30,5 +33,6 @@ def test_the_table_shows_every_figure():
     out = io.StringIO()
     print_table(results, out)
     text = out.getvalue()
-    assert "1.50x" in text and "19%" in text and "1.33x" in text
+    assert "1.50x" in text and "1.33x" in text
+    assert "28.0 ( 19%)" in text and "18.7 ( 12%)" in text  # Each side's GFLOP/s.
     assert "10.0 other (20.0%: 6.0 startup, 4.0 in the run); peak RSS 1200 MiB" in text
