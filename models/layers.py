@@ -364,22 +364,14 @@ class CarriedDense(tf.keras.layers.Layer):
                                            self.carried_rows)
 
     def build(self, input_shape):
-        full_shape = (len(self.carried_rows) + len(self.uncarried_rows), self.units)
-        drawn = []
-
-        def rows_of_full(rows):
-            def initializer(shape, dtype=None):
-                if not drawn:
-                    drawn.append(self._initializers[0](full_shape, dtype=dtype))
-                return tf.gather(drawn[0], rows)
-            return initializer
-
+        rows = len(self.carried_rows) + len(self.uncarried_rows)
+        full = self._initializers[0]((rows, self.units))  # The full layer's initial values.
         self.carried_kernel = self.add_weight(
-            shape=(len(self.carried_rows), self.units), initializer=rows_of_full(self.carried_rows),
-            name="carried_kernel")
+            shape=(len(self.carried_rows), self.units), name="carried_kernel",
+            initializer=lambda shape, dtype=None: tf.gather(full, self.carried_rows))
         self.uncarried_kernel = self.add_weight(
-            shape=(len(self.uncarried_rows), self.units),
-            initializer=rows_of_full(self.uncarried_rows), name="uncarried_kernel",
+            shape=(len(self.uncarried_rows), self.units), name="uncarried_kernel",
+            initializer=lambda shape, dtype=None: tf.gather(full, self.uncarried_rows),
             trainable=False)
         self.bias = self.add_weight(shape=(self.units,), initializer=self._initializers[1],
                                     name="bias")

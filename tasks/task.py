@@ -173,7 +173,9 @@ def mixed_batches(tasks: list[Task], task_ids: np.ndarray, example_ids: np.ndarr
         labels = tf.dynamic_stitch(positions, [labels for _, labels in prepared])
         return tasks[0].with_signal(images, task_ids), labels
 
-    whole = len(task_ids) // batch * batch  # Batches of single ids cost ~0.3 ms of CPU each.
+    # The id arrays a batch at a time: tf.data batching single ids costs CPU per id (0.3 ms
+    # per batch of 100, measured for a training stream).
+    whole = len(task_ids) // batch * batch
     numbered = (tf.data.Dataset.from_tensor_slices((np.reshape(task_ids[:whole], [-1, batch]),
                                                     np.reshape(example_ids[:whole], [-1, batch])))
                 .enumerate()
