@@ -385,4 +385,4 @@ class CarriedDense(tf.keras.layers.Layer):
                                  [self.carried_kernel, self.uncarried_kernel])
 
     def call(self, inputs):
-        return self.activation(tf.matmul(inputs, self.carried_kernel) + self.bias)
+        return self.activation(tf.nn.bias_add(tf.matmul(inputs, self.carried_kernel), self.bias))

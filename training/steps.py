@@ -14,10 +14,26 @@ PLAIN = Objective()
 EVAL_BATCH = 100
 
 
+class SGD(tf.keras.optimizers.SGD):
+    """Keras's plain gradient descent, each dense update one fused kernel.
+
+    Keras updates a variable as two kernels, lr * gradient into a new tensor and a
+    subtraction of it; TensorFlow's ResourceApplyGradientDescent computes the same
+    var - lr * gradient, element by element, in one pass (the weights are equal to
+    the bit; a test checks it). With momentum, or a sparse gradient, Keras's own."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.momentum or isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        tf.raw_ops.ResourceApplyGradientDescent(
+            var=variable.handle, alpha=tf.cast(learning_rate, variable.dtype),
+            delta=tf.cast(gradient, variable.dtype))
+
+
 def make_optimizer(name: str, learning_rate: float) -> tf.keras.optimizers.Optimizer:
     """The optimizers the original offered (sgd, adam), with TF1's Adam epsilon, and two more."""
     if name == "sgd":
-        return tf.keras.optimizers.SGD(learning_rate)
+        return SGD(learning_rate)
     if name == "momentum":
         return tf.keras.optimizers.SGD(learning_rate, momentum=0.9)
     if name == "adam":

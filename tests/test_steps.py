@@ -1,0 +1,29 @@
+"""The compiled training step and its optimizers."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import build_model
+from training.steps import SGD, train_steps
+
+
+@pytest.mark.parametrize("network,momentum", [(("fc", "fc"), 0.0), (("conv:4", "fc"), 0.0),
+                                              (("fc", "fc"), 0.9)])
+def test_the_fused_sgd_moves_the_weights_exactly_as_keras_sgd(network, momentum):
+    images = tf.random.stateless_uniform((20, 28, 28, 1), seed=(3, 4))
+    labels = tf.constant(list(range(10)) * 2)
+    weights = []
+    for optimizer in (SGD(0.05, momentum=momentum),
+                      tf.keras.optimizers.SGD(0.05, momentum=momentum)):
+        model = build_model(network, input_shape=(28, 28, 1), keep_prob=1.0, seed=5)
+        optimizer.build(model.trainable_variables)
+        batches = iter(tf.data.Dataset.from_tensor_slices((images, labels)).batch(10).repeat())
+        losses, _ = train_steps(model, optimizer, batches, tf.constant(4))
+        assert np.all(np.isfinite(losses.numpy()))
+        weights.append([v.numpy() for v in model.trainable_variables])
+    start = build_model(network, input_shape=(28, 28, 1), keep_prob=1.0, seed=5).get_weights()
+    for fused, keras, initial in zip(*weights, start):
+        np.testing.assert_array_equal(fused, keras)
+        assert not np.array_equal(fused, initial)
+
