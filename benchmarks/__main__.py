@@ -6,8 +6,9 @@ Training steps per second at batch 100 for `conv fc`, `conv conv fc` and `fc fc`
 evaluation images per second, the training step's achieved GFLOP/s against
 numpy's float32 matrix-multiply rate, and a whole two-task task.py run split into
 training, evaluation and everything else, with its peak resident memory. Project
-and reference alternate in rounds and each figure is the median of its rounds,
-so that a noisy machine affects both alike.
+and reference alternate in paired rounds, back to back, so that a noisy
+machine affects both alike: each side's rate is the median of its rounds, and
+each speedup the median of the rounds' ratios (with their quartiles).
 """
 
 import runtime
@@ -61,10 +62,6 @@ def training_flops(network, input_shape=(28, 28, 3), conv_filters=64, fc_units=5
             forward += 2 * features * units
             features = units
     return 3 * forward
-
-
-def _median_rate(measure, rounds: int) -> float:
-    return statistics.median(measure() for _ in range(rounds))
 
 
 class Pair:
@@ -123,19 +120,41 @@ class Pair:
         return steps / (time.perf_counter() - start)
 
 
-def train_figures(network, task, float_images, labels, steps: int, rounds: int) -> dict:
+def paired_rounds(project, reference, min_rounds: int, seconds: float):
+    """Alternates project() and reference() (each returns a rate) for at least `min_rounds`
+    rounds and until `seconds` have passed; the medians of each side's rates and of
+    the per-round ratios, with the ratios' quartiles. A round's two figures are
+    measured back to back, so the machine's drift (its speed varies by a fifth or
+    more here) affects both alike, and the median ratio is steadier than a ratio of
+    medians."""
+    rates, start = [], time.perf_counter()
+    while len(rates) < min_rounds or time.perf_counter() - start < seconds:
+        rates.append((project(), reference()))
+    ratios = sorted(p / r for p, r in rates)
+    n = len(ratios)
+    return {"project": statistics.median(p for p, _ in rates),
+            "reference": statistics.median(r for _, r in rates),
+            "speedup": statistics.median(ratios), "rounds": n,
+            "speedup_quartiles": [ratios[n // 4], ratios[(3 * n) // 4]]}
+
+
+def train_figures(network, task, float_images, labels, min_rounds: int,
+                  seconds: float) -> dict:
+    """Steps per second of the project's step and the reference's, in paired rounds of
+    the same number of steps: a multiple of WINDOW that the project takes about a
+    quarter of a second for."""
     pair = Pair(network, task, float_images, labels)
     pair.project_rate(2 * WINDOW)  # Traces and warms up.
     pair.reference_rate(2 * WINDOW)
-    project, reference = [], []
-    for _ in range(rounds):
-        project.append(pair.project_rate(steps))
-        reference.append(pair.reference_rate(steps))
-    return {"project_steps_per_s": statistics.median(project),
-            "reference_steps_per_s": statistics.median(reference)}
+    steps = WINDOW * max(1, round(0.25 * pair.project_rate(2 * WINDOW) / WINDOW))
+    rounds = paired_rounds(lambda: pair.project_rate(steps), lambda: pair.reference_rate(steps),
+                           min_rounds, seconds)
+    return {"project_steps_per_s": rounds["project"], "reference_steps_per_s": rounds["reference"],
+            "speedup": rounds["speedup"], "speedup_quartiles": rounds["speedup_quartiles"],
+            "rounds": rounds["rounds"], "steps_per_round": steps}
 
 
-def eval_figures(task, float_images, labels, rounds: int) -> dict:
+def eval_figures(task, float_images, labels, min_rounds: int, seconds: float) -> dict:
     """Images per second evaluating `conv fc` on the task's test set: the project's evaluate
     against Keras's model.evaluate on float32 batches of the same size."""
     import tensorflow as tf
@@ -163,9 +182,10 @@ def eval_figures(task, float_images, labels, rounds: int) -> dict:
         return count / (time.perf_counter() - start)
 
     project(), plain()  # Traces.
-    rates = [(project(), plain()) for _ in range(rounds)]
-    return {"project_images_per_s": statistics.median(r[0] for r in rates),
-            "reference_images_per_s": statistics.median(r[1] for r in rates)}
+    rounds = paired_rounds(project, plain, min_rounds, seconds)
+    return {"project_images_per_s": rounds["project"],
+            "reference_images_per_s": rounds["reference"], "speedup": rounds["speedup"],
+            "speedup_quartiles": rounds["speedup_quartiles"], "rounds": rounds["rounds"]}
 
 
 def whole_run(max_steps: int) -> dict:
@@ -204,7 +224,8 @@ def measure(quick: bool) -> dict:
     from tasks import build_tasks
 
     tf.get_logger().setLevel("WARNING")
-    steps, rounds = (20, 2) if quick else (60, 3)
+    # Paired rounds: at least this many, and for at least this many seconds a network.
+    min_rounds, seconds = (2, 0.0) if quick else (9, 30.0)
     mnist = load_mnist("idx", None, None)
     [train_task] = build_tasks(["id"], sources={"mnist": mnist}, input_style="combined", seed=0)
     float_train = np.pad(mnist.train_images[..., None] / np.float32(255), [(0, 0)] * 3 + [(0, 2)])
@@ -214,27 +235,30 @@ def measure(quick: bool) -> dict:
                            "tensorflow": tf.__version__}, "train": {}}
     for network in NETWORKS:
         figures = train_figures(network, train_task, float_train,
-                                mnist.train_labels.astype(np.int32), steps, rounds)
+                                mnist.train_labels.astype(np.int32), min_rounds, seconds)
         # Each side's own work: the project's first layer computes with the carried
         # channels only (one, for MNIST), the reference's with all three.
         carried = train_task.carried[1] - train_task.carried[0]
         project_flops = training_flops(network, input_shape=(28, 28, carried)) * BATCH
         reference_flops = training_flops(network) * BATCH
-        figures.update(speedup=figures["project_steps_per_s"] / figures["reference_steps_per_s"],
-                       project_gflops=project_flops * figures["project_steps_per_s"] / 1e9,
+        figures.update(project_gflops=project_flops * figures["project_steps_per_s"] / 1e9,
                        reference_gflops=reference_flops * figures["reference_steps_per_s"] / 1e9)
         results["train"][" ".join(network)] = figures
     results["eval"] = eval_figures(train_task, float_test, mnist.test_labels.astype(np.int32),
-                                   rounds)
+                                   min_rounds, seconds)
     results["run"] = run
     results.update(
         train_speedup_conv_fc=results["train"]["conv fc"]["speedup"],
         train_speedup_fc_fc=results["train"]["fc fc"]["speedup"],
-        eval_speedup=results["eval"]["project_images_per_s"]
-        / results["eval"]["reference_images_per_s"],
+        eval_speedup=results["eval"]["speedup"],
         overhead_fraction=results["run"]["overhead_fraction"],
         peak_rss_mib=results["run"]["peak_rss_mib"])
     return results
+
+
+def _spread(figures: dict) -> str:
+    low, high = figures["speedup_quartiles"]
+    return f"({low:.2f}-{high:.2f}, {figures['rounds']})"
 
 
 def print_table(results: dict, out=sys.stdout) -> None:
@@ -243,15 +267,17 @@ def print_table(results: dict, out=sys.stdout) -> None:
           f"{machine['numpy_matmul_gflops']:.1f} GFLOP/s", file=out)
     ceiling = machine["numpy_matmul_gflops"]
     print(f"\n{'training, batch 100':22} {'project':>10} {'reference':>10} {'speedup':>8} "
-          f"{'GFLOP/s (of matmul): project':>29} {'reference':>16}", file=out)
+          f"{'(quartiles, rounds)':>20} {'GFLOP/s (of matmul): project':>29} {'reference':>16}",
+          file=out)
     for network, f in results["train"].items():
         print(f"{network:22} {f['project_steps_per_s']:8.1f}/s {f['reference_steps_per_s']:8.1f}/s"
-              f" {f['speedup']:7.2f}x {f['project_gflops']:20.1f} "
+              f" {f['speedup']:7.2f}x {_spread(f):>20} {f['project_gflops']:20.1f} "
               f"({f['project_gflops'] / ceiling:4.0%}) {f['reference_gflops']:9.1f} "
               f"({f['reference_gflops'] / ceiling:4.0%})", file=out)
     e = results["eval"]
     print(f"\n{'evaluation, conv fc':22} {e['project_images_per_s']:8.0f}/s "
-          f"{e['reference_images_per_s']:8.0f}/s {results['eval_speedup']:7.2f}x  images", file=out)
+          f"{e['reference_images_per_s']:8.0f}/s {results['eval_speedup']:7.2f}x {_spread(e):>20}  images",
+          file=out)
     r = results["run"]
     print(f"\ntask.py --tasks id inv, {r['max_steps']} steps: {r['wall_s']:.1f} s wall = "
           f"{r['train_s']:.1f} training + {r['eval_s']:.1f} evaluation + {r['other_s']:.1f} "

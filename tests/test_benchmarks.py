@@ -2,7 +2,7 @@
 
 import io
 
-from benchmarks.__main__ import matmul_gflops, print_table, training_flops
+from benchmarks.__main__ import matmul_gflops, paired_rounds, print_table, training_flops
 
 
 def test_training_flops_count_three_forward_passes():
@@ -16,16 +16,27 @@ def test_training_flops_count_three_forward_passes():
         2 * 784 * 500 + 2 * 500 * 10)
 
 
+def test_paired_rounds_report_the_median_ratio_of_back_to_back_rounds():
+    project, reference = iter([2.0, 4.0, 6.0, 10.0]), iter([1.0, 1.0, 2.0, 1.0])
+    figures = paired_rounds(lambda: next(project), lambda: next(reference), 4, 0.0)
+    # Ratios 2, 4, 3, 10: their median, not the ratio of the medians (5 / 1).
+    assert figures["speedup"] == 3.5
+    assert figures["project"] == 5.0 and figures["reference"] == 1.0
+    assert figures["rounds"] == 4 and figures["speedup_quartiles"] == [3.0, 10.0]
+
+
 def test_matmul_rate_is_measured():
     assert matmul_gflops(64, 0.05) > 0
 
 
 def test_the_table_shows_every_figure():
     train = {"project_steps_per_s": 12.0, "reference_steps_per_s": 8.0, "speedup": 1.5,
+             "speedup_quartiles": [1.25, 1.75], "rounds": 9,
              "project_gflops": 28.0, "reference_gflops": 18.7}
     results = {"machine": {"cpus": 2, "numpy_matmul_gflops": 150.0, "tensorflow": "2.x"},
                "train": {"conv fc": train, "fc fc": train},
-               "eval": {"project_images_per_s": 4000.0, "reference_images_per_s": 3000.0},
+               "eval": {"project_images_per_s": 4000.0, "reference_images_per_s": 3000.0,
+                        "speedup": 4 / 3, "speedup_quartiles": [1.2, 1.4], "rounds": 11},
                "eval_speedup": 4 / 3,
                "run": {"max_steps": 200, "wall_s": 50.0, "train_s": 20.0, "eval_s": 20.0,
                        "other_s": 10.0, "startup_s": 6.0, "in_run_other_s": 4.0,
@@ -34,5 +45,6 @@ def test_the_table_shows_every_figure():
     print_table(results, out)
     text = out.getvalue()
     assert "1.50x" in text and "1.33x" in text
+    assert "(1.25-1.75, 9)" in text and "(1.20-1.40, 11)" in text  # Quartiles, rounds.
     assert "28.0 ( 19%)" in text and "18.7 ( 12%)" in text  # Each side's GFLOP/s.
     assert "10.0 other (20.0%: 6.0 startup, 4.0 in the run); peak RSS 1200 MiB" in text
