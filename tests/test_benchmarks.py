@@ -38,7 +38,7 @@ def test_the_table_shows_every_figure():
                "eval": {"project_images_per_s": 4000.0, "reference_images_per_s": 3000.0,
                         "speedup": 4 / 3, "speedup_quartiles": [1.2, 1.4], "rounds": 11},
                "eval_speedup": 4 / 3,
-               "run": {"max_steps": 200, "wall_s": 50.0, "train_s": 20.0, "eval_s": 20.0,
+               "run": {"max_steps": 200, "test_frequency": 100, "wall_s": 50.0, "train_s": 20.0, "eval_s": 20.0,
                        "other_s": 10.0, "startup_s": 6.0, "in_run_other_s": 4.0,
                        "overhead_fraction": 0.2, "peak_rss_mib": 1200.0}}
     out = io.StringIO()
@@ -47,4 +47,5 @@ def test_the_table_shows_every_figure():
     assert "1.50x" in text and "1.33x" in text
     assert "(1.25-1.75, 9)" in text and "(1.20-1.40, 11)" in text  # Quartiles, rounds.
     assert "28.0 ( 19%)" in text and "18.7 ( 12%)" in text  # Each side's GFLOP/s.
+    assert "200 steps, tests every 100: 50.0 s wall" in text
     assert "10.0 other (20.0%: 6.0 startup, 4.0 in the run); peak RSS 1200 MiB" in text
