@@ -10,7 +10,7 @@ own, so blocks differ and the grid is the same on every machine.
 import numpy as np
 
 from data.shapes import DIMENSIONS, FEATURES, SIZES
-from tasks.task import derive_seed
+from seeds import derive_seed
 
 BLOCKS = 6
 

@@ -8,9 +8,10 @@ import tensorflow as tf
 
 from data.shapes import DIMENSIONS, FEATURES
 from errors import UserError
+from seeds import derive_seed
 from tasks import transforms
 from tasks.input_style import INPUT_STYLES, carried_channels, input_channels, place_channels
-from tasks.task import Split, Task, balanced_indices, derive_seed
+from tasks.task import Split, Task, balanced_indices
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """A Task: one source's uint8 arrays, a transform and an input style, served as tf.data batches."""
 
 import dataclasses
-import zlib
 
 import numpy as np
 import tensorflow as tf
 
+from seeds import derive_seed
 from tasks.input_style import place_channels
 from tasks.transforms import Transform
 
@@ -26,12 +26,6 @@ def parallel_batches(numbered: tf.data.Dataset, load) -> tf.data.Dataset:
     return (numbered.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(PREFETCH)
             .with_options(options))
-
-
-def derive_seed(run_seed: int, *names: str) -> int:
-    """A stable 31-bit seed for one purpose of one run (names such as 'id', 'train')."""
-    keys = [run_seed] + [zlib.crc32(name.encode()) for name in names]
-    return int(np.random.SeedSequence(keys).generate_state(1)[0] >> 1)
 
 
 def balanced_indices(labels: np.ndarray, count: int | None, rng: np.random.Generator,

@@ -4,6 +4,8 @@ import dataclasses
 import io
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -189,3 +191,15 @@ def test_the_mitigation_experiment_compares_each_mitigation_and_mode(tmp_path):
         assert configs["joint-uncertainty"].loss_weighting == "uncertainty"
     quick = sweep.expand(experiment, "mnist", seeds=1, log_dir=str(tmp_path), is_quick=True)
     assert {spec.config.max_steps for spec in quick} == {600}
+
+
+def test_listing_the_experiments_does_not_import_tensorflow():
+    """`python -m experiments list` answers in a fraction of a second (importing TensorFlow
+    takes five or more here)."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = ("import sys\nfrom experiments.__main__ import main\nmain(['list'])\n"
+              "print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], cwd=repo, check=True,
+                         capture_output=True, text=True).stdout.splitlines()
+    assert out[0].startswith("experiment") and any(line.startswith("optimizer") for line in out)
+    assert out[-1] == "False"

@@ -22,7 +22,8 @@ import numpy as np
 
 from errors import RunInterrupted, UserError
 from tasks import Task, balanced_indices, task_classes
-from tasks.task import derive_seed, mixed_batches
+from seeds import derive_seed
+from tasks.task import mixed_batches
 from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig
 from training.progress import Progress

@@ -13,7 +13,7 @@ the schedule alone, so a resumed run rebuilds it exactly.
 
 import numpy as np
 
-from tasks.task import derive_seed
+from seeds import derive_seed
 from training.schedule import Schedule
 
 REPLAY_FRACTION = 0.5

@@ -22,7 +22,8 @@ from tasks import Task
 from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig
 from training.progress import Progress
-from tasks.task import derive_seed, mixed_batches
+from seeds import derive_seed
+from tasks.task import mixed_batches
 from training.objectives import FISHER_EXAMPLES, diagonal_fisher
 from training.replay import period_mix
 from training.run_log import RunLog, evaluation_record, mean, write_train_window
