@@ -8,9 +8,11 @@ the time spent so far. state.json is written last and atomically, so it only eve
 names a complete checkpoint; the one before it is kept too.
 """
 
+import contextlib
 import glob
 import json
 import os
+import shutil
 import signal
 
 import numpy as np
@@ -53,11 +55,20 @@ class Checkpointer:
             reason = getattr(e, "strerror", None) or getattr(e, "message", str(e))
             raise UserError(f"cannot write a checkpoint in {self.directory} ({reason}); free "
                             "space or fix permissions (the previous one is intact)") from None
-        keep = {os.path.basename(prefix), self._prefix}
-        for path in glob.glob(os.path.join(self.directory, "step-*")):
-            if os.path.basename(path).split(".")[0] not in keep:
-                os.remove(path)
+        self._remove_all_but({os.path.basename(prefix), self._prefix})
         self.last_step, self._prefix = state["step"], os.path.basename(prefix)
+
+    def _remove_all_but(self, keep: set) -> None:
+        """Removes every checkpoint file but those of the prefixes in `keep`, with what a
+        save killed midway leaves: a sharded save's `PREFIX_temp` folder, a lone file."""
+        for path in glob.glob(os.path.join(self.directory, "step-*")):
+            if os.path.basename(path).split(".")[0] in keep:
+                continue
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
 
     def restore(self) -> dict:
         """Restores the latest checkpoint; returns its state."""
