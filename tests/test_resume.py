@@ -1,5 +1,6 @@
 """Runs that survive: kill and resume, determinism, the divergence guard, the log on resume."""
 
+import glob
 import io
 import json
 import os
@@ -28,6 +29,20 @@ def _lines(run_dir):
 
 def _without_times(records):
     return [{k: v for k, v in r.items() if k != "wall_time"} for r in records]
+
+
+def _events(run_dir):
+    """Every TensorBoard scalar of the run: (writer, tag, step, value), in order."""
+    import tensorflow as tf
+
+    scalars = []
+    for path in glob.glob(os.path.join(run_dir, "*", "events.out.tfevents.*")):
+        writer = os.path.basename(os.path.dirname(path))
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                scalars.append((writer, value.tag, event.step,
+                                float(tf.make_ndarray(value.tensor))))
+    return sorted(scalars)
 
 
 def _summary(run_dir):
@@ -105,6 +120,8 @@ def test_a_killed_run_resumes_to_the_same_log_as_an_uninterrupted_one(mnist, uni
     got = _lines(run_dir)
     assert [(r["step"], r["kind"]) for r in got] == [(r["step"], r["kind"]) for r in expected]
     assert _without_times(got) == _without_times(expected)  # Same accuracies and losses.
+    # TensorBoard's events are cut back too: each step once, as in the uninterrupted run.
+    assert _events(run_dir) == _events(uninterrupted)
     summary = _summary(run_dir)
     assert summary["status"] == "completed" and summary["resumed_from_steps"] == [stopped_at]
     assert summary["final_test_accuracy"] == _summary(uninterrupted)["final_test_accuracy"]
@@ -265,8 +282,6 @@ def test_a_checkpoint_that_does_not_fit_the_run_is_one_clear_error(tmp_path):
 
 
 def test_the_latest_checkpoint_and_the_one_before_are_kept(tmp_path):
-    import glob
-
     import tensorflow as tf
 
     from models import build_model
@@ -291,3 +306,11 @@ def test_the_latest_checkpoint_and_the_one_before_are_kept(tmp_path):
     assert resumed.restore()["step"] == 3
     resumed.save({"step": 4})
     assert kept() == ["step-3", "step-4"]
+    # What a save killed midway leaves (seen after SIGKILL during a save: the resumed
+    # run's next checkpoint raised IsADirectoryError on it) goes at the next save.
+    leftover = tmp_path / "checkpoint" / "step-5_temp"
+    leftover.mkdir()
+    (leftover / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half")
+    (tmp_path / "checkpoint" / "step-2.index").write_bytes(b"lone")
+    resumed.save({"step": 6})
+    assert kept() == ["step-4", "step-6"]

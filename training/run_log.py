@@ -6,6 +6,7 @@ scalars in the original tool's layout: `train/`, `test/` (all tasks together)
 and one `test_task_<i>_<name>/` writer per task, each with a scalar `accuracy`.
 """
 
+import glob
 import json
 import os
 from typing import Sequence
@@ -52,21 +53,30 @@ class RunLog:
     def __init__(self, run_dir: str, task_names: Sequence[str], config: dict | None,
                  metrics_bytes: int | None = None):
         """Starts a run's log with its config; or, resuming (config None), cuts metrics.jsonl
-        back to its first `metrics_bytes` bytes (its length at the checkpoint) and goes on."""
+        back to its first `metrics_bytes` bytes (its length at the checkpoint) and goes on,
+        with TensorBoard's event files written afresh from the lines kept (so they hold
+        what metrics.jsonl holds, not the steps between the checkpoint and the stop)."""
         self.run_dir = run_dir
         self.task_names = tuple(task_names)
         path = os.path.join(run_dir, METRICS_FILE)
+        writer_dirs = [os.path.join(run_dir, "train"), os.path.join(run_dir, "test")] + [
+            os.path.join(run_dir, f"test_task_{i}_{name}") for i, name in enumerate(task_names)]
         if config is not None:
             write_json_atomic(os.path.join(run_dir, CONFIG_FILE), config)
         else:
             with open(path, "r+b") as f:
                 f.truncate(metrics_bytes)
+            # TensorBoard's events are cut back too: written again from the kept lines.
+            for directory in writer_dirs:
+                for events in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
+                    os.remove(events)
         self._metrics = open(path, "a")
-        self._train_writer = tf.summary.create_file_writer(os.path.join(run_dir, "train"))
-        self._test_writer = tf.summary.create_file_writer(os.path.join(run_dir, "test"))
-        self._task_writers = [
-            tf.summary.create_file_writer(os.path.join(run_dir, f"test_task_{i}_{name}"))
-            for i, name in enumerate(self.task_names)]
+        self._train_writer, self._test_writer, *self._task_writers = [
+            tf.summary.create_file_writer(directory) for directory in writer_dirs]
+        if config is None:
+            with open(path) as f:
+                for line in f:
+                    self._mirror(json.loads(line))
 
     def write(self, record: dict) -> None:
         """Appends one record (a train or test line) and mirrors its scalars to TensorBoard."""
@@ -77,6 +87,10 @@ class RunLog:
             raise UserError(f"cannot write the run log in {self.run_dir} ({e.strerror}); free "
                             f"space or fix permissions, then --resume {self.run_dir} from its "
                             "last checkpoint") from None
+        self._mirror(record)
+
+    def _mirror(self, record: dict) -> None:
+        """A record's scalars in TensorBoard's event files."""
         step = record["step"]
         if record["kind"] == "train":
             with self._train_writer.as_default(step=step):
