@@ -210,7 +210,8 @@ def whole_run(max_steps: int) -> dict:
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     train, evaluation = summary["train_time_s"], summary["eval_time_s"]
     startup = wall - summary["wall_time_s"]
-    return {"max_steps": max_steps, "test_frequency": TEST_FREQUENCY, "wall_s": wall, "train_s": train, "eval_s": evaluation,
+    return {"max_steps": max_steps, "test_frequency": TEST_FREQUENCY, "wall_s": wall,
+            "train_s": train, "eval_s": evaluation,
             "other_s": wall - train - evaluation, "startup_s": startup,
             "in_run_other_s": wall - train - evaluation - startup,
             "overhead_fraction": (wall - train - evaluation) / wall,
@@ -281,7 +282,8 @@ def print_table(results: dict, out=sys.stdout) -> None:
               f"({f['reference_gflops'] / ceiling:4.0%})", file=out)
     e = results["eval"]
     print(f"\n{'evaluation, conv fc':22} {e['project_images_per_s']:8.0f}/s "
-          f"{e['reference_images_per_s']:8.0f}/s {results['eval_speedup']:7.2f}x {_spread(e):>20}  images",
+          f"{e['reference_images_per_s']:8.0f}/s {results['eval_speedup']:7.2f}x "
+          f"{_spread(e):>20}  images",
           file=out)
     r = results["run"]
     print(f"\ntask.py --tasks id inv, {r['max_steps']} steps, tests every "

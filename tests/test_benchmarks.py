@@ -38,7 +38,8 @@ def test_the_table_shows_every_figure():
                "eval": {"project_images_per_s": 4000.0, "reference_images_per_s": 3000.0,
                         "speedup": 4 / 3, "speedup_quartiles": [1.2, 1.4], "rounds": 11},
                "eval_speedup": 4 / 3,
-               "run": {"max_steps": 200, "test_frequency": 100, "wall_s": 50.0, "train_s": 20.0, "eval_s": 20.0,
+               "run": {"max_steps": 200, "test_frequency": 100, "wall_s": 50.0,
+                       "train_s": 20.0, "eval_s": 20.0,
                        "other_s": 10.0, "startup_s": 6.0, "in_run_other_s": 4.0,
                        "overhead_fraction": 0.2, "peak_rss_mib": 1200.0}}
     out = io.StringIO()

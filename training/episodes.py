@@ -21,8 +21,8 @@ import time
 import numpy as np
 
 from errors import RunInterrupted, UserError
-from tasks import Task, balanced_indices, task_classes
 from seeds import derive_seed
+from tasks import Task, balanced_indices, task_classes
 from tasks.task import mixed_batches
 from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig

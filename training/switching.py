@@ -18,13 +18,13 @@ import numpy as np
 import tensorflow as tf
 
 from errors import RunInterrupted
+from seeds import derive_seed
 from tasks import Task
+from tasks.task import mixed_batches
 from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig
-from training.progress import Progress
-from seeds import derive_seed
-from tasks.task import mixed_batches
 from training.objectives import FISHER_EXAMPLES, diagonal_fisher
+from training.progress import Progress
 from training.replay import period_mix
 from training.run_log import RunLog, evaluation_record, mean, write_train_window
 from training.schedule import Schedule
