@@ -73,6 +73,7 @@ class Pair:
 
         from benchmarks.reference import build_reference, copy_weights
         from models import build_model
+        from tasks.streams import TaskStream
         from training.steps import make_optimizer
 
         self.tf, self.network = tf, network
@@ -82,7 +83,7 @@ class Pair:
         self.optimizer = make_optimizer("sgd", 0.01)
         self.optimizer.build(self.model.trainable_variables)
         self.reference_optimizer = tf.keras.optimizers.SGD(0.01)
-        self.batches = iter(task.train_batches(BATCH))
+        self.batches = TaskStream(task, BATCH)
         dataset = (tf.data.Dataset.from_tensor_slices((float_images, labels))
                    .shuffle(len(labels), seed=0).repeat().batch(BATCH)
                    .prefetch(tf.data.AUTOTUNE))

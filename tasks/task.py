@@ -104,36 +104,6 @@ class Task:
             return images
         return images, tf.one_hot(task_indices, self.signal_size) * self.signal_scale
 
-    def train_batches(self, batch_size: int) -> tf.data.Dataset:
-        """An endless stream of batches, reshuffled each epoch; seeded by the task's seed.
-
-        The examples come in each epoch's order, epoch after epoch, cut into batches (a
-        batch may span two epochs). Each epoch's order is a pure function of the seed
-        and the epoch's number, and so are the batches that start in it, so a
-        checkpoint of the stream holds two counters, not a shuffle buffer of every index
-        (which made each checkpoint 14 MB and a second per MNIST task); and the stream
-        is made a batch of indices at a time (a stream of single indices, batched, cost
-        0.3 ms of CPU a batch)."""
-        size, seed = len(self.train), derive_seed(self.seed, "shuffle")
-        reach = 1 + -(-batch_size // size)  # Epochs that a batch starting in one can touch.
-
-        def order(epoch):
-            return tf.random.experimental.stateless_shuffle(
-                tf.range(size, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64),
-                                                               epoch]))
-
-        def batches_starting_in(epoch):
-            following = tf.concat([order(epoch + k) for k in range(reach)], axis=0)
-            # Batch starts are the multiples of batch_size; the first one in this epoch
-            # is this far into it (past its end where none does).
-            first = tf.math.floormod(-epoch * size, batch_size)
-            starts = tf.range(first, tf.maximum(first, size), batch_size, dtype=tf.int64)
-            return tf.data.Dataset.from_tensor_slices(
-                tf.gather(following, starts[:, None] + tf.range(batch_size, dtype=tf.int64)))
-
-        indices = tf.data.Dataset.counter().flat_map(batches_starting_in)
-        return self._batches(self.train, indices, derive_seed(self.seed, "train"))
-
     def test_size(self, limit: int | None = None) -> int:
         """How many test examples an evaluation uses: all, or the first `limit`."""
         return len(self.test) if limit is None else min(limit, len(self.test))

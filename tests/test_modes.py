@@ -13,12 +13,12 @@ from errors import RunDiverged, UserError
 from data import MnistArrays
 from models import build_model
 from tasks import build_tasks
+from tasks.streams import TaskStream, train_streams
 from tests.conftest import write_mnist_dir
 from training import RunConfig, Schedule, run_experiment, smoke_config
 from training.objectives import (EWC, JointObjective, Objective, cross_entropies,
                                  diagonal_fisher, project_conflicting)
 from training.replay import REPLAY_FRACTION, buffer_at, period_mix
-from training.switching import train_streams
 
 SEED = tf.constant([3, 4], tf.int64)
 
@@ -183,8 +183,10 @@ def _tiny_tasks(names=("id", "inv", "perm")):
 def test_alternate_mode_trains_a_different_task_every_step():
     tasks = _tiny_tasks(("id", "inv"))
     [stream] = train_streams(tasks, "alternate", 4)
-    alone = [list(task.train_batches(4).take(3)) for task in tasks]
-    for i, (images, labels) in enumerate(stream.take(6)):
+    alone = [TaskStream(task, 4) for task in tasks]
+    alone = [[next(stream) for _ in range(3)] for stream in alone]
+    for i in range(6):
+        images, labels = next(stream)
         expected_images, expected_labels = alone[i % 2][i // 2]
         np.testing.assert_array_equal(images.numpy(), expected_images.numpy())
         np.testing.assert_array_equal(labels.numpy(), expected_labels.numpy())
@@ -193,10 +195,10 @@ def test_alternate_mode_trains_a_different_task_every_step():
 def test_joint_mode_draws_one_batch_of_every_task_each_step():
     tasks = _tiny_tasks(("id", "inv"))
     [stream] = train_streams(tasks, "joint", 4)
-    first = next(iter(stream))
+    first = next(stream)
     assert len(first) == 2
     for (images, labels), task in zip(first, tasks):
-        expected_images, expected_labels = next(iter(task.train_batches(4)))
+        expected_images, expected_labels = next(TaskStream(task, 4))
         np.testing.assert_array_equal(images.numpy(), expected_images.numpy())
 
 

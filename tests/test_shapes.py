@@ -9,6 +9,7 @@ from data.shapes import (DIMENSIONS, FEATURES, MAX_OBJECTS, MIN_OBJECTS, RGB, ge
 from errors import UserError
 from models import build_model
 from tasks import TASKS, balanced_indices, build_tasks, check_task_names, task_classes
+from tasks.streams import TaskStream
 
 
 def test_every_scene_has_four_or_five_objects_each_drawn_in_its_colour():
@@ -89,7 +90,7 @@ def test_held_out_set_of_a_shapes_task_is_balanced(tmp_path):
                          input_style="combined", seed=0)
     labels = np.concatenate([labels.numpy() for _, labels in task.test_batches(50)])
     assert len(labels) == task.test_size() and labels.mean() == 0.5
-    images, _ = next(iter(task.train_batches(8)))
+    images, _ = next(TaskStream(task, 8))
     assert images.shape == (8, 32, 32, 3)
 
 

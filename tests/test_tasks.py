@@ -10,6 +10,8 @@ from data import MnistArrays
 from errors import UserError
 from tasks import TASKS, build_tasks, check_task_names, place_channels
 from tasks import transforms as T
+from tasks.streams import TaskStream
+from tasks.task import mixed_batches
 
 SEED = tf.constant([1, 2], tf.int64)
 
@@ -144,17 +146,21 @@ def _tiny_mnist(n_train=50, n_test=30):
         test_labels=(np.arange(n_test) % 10).astype(np.int32))
 
 
+def _drawn_labels(stream: TaskStream, count: int) -> list[np.ndarray]:
+    return [next(stream)[1].numpy() for _ in range(count)]
+
+
 def test_train_batches_are_seeded_shaped_and_reshuffled_each_epoch():
     mnist = _tiny_mnist()
     (task,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5)
-    images, labels = next(iter(task.train_batches(10)))
+    images, labels = next(TaskStream(task, 10))
     assert task.carried == (0, 1)  # Greyscale only: the other channels are never used.
     assert images.shape == (10, 28, 28, 1) and images.dtype == tf.float32
     assert labels.dtype == tf.int32
     assert 0.0 <= images.numpy().min() and images.numpy().max() <= 1.0
     (again,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5)
-    first = [b[1].numpy() for b in task.train_batches(10).take(10)]
-    np.testing.assert_array_equal(first, [b[1].numpy() for b in again.train_batches(10).take(10)])
+    first = _drawn_labels(TaskStream(task, 10), 10)
+    np.testing.assert_array_equal(first, _drawn_labels(TaskStream(again, 10), 10))
     epoch1, epoch2 = np.concatenate(first[:5]), np.concatenate(first[5:])
     assert sorted(epoch1) == sorted(epoch2) and not np.array_equal(epoch1, epoch2)
 
@@ -167,8 +173,7 @@ def test_a_training_stream_is_its_epochs_in_turn_cut_into_batches(batch):
     (task,) = build_tasks(["id"], sources={"mnist": _tiny_mnist(n_train=7)},
                           input_style="combined", seed=3)
     epochs = 10
-    labels = np.concatenate([b[1].numpy() for b in
-                             task.train_batches(batch).take(epochs * 7 // batch)])
+    labels = np.concatenate(_drawn_labels(TaskStream(task, batch), epochs * 7 // batch))
     orders = labels[:len(labels) // 7 * 7].reshape(-1, 7)
     assert len(orders) >= epochs - 1
     for order in orders:
@@ -176,25 +181,54 @@ def test_a_training_stream_is_its_epochs_in_turn_cut_into_batches(batch):
     assert len({tuple(order) for order in orders}) > len(orders) // 2
 
 
-def test_a_checkpoint_of_a_training_stream_holds_counters_not_every_index(tmp_path):
-    """Each epoch's order is a function of (seed, epoch), so a checkpoint of the stream does
-    not hold a shuffle buffer of every index (14 MB and a second per MNIST task before)."""
+def test_a_checkpoint_of_a_training_stream_holds_its_counter_not_every_index(tmp_path):
+    """Each epoch's order is a function of (seed, epoch), so a checkpoint of the stream holds
+    its batch counter, not the cached order of every index (14 MB and a second per
+    MNIST task when tf.data's shuffle buffer was saved)."""
     (task,) = build_tasks(["id"], sources={"mnist": _tiny_mnist(n_train=50_000)},
                           input_style="combined", seed=0)
-    stream = iter(task.train_batches(10))
+    stream = TaskStream(task, 10)
     next(stream)
     prefix = tf.train.Checkpoint(data=stream).write(str(tmp_path / "stream"))
     size = sum(path.stat().st_size for path in tmp_path.glob(f"{Path(prefix).name}*"))
     assert size < 100_000  # 50,000 int64 indices alone would be 400,000 bytes.
-    expected = [b[1].numpy() for b in [next(stream) for _ in range(3)]]
-    restored = iter(task.train_batches(10))
+    expected = _drawn_labels(stream, 3)
+    restored = TaskStream(task, 10)
     tf.train.Checkpoint(data=restored).read(prefix).assert_consumed()
-    np.testing.assert_array_equal([next(restored)[1].numpy() for _ in range(3)], expected)
+    np.testing.assert_array_equal(_drawn_labels(restored, 3), expected)
+
+
+def test_a_stream_draws_the_same_batches_inside_a_compiled_loop_as_eagerly():
+    """The runner draws batches inside its compiled training loop; the epoch-order cache is
+    refreshed there as the stream crosses epochs (7 examples, batches of 3)."""
+    (task,) = build_tasks(["noise"], sources={"mnist": _tiny_mnist(n_train=7)},
+                          input_style="combined", seed=2)
+
+    @tf.function
+    def draw(stream, count):
+        images = tf.TensorArray(tf.float32, size=count)
+        labels = tf.TensorArray(tf.int32, size=count)
+        for i in tf.range(count):
+            batch_images, batch_labels = next(stream)
+            images, labels = images.write(i, batch_images), labels.write(i, batch_labels)
+        return images.stack(), labels.stack()
+
+    compiled = TaskStream(task, 3)
+    first_images, first_labels = draw(compiled, tf.constant(4))
+    images, labels = draw(compiled, tf.constant(5))  # Carries on from batch 4.
+    eager = TaskStream(task, 3)
+    expected = [next(eager) for _ in range(9)]
+    np.testing.assert_array_equal(np.concatenate([first_labels, labels]),
+                                  [batch[1].numpy() for batch in expected])
+    np.testing.assert_allclose(np.concatenate([first_images, images]),
+                               [batch[0].numpy() for batch in expected], atol=1e-7)
+    assert int(compiled.position.numpy()) == 9
 
 
 def test_noise_task_differs_per_batch_but_its_test_set_is_fixed():
     (task,) = build_tasks(["noise"], sources={"mnist": _tiny_mnist()}, input_style="combined", seed=0)
-    batches = [b[0].numpy() for b in task.train_batches(10).take(2)]
+    stream = TaskStream(task, 10)
+    batches = [next(stream)[0].numpy() for _ in range(2)]
     assert not np.array_equal(batches[0], batches[1])
     test1 = np.concatenate([b[0].numpy() for b in task.test_batches(7)])
     test2 = np.concatenate([b[0].numpy() for b in task.test_batches(7)])
@@ -213,7 +247,8 @@ def test_batch_pipelines_run_without_the_autotuner():
     """tf.data's autotuner thread can hold an iterator's destructor for up to a minute (seen
     as 50 s at the end of a run); every pipeline of the runner turns it off."""
     (task,) = build_tasks(["id"], sources={"mnist": _tiny_mnist()}, input_style="combined", seed=0)
-    for dataset in (task.train_batches(10), task.test_batches(10)):
+    mixed = mixed_batches([task], np.zeros(20, np.int32), np.arange(20), 10, seed=0)
+    for dataset in (task.test_batches(10), mixed):
         assert dataset.options().autotune.enabled is False
 
 

@@ -2,7 +2,7 @@
 
 A checkpoint is TensorFlow's checkpoint of the model's variables (random-number
 states included: Keras keeps dropout's seed state among them), the optimizer's
-and the tf.data iterators' (shuffle order, position, batch counters), plus
+and the training streams' (tasks.streams: a batch counter per task), plus
 `checkpoint/state.json`: the step, the length of metrics.jsonl at that step, and
 the time spent so far. state.json is written last and atomically, so it only ever
 names a complete checkpoint; the one before it is kept too.
@@ -28,14 +28,14 @@ STATE_FILE = "state.json"
 class Checkpointer:
     """Saves and restores one run's state under RUN_DIR/checkpoint."""
 
-    def __init__(self, run_dir: str, model: tf.keras.Model, optimizer, iterators: list,
+    def __init__(self, run_dir: str, model: tf.keras.Model, optimizer, streams: list,
                  extra: list[tf.Variable] = ()):
         """`extra`: other variables of the run (EWC's consolidated tasks, learned loss
         weights)."""
         self.directory = os.path.join(run_dir, CHECKPOINT_DIR)
         self._checkpoint = tf.train.Checkpoint(model=list(model.variables),
                                                optimizer=list(optimizer.variables),
-                                               data=list(iterators), extra=list(extra))
+                                               data=list(streams), extra=list(extra))
         self.last_step: int | None = None  # The step of the latest checkpoint, if any.
         self._prefix: str | None = None  # Its file prefix, kept at the next save.
 

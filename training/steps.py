@@ -62,10 +62,11 @@ def train_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer,
 @tf.function
 def train_steps(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer, batches,
                 count: tf.Tensor, objective=PLAIN) -> tuple[tf.Tensor, tf.Tensor]:
-    """`count` steps on batches drawn from the iterator `batches`, in one call, so Python
-    is not in the loop; returns each step's (loss, accuracy) as two [count] vectors. The
-    objective says what a step minimises (training.objectives; default the plain mean
-    cross-entropy of one batch)."""
+    """`count` steps on batches drawn from `batches` (a training stream of tasks.streams,
+    which samples inside this compiled loop, or a tf.data iterator), in one call, so
+    Python is not in the loop; returns each step's (loss, accuracy) as two [count]
+    vectors. The objective says what a step minimises (training.objectives; default
+    the plain mean cross-entropy of one batch)."""
     losses = tf.TensorArray(tf.float32, size=count)
     accuracies = tf.TensorArray(tf.float32, size=count)
     for i in tf.range(count):

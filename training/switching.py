@@ -20,6 +20,7 @@ import tensorflow as tf
 from errors import RunInterrupted
 from seeds import derive_seed
 from tasks import Task
+from tasks.streams import train_streams
 from tasks.task import mixed_batches
 from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig
@@ -29,18 +30,6 @@ from training.replay import period_mix
 from training.run_log import RunLog, evaluation_record, mean, write_train_window
 from training.schedule import Schedule
 from training.steps import PLAIN, evaluate, train_steps
-
-
-def train_streams(tasks: list[Task], mode: str, batch: int) -> list[tf.data.Dataset]:
-    """The run's endless training streams: one per task (switch), one of a batch of every
-    task at once (joint), or one of the tasks' batches in turn (alternate)."""
-    streams = [task.train_batches(batch) for task in tasks]
-    if mode == "joint":
-        return [tf.data.Dataset.zip(tuple(streams))]
-    if mode == "alternate":
-        order = tf.data.Dataset.range(len(tasks)).repeat()
-        return [tf.data.Dataset.choose_from_datasets(streams, order)]
-    return streams
 
 
 class SwitchRun:
@@ -55,10 +44,9 @@ class SwitchRun:
                        "lambda x Fisher x learning rate stays below 2)" if self.ewc is not None
                        else "lower --learning-rate")  # What a diverged run's message advises.
         self.schedule = Schedule(config.tasks, config.task_time)
-        self.iterators = [iter(stream) for stream in train_streams(tasks, config.mode,
-                                                                   config.batch)]
+        self.streams = train_streams(tasks, config.mode, config.batch)
         self.replay: tuple[int, object] | None = None  # (period, its mixed-batch iterator)
-        self.checkpointer = Checkpointer(log.run_dir, model, optimizer, self.iterators,
+        self.checkpointer = Checkpointer(log.run_dir, model, optimizer, self.streams,
                                          objective.state_variables)
         self.step, self.train_time, self.eval_time, self.resumed_from = 0, 0.0, 0.0, []
         if resume is not None:
@@ -107,18 +95,19 @@ class SwitchRun:
         return self.schedule.task_at(step) if self.config.mode == "switch" else None
 
     def _batches(self, step: int):
-        """The iterator that the window starting at `step` draws from."""
+        """The stream that the window starting at `step` draws from: the active task's, the
+        joint or alternate stream, or a replay period's mixed batches (tf.data)."""
         if self.config.mode != "switch":
-            return self.iterators[0]
+            return self.streams[0]
         active = self.schedule.task_index_at(step)
         if not self.config.replay_size:
-            return self.iterators[active]
+            return self.streams[active]
         period = step // self.config.task_time
         if self.replay is None or self.replay[0] != period:
             mix = period_mix(self.schedule, period, self.config.replay_size,
                              [len(task.train) for task in self.tasks], self.config.batch,
                              self.config.seed)
-            stream = (self.iterators[active] if mix is None else iter(mixed_batches(
+            stream = (self.streams[active] if mix is None else iter(mixed_batches(
                 self.tasks, *mix, self.config.batch,
                 derive_seed(self.config.seed, "replay-batches", str(period)),
                 start=step - period * self.config.task_time)))
