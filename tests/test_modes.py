@@ -13,12 +13,13 @@ from errors import RunDiverged, UserError
 from data import MnistArrays
 from models import build_model
 from tasks import build_tasks
-from tasks.streams import TaskStream, train_streams
+from tasks.streams import TaskStream, train_stream
 from tests.conftest import write_mnist_dir
 from training import RunConfig, Schedule, run_experiment, smoke_config
 from training.objectives import (EWC, JointObjective, Objective, cross_entropies,
                                  diagonal_fisher, project_conflicting)
 from training.replay import REPLAY_FRACTION, buffer_at, period_mix
+from training.steps import train_steps
 
 SEED = tf.constant([3, 4], tf.int64)
 
@@ -182,7 +183,7 @@ def _tiny_tasks(names=("id", "inv", "perm")):
 
 def test_alternate_mode_trains_a_different_task_every_step():
     tasks = _tiny_tasks(("id", "inv"))
-    [stream] = train_streams(tasks, "alternate", 4)
+    stream = train_stream(tasks, "alternate", 4)
     alone = [TaskStream(task, 4) for task in tasks]
     alone = [[next(stream) for _ in range(3)] for stream in alone]
     for i in range(6):
@@ -194,12 +195,24 @@ def test_alternate_mode_trains_a_different_task_every_step():
 
 def test_joint_mode_draws_one_batch_of_every_task_each_step():
     tasks = _tiny_tasks(("id", "inv"))
-    [stream] = train_streams(tasks, "joint", 4)
+    stream = train_stream(tasks, "joint", 4)
     first = next(stream)
     assert len(first) == 2
     for (images, labels), task in zip(first, tasks):
         expected_images, expected_labels = next(TaskStream(task, 4))
         np.testing.assert_array_equal(images.numpy(), expected_images.numpy())
+
+
+def test_switch_mode_draws_the_active_tasks_batches_each_stream_carrying_on():
+    tasks = _tiny_tasks(("id", "inv"))
+    stream = train_stream(tasks, "switch", 4)
+    alone = [[next(single) for _ in range(2)] for single in (TaskStream(t, 4) for t in tasks)]
+    for active, (expected_images, expected_labels) in zip(
+            (0, 1, 0, 1), (alone[0][0], alone[1][0], alone[0][1], alone[1][1])):
+        stream.active.assign(active)
+        images, labels = next(stream)
+        np.testing.assert_array_equal(images.numpy(), expected_images.numpy())
+        np.testing.assert_array_equal(labels.numpy(), expected_labels.numpy())
 
 
 def test_the_replay_buffer_shares_its_room_among_past_tasks_keeping_what_was_there():
@@ -281,6 +294,17 @@ def test_each_mode_runs_end_to_end(data_dir, tmp_path, settings):
         assert set(summary["learned_loss_weights"]) == {"id", "inv"}
     if config.ewc_lambda:
         assert summary["ewc_consolidated"] == ["id"]  # At the switch; inv ran to the end.
+
+
+def test_a_switch_run_compiles_its_training_loop_once_for_all_its_tasks(data_dir, tmp_path):
+    """One stream serves every task (a switch on the active one), so a new task does not
+    trace the model and its gradient again (0.6 s a task for conv fc)."""
+    before = train_steps.experimental_get_tracing_count()
+    config = smoke_config(data_dir=data_dir, log_dir=str(tmp_path), run_name="run", batch=8,
+                          tasks=("id", "inv", "perm"), task_time=10, max_steps=30,
+                          test_frequency=30)
+    run_experiment(config, progress_stream=io.StringIO())
+    assert train_steps.experimental_get_tracing_count() - before == 1
 
 
 def test_a_run_that_ewc_makes_diverge_names_the_lambda(data_dir, tmp_path):

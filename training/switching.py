@@ -20,7 +20,7 @@ import tensorflow as tf
 from errors import RunInterrupted
 from seeds import derive_seed
 from tasks import Task
-from tasks.streams import train_streams
+from tasks.streams import train_stream
 from tasks.task import mixed_batches
 from training.checkpoint import Checkpointer, StopRequests
 from training.config import RunConfig
@@ -44,9 +44,9 @@ class SwitchRun:
                        "lambda x Fisher x learning rate stays below 2)" if self.ewc is not None
                        else "lower --learning-rate")  # What a diverged run's message advises.
         self.schedule = Schedule(config.tasks, config.task_time)
-        self.streams = train_streams(tasks, config.mode, config.batch)
+        self.stream = train_stream(tasks, config.mode, config.batch)
         self.replay: tuple[int, object] | None = None  # (period, its mixed-batch iterator)
-        self.checkpointer = Checkpointer(log.run_dir, model, optimizer, self.streams,
+        self.checkpointer = Checkpointer(log.run_dir, model, optimizer, [self.stream],
                                          objective.state_variables)
         self.step, self.train_time, self.eval_time, self.resumed_from = 0, 0.0, 0.0, []
         if resume is not None:
@@ -95,19 +95,20 @@ class SwitchRun:
         return self.schedule.task_at(step) if self.config.mode == "switch" else None
 
     def _batches(self, step: int):
-        """The stream that the window starting at `step` draws from: the active task's, the
-        joint or alternate stream, or a replay period's mixed batches (tf.data)."""
+        """The stream that the window starting at `step` draws from: the run's stream (in
+        switch mode set to the active task), or a replay period's mixed batches (tf.data)."""
         if self.config.mode != "switch":
-            return self.streams[0]
+            return self.stream
         active = self.schedule.task_index_at(step)
+        self.stream.active.assign(active)
         if not self.config.replay_size:
-            return self.streams[active]
+            return self.stream
         period = step // self.config.task_time
         if self.replay is None or self.replay[0] != period:
             mix = period_mix(self.schedule, period, self.config.replay_size,
                              [len(task.train) for task in self.tasks], self.config.batch,
                              self.config.seed)
-            stream = (self.streams[active] if mix is None else iter(mixed_batches(
+            stream = (self.stream if mix is None else iter(mixed_batches(
                 self.tasks, *mix, self.config.batch,
                 derive_seed(self.config.seed, "replay-batches", str(period)),
                 start=step - period * self.config.task_time)))
