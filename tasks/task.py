@@ -1,4 +1,5 @@
-"""A Task: one source's uint8 arrays, a transform and an input style, served as tf.data batches."""
+"""A Task: one source's uint8 arrays, a transform and an input style; its test batches and mixes
+of several tasks' training examples as tf.data (its training stream: tasks/streams.py)."""
 
 import dataclasses
 
