@@ -62,6 +62,8 @@ def _test_at_or_before(run: Run, step: int) -> dict:
 def accuracy_matrix(run: Run) -> tuple[np.ndarray, list[int], np.ndarray]:
     """(acc, trained, initial) of a run: acc[i, j] from the last test at or before period i's end."""
     periods = [p for p in run.periods() if p[0] < run.last_step]
+    if not periods and run.periods():
+        raise UserError(f"{run.path} has no test after step 0 yet; wait for its next evaluation")
     if not periods:
         raise UserError(f"cannot tell the task periods of {run.path}: its task time is unknown "
                         "(an original log outside its tt<N> folder?)")

@@ -43,8 +43,9 @@ def write_run(path, *, tasks=("id", "inv"), task_time=100, max_steps=400, test_f
 
 
 def write_original_run(path, curves: dict[str, dict[int, float]],
-                       train: dict[int, float] | None = None) -> str:
-    """Event files as the original TF1 task.py wrote them: simple_value scalars `accuracy`."""
+                       train: dict[int, float] | None = None, tag: str = "accuracy_1") -> str:
+    """Event files as the original TF1 task.py wrote them: simple_value scalars tagged
+    `accuracy_1`, as TF1 named them; `test/` the mean of the tasks' (equal-sized) sets."""
     def write(directory, values):
         os.makedirs(directory)
         filename = os.path.join(directory, "events.out.tfevents.1520000000.host")
@@ -53,7 +54,7 @@ def write_original_run(path, curves: dict[str, dict[int, float]],
                          .SerializeToString())
             for step, value in sorted(values.items()):
                 summary = tf.compat.v1.Summary(
-                    value=[tf.compat.v1.Summary.Value(tag="accuracy", simple_value=value)])
+                    value=[tf.compat.v1.Summary.Value(tag=tag, simple_value=value)])
                 writer.write(tf.compat.v1.Event(wall_time=1.0 + step, step=step,
                                                 summary=summary).SerializeToString())
 
