@@ -135,6 +135,10 @@ def parse_flags(argv: list[str]):
     add("--mnist-source", default=d.mnist_source,
         help="idx: IDX files from --data-dir; tfds: tensorflow-datasets 'mnist' "
              "(default: %(default)s)")
+    add("--mnist-train", default=d.mnist_train,
+        help="original: train on the last 55,000 of MNIST's 60,000 training images, as the "
+             "original (TF1's reader held the first 5,000 out as validation, never used); "
+             "all: on all 60,000 (default: %(default)s)")
     add("--data-dir", default=d.data_dir,
         help="folder with the four MNIST IDX files, gzipped or not (default: the copy "
              "bundled in data/mnist)")
@@ -215,7 +219,8 @@ def config_from_flags(args):
         input_style=args.input_style, test_frequency=args.test_frequency,
         test_examples=args.test_examples,
         train_summary_frequency=args.train_summary_frequency, seed=args.seed,
-        mnist_source=args.mnist_source, data_dir=args.data_dir, tfds_dir=args.tfds_dir,
+        mnist_source=args.mnist_source, mnist_train=args.mnist_train, data_dir=args.data_dir,
+        tfds_dir=args.tfds_dir,
         data_dog_dir=args.data_dog_dir, dog_source=args.dog_source,
         dog_breeds=tuple(args.dog_breeds) if args.dog_breeds else None,
         dog_test_fraction=args.dog_test_fraction, **shapes_settings(args),

@@ -16,6 +16,10 @@ IDX_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 SOURCES = ("idx", "tfds")
+# --mnist-train: how many of the training file's first images are held out, unused.
+# TF1's read_data_sets, which the original read MNIST with, kept the first 5,000 as a
+# validation set that the original never used, and trained on the other 55,000.
+TRAIN_SPLITS = {"original": 5000, "all": 0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +46,16 @@ class MnistArrays:
                 raise UserError(
                     f"MNIST {split} labels lie outside 0..9; use a genuine MNIST copy"
                 )
+
+    def without_first(self, count: int, split_name: str = "original") -> "MnistArrays":
+        """The same arrays without the first `count` training examples."""
+        if count >= len(self.train_labels):
+            raise UserError(
+                f"--mnist-train {split_name} holds out the first {count} training images, as "
+                f"TF1's reader did, but this MNIST has only {len(self.train_labels)}; give the "
+                "full MNIST or --mnist-train all")
+        return dataclasses.replace(self, train_images=self.train_images[count:],
+                                   train_labels=self.train_labels[count:])
 
     def describe(self) -> dict:
         """What config.json records about the MNIST data of a run."""
@@ -103,10 +117,15 @@ def _to_arrays(batches) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_mnist(source: str = "idx", data_dir: str | None = None,
-               tfds_dir: str | None = None) -> MnistArrays:
-    """Loads MNIST from `source`: 'idx' reads `data_dir` (default: the bundled copy)."""
+               tfds_dir: str | None = None, train: str = "all") -> MnistArrays:
+    """Loads MNIST from `source`: 'idx' reads `data_dir` (default: the bundled copy); `train`
+    names the training images kept (TRAIN_SPLITS: 'original' drops the first 5,000)."""
+    if train not in TRAIN_SPLITS:
+        raise UserError(f"unknown --mnist-train {train!r}; use one of: {', '.join(TRAIN_SPLITS)}")
     if source == "idx":
-        return load_idx_dir(data_dir or BUNDLED_MNIST_DIR)
-    if source == "tfds":
-        return load_tfds(tfds_dir)
-    raise UserError(f"unknown MNIST source {source!r}; use one of: {', '.join(SOURCES)}")
+        arrays = load_idx_dir(data_dir or BUNDLED_MNIST_DIR)
+    elif source == "tfds":
+        arrays = load_tfds(tfds_dir)
+    else:
+        raise UserError(f"unknown MNIST source {source!r}; use one of: {', '.join(SOURCES)}")
+    return arrays.without_first(TRAIN_SPLITS[train], train) if TRAIN_SPLITS[train] else arrays

@@ -10,7 +10,8 @@ from data.shapes import DIMENSIONS, FEATURES
 from errors import UserError
 from seeds import derive_seed
 from tasks import transforms
-from tasks.input_style import INPUT_STYLES, carried_channels, input_channels, place_channels
+from tasks.input_style import (INPUT_STYLES, carried_channels, filled_channels, input_channels,
+                               place_channels)
 from tasks.task import Split, Task, balanced_indices
 
 
@@ -25,18 +26,24 @@ class TaskSpec:
     # The task's labels for a split ("train" or "test") of its source's arrays;
     # None: the source's own labels.
     labels: Callable[[object, str], np.ndarray] | None = None
+    # The transform acts on the stacked input, every channel (Task.whole_input).
+    whole_input: bool = False
 
 
 def _fixed(transform: transforms.Transform) -> Callable[[np.random.Generator], transforms.Transform]:
     return lambda rng: transform
 
 
-# Names of the original study keep its code's meaning (see README, "Fidelity").
+# Names of the original study keep its code's meaning (see README, "Fidelity"). Its `ref` and
+# `inv` acted on the stacked input, after the input style had placed the image: `inv`
+# inverts every channel, so the channels that `id` leaves zero are ones.
 TASKS: dict[str, TaskSpec] = {
     "id": TaskSpec("MNIST as it is", _fixed(transforms.identity)),
-    "ref": TaskSpec("MNIST turned 180 degrees (the original code's `ref`)",
-                    _fixed(transforms.rotate_180)),
-    "inv": TaskSpec("MNIST with inverted intensities, 1 - x", _fixed(transforms.invert)),
+    "ref": TaskSpec("MNIST upside down: its rows reversed (the original code's `ref`)",
+                    _fixed(transforms.flip_rows)),
+    "inv": TaskSpec("MNIST with the whole input inverted, 1 - x in every channel, so the "
+                    "channels id leaves zero are ones (the original code's `inv`)",
+                    _fixed(transforms.invert), whole_input=True),
     "noise": TaskSpec("uniform noise images with MNIST labels (unlearnable)",
                       _fixed(transforms.noise)),
     "perm": TaskSpec("MNIST with a fixed permutation of the labels (the original code's `perm`)",
@@ -45,6 +52,12 @@ TASKS: dict[str, TaskSpec] = {
     "one": TaskSpec("all-one images with MNIST labels (unlearnable)", _fixed(transforms.one)),
     "mirror": TaskSpec("MNIST reflected left to right (the original README's `ref`)",
                        _fixed(transforms.mirror)),
+    "rot180": TaskSpec("MNIST turned 180 degrees (the original's `ref` on a flat vector, "
+                       "before its input styles; this tool's `ref` until 2026-12)",
+                       _fixed(transforms.rotate_180)),
+    "invimage": TaskSpec("MNIST with the image inverted, 1 - x, the other input channels "
+                         "zero as in id (this tool's `inv` until 2026-12)",
+                         _fixed(transforms.invert)),
     "rowperm": TaskSpec("MNIST with a fixed permutation of the image rows "
                         "(the original README's `perm`)", transforms.permute_rows),
     "pixperm": TaskSpec("MNIST with a fixed permutation of all 784 pixels (Permuted-MNIST)",
@@ -112,7 +125,8 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
 
     The tasks' images carry only the input channels that some task of the run fills
     (each Task's `carried` range; one channel for MNIST-only runs in the combined
-    style): the others would be zero throughout, and the network skips them
+    style, all of the style's when a task such as `inv` fills every channel): the
+    others would be zero throughout, and the network skips them
     (models.build_model's `carried`). With `all_channels`, every channel of the style.
     """
     input_channels(input_style)  # Fails early on an unknown style.
@@ -120,8 +134,9 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
                        tf.constant(sources[source].test_images))
               for source in sources_needed(names)}
     rgb = {source: images[source][0].shape.rank == 4 for source in images}
-    carried = (None if all_channels else
-               carried_channels(input_style, [rgb[TASKS[name].source] for name in names]))
+    carried = (None if all_channels else carried_channels(input_style, [
+        filled_channels(input_style, rgb[TASKS[name].source], TASKS[name].whole_input)
+        for name in names]))
     tasks = []
     for index, name in enumerate(names):
         spec = TASKS[name]
@@ -130,7 +145,8 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
         transform = spec.make_transform(np.random.default_rng(task_seed))
         tasks.append(Task(name=name, transform=transform,
                           train=train, test=test, input_style=input_style, seed=task_seed,
-                          rgb=rgb[spec.source], carried=carried, index=index,
+                          rgb=rgb[spec.source], carried=carried,
+                          whole_input=spec.whole_input, index=index,
                           signal_size=len(names) if task_signal else 0,
                           signal_scale=signal_scale))
     return tasks

@@ -22,10 +22,16 @@ def input_channels(style: str) -> int:
     return _style(style)[0]
 
 
-def carried_channels(style: str, rgb: list[bool]) -> tuple[int, int]:
-    """The input channels [start, stop) that a run's tasks (greyscale or RGB) can fill; the
-    others are zero for every example of the run, so they need not be carried."""
-    spans = [_span(style, is_rgb) for is_rgb in rgb]
+def filled_channels(style: str, rgb: bool = False, whole_input: bool = False) -> tuple[int, int]:
+    """The channels [start, stop) a task can fill: its image's (greyscale or RGB), or every
+    channel of the style when its transform acts on the whole stacked input (the original's
+    `inv` turns the empty channels into ones)."""
+    return (0, _style(style)[0]) if whole_input else _span(style, rgb)
+
+
+def carried_channels(style: str, spans: list[tuple[int, int]]) -> tuple[int, int]:
+    """The input channels [start, stop) that a run's tasks can fill (their `filled_channels`);
+    the others are zero for every example of the run, so they need not be carried."""
     return min(start for start, _ in spans), max(stop for _, stop in spans)
 
 

@@ -83,6 +83,9 @@ class Task:
     seed: int
     rgb: bool = False
     carried: tuple[int, int] | None = None  # Input channels carried; None: all the style's.
+    # Whether `transform` acts on the stacked input, after the image is placed in its
+    # channels (the original's order, which its `inv` needs), not on the image before.
+    whole_input: bool = False
     index: int = 0  # The task's place in the run, which its one-hot signal marks.
     signal_size: int = 0  # Length of the one-hot task signal; 0: the network gets none.
     signal_scale: float = 1.0  # The signal's "hot" value.
@@ -90,9 +93,12 @@ class Task:
     def prepare_images(self, images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor):
         """uint8 images and labels of a batch -> the network's float images and the labels."""
         images = tf.cast(images, tf.float32) / 255.0
-        images, labels = self.transform(images, labels, seed)
-        return place_channels(images, self.input_style, rgb=self.rgb,
-                              carried=self.carried), labels
+        if not self.whole_input:
+            images, labels = self.transform(images, labels, seed)
+        images = place_channels(images, self.input_style, rgb=self.rgb, carried=self.carried)
+        if self.whole_input:
+            images, labels = self.transform(images, labels, seed)
+        return images, labels
 
     def prepare(self, images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor):
         """uint8 images and labels of a batch -> the network's inputs and the labels."""

@@ -4,7 +4,10 @@ Every transform takes greyscale images (float32 in [0, 1], shape [..., 28, 28]),
 integer labels of the same leading shape, and a stateless seed (int [2]) for
 those that draw random numbers; it returns new images and labels and changes
 neither input. Transforms with a fixed permutation are made by a factory from a
-numpy Generator, so one run seed gives the same bijection on every call.
+numpy Generator, so one run seed gives the same bijection on every call. A task
+whose transform acts on the whole stacked input instead (`inv`, as the original
+computed it) gets images of shape [..., 28, 28, C], after the input style has
+placed the image in its channel (tasks.Task.whole_input).
 """
 
 from typing import Callable
@@ -21,8 +24,15 @@ def identity(images, labels, seed):
     return images, labels
 
 
+def flip_rows(images, labels, seed):
+    """The original `ref`: each image's rows in reverse order (`i[::-1]` on [28, 28, C]),
+    an upside-down flip."""
+    del seed
+    return tf.reverse(images, axis=[-2]), labels
+
+
 def rotate_180(images, labels, seed):
-    """The original `ref`: reversing the flattened 784-vector turns the image by 180 degrees."""
+    """A turn by 180 degrees: what reversing the flattened 784-vector gives."""
     del seed
     return tf.reverse(images, axis=[-2, -1]), labels
 
@@ -34,6 +44,8 @@ def mirror(images, labels, seed):
 
 
 def invert(images, labels, seed):
+    """1 - x over whatever it is given: the greyscale image, or (the original `inv`) the whole
+    stacked input."""
     del seed
     return 1.0 - images, labels
 

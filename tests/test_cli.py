@@ -33,6 +33,7 @@ def test_every_flag_reaches_the_config(tmp_path):
              "--train-summary-frequency", "5", "--seed", "11", "--mnist-source", "tfds",
              "--data-dir", "d", "--tfds-dir", "t", "--data-dog-dir", "g", "--dog-source", "tfds",
              "--dog-breeds", "a", "b", "--dog-test-fraction", "0.2", "--cache-dir", "c",
+             "--mnist-train", "all",
              "--log-dir", "l", "--schedule", "episodes", "--criterion", "0.8",
              "--epoch-size", "500", "--max-epochs", "3", "--init", "he", "--task-signal",
              "--task-signal-scale", "2", "--shapes-size", "32", "40", "--shapes-train", "100",
@@ -80,7 +81,7 @@ def test_bad_input_is_one_line_naming_the_fix(flags, message, tmp_path):
     assert os.listdir(tmp_path) == []  # Nothing was written.
 
 
-def _task_py(*flags, timeout=120):
+def _task_py(*flags, timeout=600):
     return subprocess.run([sys.executable, "task.py", *flags], cwd=REPO, capture_output=True,
                           text=True, timeout=timeout)
 

@@ -59,7 +59,7 @@ def _tiny_specs(tmp_path, names_and_changes):
     if not data_dir.exists():
         write_mnist_dir(data_dir, n_train=40, n_test=20)
     base = dict(tasks=("id", "inv"), task_time=2, max_steps=4, batch=4, test_frequency=2,
-                data_dir=str(data_dir), log_dir=str(tmp_path / "log"))
+                data_dir=str(data_dir), mnist_train="all", log_dir=str(tmp_path / "log"))
     return [sweep.RunSpec(name, sweep.RunConfig(**{**base, **changes, "run_name": name}))
             for name, changes in names_and_changes]
 
@@ -108,7 +108,8 @@ def test_a_two_run_sweep_with_two_workers_end_to_end(tmp_path, monkeypatch, caps
     tiny = registry.Experiment(
         "two optimizers", "compare",
         lambda form: [dict(tasks=("id", "inv"), task_time=2, max_steps=4, batch=4,
-                           test_frequency=2, optimizer=name) for name in ("sgd", "adam")],
+                           test_frequency=2, mnist_train="all", optimizer=name)
+                      for name in ("sgd", "adam")],
         forms=("mnist",))
     monkeypatch.setitem(registry.EXPERIMENTS, "tiny", tiny)
     args = ["run", "tiny", "--workers", "2", "--data-dir", str(tmp_path / "mnist"),

@@ -67,6 +67,23 @@ def test_bundled_mnist_is_complete():
     assert os.path.isfile(os.path.join(BUNDLED_MNIST_DIR, "README.md"))  # The licence note.
 
 
+def test_the_original_split_trains_on_the_last_55000_and_keeps_the_test_set():
+    every = load_mnist(train="all")
+    original = load_mnist(train="original")
+    assert len(original.train_labels) == 55000
+    np.testing.assert_array_equal(original.train_images, every.train_images[5000:])
+    np.testing.assert_array_equal(original.train_labels, every.train_labels[5000:])
+    np.testing.assert_array_equal(original.test_images, every.test_images)
+
+
+def test_the_original_split_of_too_small_an_mnist_and_an_unknown_split_name_the_fix(tmp_path):
+    write_mnist_dir(tmp_path, n_train=100)
+    with pytest.raises(UserError, match="has only 100; give the full MNIST or --mnist-train all"):
+        load_mnist("idx", data_dir=str(tmp_path), train="original")
+    with pytest.raises(UserError, match="unknown --mnist-train 'half'; use one of: original, all"):
+        load_mnist("idx", data_dir=str(tmp_path), train="half")
+
+
 @pytest.mark.parametrize("gzipped", [True, False])
 def test_data_dir_reads_four_files(tmp_path, gzipped):
     written = write_mnist_dir(tmp_path, gzipped=gzipped)

@@ -30,12 +30,65 @@ def _apply(transform, images, labels=None, seed=SEED):
     return out_images.numpy(), out_labels.numpy()
 
 
-def test_ref_is_the_original_reversal_of_the_flat_vector_and_twice_is_identity():
+def test_rot180_reverses_the_flat_vector_and_twice_is_identity():
     x = _images()
     once, _ = _apply(T.rotate_180, x)
     np.testing.assert_array_equal(once.reshape(-1, 784), x.numpy().reshape(-1, 784)[:, ::-1])
     twice, _ = _apply(T.rotate_180, tf.constant(once))
     np.testing.assert_array_equal(twice, x.numpy())
+
+
+def _original_input(images: np.ndarray, style: str) -> np.ndarray:
+    """The original's make_chan: uint8 images scaled by 1/255 as TF1's reader did, reshaped to
+    [N, 28, 28, 1] and stacked with zero channels to the style's width."""
+    x = np.multiply(images.reshape(-1, 784).astype(np.float32), 1.0 / 255.0)
+    x = np.reshape(x, [-1, 28, 28, 1])
+    zero = np.zeros(x.shape[:3] + (1,))
+    return np.concatenate((x, zero, zero) if style == "combined" else (x, zero, zero, zero),
+                          axis=-1)
+
+
+# The original's own task functions on its stacked input, as its task.py wrote them.
+ORIGINAL = {
+    "id": lambda x: x,
+    "ref": lambda x: np.array([i[::-1] for i in x]),
+    "inv": lambda x: np.array([[1.0 - cell for cell in row] for row in x]),
+}
+
+
+@pytest.mark.parametrize("style", ["combined", "channelplex"])
+@pytest.mark.parametrize("name", sorted(ORIGINAL))
+def test_id_ref_and_inv_give_the_original_codes_arrays(name, style):
+    mnist = _tiny_mnist(n_test=10)
+    tasks = build_tasks(["id", name] if name != "id" else ["id"], sources={"mnist": mnist},
+                        input_style=style, seed=0)
+    images = next(iter(tasks[-1].test_batches(10)))[0].numpy()
+    start, stop = tasks[-1].carried
+    expected = ORIGINAL[name](_original_input(mnist.test_images, style))
+    np.testing.assert_allclose(images, expected[..., start:stop], atol=1e-6)
+    outside = np.delete(expected, np.s_[start:stop], axis=-1)
+    assert not outside.any()  # What is not carried is zero in the original's input too.
+
+
+def test_the_originals_inv_fills_the_empty_channels_with_ones_and_invimage_does_not():
+    mnist = _tiny_mnist(n_test=10)
+    x = mnist.test_images.astype(np.float32) / 255.0
+    for style, channels in (("combined", 3), ("channelplex", 4)):
+        inv, invimage = (build_tasks([name], sources={"mnist": mnist}, input_style=style,
+                                     seed=0)[0] for name in ("inv", "invimage"))
+        assert inv.carried == (0, channels) and invimage.carried == (0, 1)
+        images = next(iter(inv.test_batches(10)))[0].numpy()
+        np.testing.assert_allclose(images[..., 0], 1.0 - x, atol=1e-6)
+        np.testing.assert_array_equal(images[..., 1:], 1.0)
+        np.testing.assert_allclose(next(iter(invimage.test_batches(10)))[0].numpy()[..., 0],
+                                   1.0 - x, atol=1e-6)
+
+
+def test_ref_is_upside_down_and_twice_is_identity():
+    x = _images()
+    once, _ = _apply(T.flip_rows, x)
+    np.testing.assert_array_equal(once, x.numpy()[:, ::-1, :])
+    np.testing.assert_array_equal(_apply(T.flip_rows, tf.constant(once))[0], x.numpy())
 
 
 def test_mirror_reflects_one_axis_and_twice_is_identity():
@@ -152,13 +205,15 @@ def _drawn_labels(stream: TaskStream, count: int) -> list[np.ndarray]:
 
 def test_train_batches_are_seeded_shaped_and_reshuffled_each_epoch():
     mnist = _tiny_mnist()
-    (task,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5)
+    (task,) = build_tasks(["invimage"], sources={"mnist": mnist}, input_style="channelplex",
+                          seed=5)
     images, labels = next(TaskStream(task, 10))
     assert task.carried == (0, 1)  # Greyscale only: the other channels are never used.
     assert images.shape == (10, 28, 28, 1) and images.dtype == tf.float32
     assert labels.dtype == tf.int32
     assert 0.0 <= images.numpy().min() and images.numpy().max() <= 1.0
-    (again,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5)
+    (again,) = build_tasks(["invimage"], sources={"mnist": mnist}, input_style="channelplex",
+                           seed=5)
     first = _drawn_labels(TaskStream(task, 10), 10)
     np.testing.assert_array_equal(first, _drawn_labels(TaskStream(again, 10), 10))
     epoch1, epoch2 = np.concatenate(first[:5]), np.concatenate(first[5:])
@@ -254,17 +309,31 @@ def test_batch_pipelines_run_without_the_autotuner():
 
 def test_tasks_carry_only_the_channels_some_task_of_the_run_fills():
     from tasks import carried_channels
+    from tasks.input_style import filled_channels
 
-    assert carried_channels("combined", [False, False]) == (0, 1)
-    assert carried_channels("combined", [False, True]) == (0, 3)
-    assert carried_channels("channelplex", [True]) == (1, 4)
-    assert carried_channels("channelplex", [False, True]) == (0, 4)
+    grey, rgb = filled_channels("combined"), filled_channels("combined", rgb=True)
+    assert carried_channels("combined", [grey, grey]) == (0, 1)
+    assert carried_channels("combined", [grey, rgb]) == (0, 3)
+    assert carried_channels("channelplex", [filled_channels("channelplex", rgb=True)]) == (1, 4)
+    assert carried_channels("combined", [grey, filled_channels("combined",
+                                                               whole_input=True)]) == (0, 3)
+
+
+@pytest.mark.parametrize("style", ["combined", "channelplex"])
+@pytest.mark.parametrize("names", [["id"], ["id", "inv"], ["ref", "invimage", "noise"],
+                                   ["inv", "one", "zero", "perm"]])
+def test_the_carried_channels_are_the_full_input_whose_other_channels_are_zero(names, style):
+    """What each task fills, constants included, is carried: the full input outside the carried
+    channels is zero for every task of the run, so the network may skip it."""
     mnist = _tiny_mnist()
-    (compact,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5)
-    (full,) = build_tasks(["inv"], sources={"mnist": mnist}, input_style="channelplex", seed=5,
-                          all_channels=True)
-    compact_images = next(iter(compact.test_batches(10)))[0].numpy()
-    full_images = next(iter(full.test_batches(10)))[0].numpy()
-    assert full.carried is None and full_images.shape == (10, 28, 28, 4)
-    np.testing.assert_array_equal(full_images[..., :1], compact_images)
-    assert not full_images[..., 1:].any()
+    compact = build_tasks(names, sources={"mnist": mnist}, input_style=style, seed=5)
+    full = build_tasks(names, sources={"mnist": mnist}, input_style=style, seed=5,
+                       all_channels=True)
+    for small, whole in zip(compact, full):
+        start, stop = small.carried
+        small_images = next(iter(small.test_batches(10)))[0].numpy()
+        whole_images = next(iter(whole.test_batches(10)))[0].numpy()
+        assert whole.carried is None and whole_images.shape[-1] == (3 if style == "combined"
+                                                                    else 4)
+        np.testing.assert_array_equal(whole_images[..., start:stop], small_images)
+        assert not np.delete(whole_images, np.s_[start:stop], axis=-1).any()

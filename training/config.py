@@ -5,6 +5,7 @@ import math
 
 from data.dogs import SOURCES as DOG_SOURCES
 from data.mnist_loader import SOURCES as MNIST_SOURCES
+from data.mnist_loader import TRAIN_SPLITS as MNIST_TRAIN_SPLITS
 from errors import UserError
 from models import INITS, NORMS, parse_network
 from tasks import INPUT_STYLES, check_task_names
@@ -53,6 +54,7 @@ class RunConfig:
     train_summary_frequency: int = 10
     seed: int = 0
     mnist_source: str = "idx"
+    mnist_train: str = "original"  # The last 55,000 training images, as TF1's reader; or all.
     data_dir: str | None = None
     tfds_dir: str | None = None
     data_dog_dir: str | None = None
@@ -116,7 +118,9 @@ class RunConfig:
         for name, allowed in (("optimizer", OPTIMIZERS), ("norm", NORMS), ("init", INITS),
                               ("schedule", SCHEDULES), ("head", HEADS),
                               ("input_style", tuple(INPUT_STYLES)),
-                              ("mnist_source", MNIST_SOURCES), ("dog_source", DOG_SOURCES)):
+                              ("mnist_source", MNIST_SOURCES),
+                              ("mnist_train", tuple(MNIST_TRAIN_SPLITS)),
+                              ("dog_source", DOG_SOURCES)):
             if getattr(self, name) not in allowed:
                 raise UserError(f"unknown --{_flag(name)} {getattr(self, name)!r}; "
                                 f"use one of: {', '.join(allowed)}")
@@ -169,6 +173,8 @@ def _flag(field: str) -> str:
 
 def smoke_config(**overrides) -> RunConfig:
     """A run small enough for tests and a first look: seconds, not minutes."""
+    # Every MNIST training image: the tests' tiny MNIST copies have fewer than the 5,000 that
+    # the original's split holds out.
     settings = dict(tasks=("id", "inv"), task_time=20, max_steps=40, batch=16,
-                    test_frequency=20)
+                    test_frequency=20, mnist_train="all")
     return RunConfig(**{**settings, **overrides})

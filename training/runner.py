@@ -75,7 +75,8 @@ def load_sources(config: RunConfig) -> dict:
     needed = sources_needed(config.tasks)
     sources = {}
     if "mnist" in needed:
-        sources["mnist"] = load_mnist(config.mnist_source, config.data_dir, config.tfds_dir)
+        sources["mnist"] = load_mnist(config.mnist_source, config.data_dir, config.tfds_dir,
+                                      train=config.mnist_train)
     if "dog" in needed:
         sources["dog"] = load_dogs(config.dog_source, dog_dir=config.data_dog_dir,
                                    breeds=config.dog_breeds, size=IMAGE_SIZE,
@@ -194,8 +195,23 @@ def config_from_run_dir(run_dir: str) -> RunConfig:
     except (OSError, ValueError) as e:
         raise UserError(f"--resume {run_dir}: cannot read its config.json ({e}); point "
                         "--resume at a run directory") from None
+    _check_task_meanings(run_dir, saved)
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     settings = {k: v for k, v in saved.items() if k in fields}
     run_dir = os.path.normpath(run_dir)
     settings.update(log_dir=os.path.dirname(run_dir) or ".", run_name=os.path.basename(run_dir))
     return RunConfig(**settings)
+
+
+def _check_task_meanings(run_dir: str, saved: dict) -> None:
+    """Refuses to resume a run whose tasks meant something else when it was made (`inv` and
+    `ref` became the original code's readings in 2026-12), so that no run changes task
+    midway."""
+    for name, then in saved.get("task_descriptions", {}).items():
+        now = TASKS[name].description if name in TASKS else None
+        if now != then:
+            raise UserError(
+                f"--resume {run_dir}: its task {name!r} meant {then!r} when the run was made "
+                f"and {'is unknown' if now is None else f'now means {now!r}'} here; resume it "
+                f"with the code that made it ({saved.get('code_version', 'see config.json')}) "
+                "or start it afresh")
