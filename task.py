@@ -153,6 +153,10 @@ def parse_flags(argv: list[str]):
         help="2 to 10 breeds for the dog task (default: the first ten by name)")
     add("--dog-test-fraction", type=float, default=d.dog_test_fraction,
         help="share of each breed's images held out for testing (default: %(default)s)")
+    add("--dog-decode", default=d.dog_decode,
+        help="opencv: as the original's OpenCV, channels in BGR order and a bilinear resize "
+             "without antialiasing; antialiased: RGB order, an antialiased resize "
+             "(default: %(default)s)")
     add("--shapes-preset", choices=sorted(SIZES), default=None,
         help="sizes of the shapes scenes: " + "; ".join(
             f"{name}: {v['height']}x{v['width']}, {v['train']} + {v['test']} images"
@@ -223,7 +227,8 @@ def config_from_flags(args):
         tfds_dir=args.tfds_dir,
         data_dog_dir=args.data_dog_dir, dog_source=args.dog_source,
         dog_breeds=tuple(args.dog_breeds) if args.dog_breeds else None,
-        dog_test_fraction=args.dog_test_fraction, **shapes_settings(args),
+        dog_test_fraction=args.dog_test_fraction, dog_decode=args.dog_decode,
+        **shapes_settings(args),
         cache_dir=args.cache_dir, log_dir=args.log_dir, run_name=args.run_name,
         checkpoint_every=args.checkpoint_every, deterministic=not args.nondeterministic,
         gpu=args.gpu)

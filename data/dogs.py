@@ -4,8 +4,10 @@ Three sources, one loader each: tensorflow-datasets `stanford_dogs`, the
 original's Kaggle dog-breed-identification layout, and one folder per breed.
 The breeds are the first ten by name unless the user names others, so every run
 on the same data gets the same ten (the original took ten from an unordered
-set). Decoded, resized arrays are cached as .npz, keyed by the source, the
-files, the breeds, the size and the split, so a second run starts in seconds.
+set). Images are decoded and resized as --dog-decode says (by default as the
+original's OpenCV: BGR, no antialiasing). Decoded, resized arrays are cached as
+.npz, keyed by the source, the files, the breeds, the size, the decoding and the
+split, so a second run starts in seconds.
 """
 
 import dataclasses
@@ -16,14 +18,14 @@ import numpy as np
 from absl import logging
 
 from data.cache import cache_path, default_cache_dir, write_npz_atomic
-from data.image_folders import decode_resized, list_images, read_image
+from data.image_folders import DECODINGS, decode_resized, list_images, read_image
 from errors import UserError
 
 NUM_BREEDS = 10
 MIN_IMAGES_PER_BREED = 5
 SPLIT_SEED = 0  # The split is part of the data set: every run seed shares one test set.
 SOURCES = ("dir", "tfds")
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: the key names the decoding (--dog-decode).
 NO_DOG_DATA = (
     "the dog task needs dog images: give --data-dog-dir DIR holding Kaggle's "
     "dog-breed-identification layout (labels.csv and train/<id>.jpg) or one folder per "
@@ -33,7 +35,8 @@ NO_DOG_DATA = (
 
 @dataclasses.dataclass(frozen=True)
 class DogArrays:
-    """Dog images, uint8 RGB [N, size, size, 3]; labels int32 index into `breeds`."""
+    """Dog images, uint8 [N, size, size, 3] (BGR or RGB: the decoding's order); labels int32
+    index into `breeds`."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -135,25 +138,26 @@ def _file_fingerprint(paths: Iterable[str]) -> list:
 
 
 def load_dogs_from_dir(root: str, *, breeds: Sequence[str] | None, size: int,
-                       test_fraction: float, cache_dir: str) -> DogArrays:
+                       test_fraction: float, cache_dir: str, decoding: str) -> DogArrays:
     """The Kaggle layout or an image folder (detected), decoded once and then cached."""
     layout, listing = list_images(root)
     chosen = choose_breeds(listing, breeds)
     paths = [(label, path) for label, breed in enumerate(chosen) for path in listing[breed]]
     key = {"format": _CACHE_FORMAT, "source": layout, "root": os.path.abspath(root),
            "files": _file_fingerprint(path for _, path in paths), "breeds": chosen,
-           "size": size, "test_fraction": test_fraction, "split_seed": SPLIT_SEED}
+           "size": size, "decoding": decoding, "test_fraction": test_fraction,
+           "split_seed": SPLIT_SEED}
     cache_file = cache_path(cache_dir, "dogs", key)
     cached = _read_cache(cache_file)
     if cached is not None:
         return cached
     logging.info("decoding %d dog images from %s (cached for later runs)", len(paths), root)
-    decoded = ((label, read_image(path, size)) for label, path in paths)
+    decoded = ((label, read_image(path, size, decoding)) for label, path in paths)
     return _write_cache(cache_file, _assemble(chosen, decoded, size, test_fraction))
 
 
 def load_dogs_from_tfds(tfds_dir: str | None, *, breeds: Sequence[str] | None, size: int,
-                        test_fraction: float, cache_dir: str) -> DogArrays:
+                        test_fraction: float, cache_dir: str, decoding: str) -> DogArrays:
     """tensorflow-datasets `stanford_dogs` (train and test pooled, then split as the others)."""
     import tensorflow as tf
     import tensorflow_datasets as tfds  # Slow to import; only this path needs it.
@@ -171,7 +175,8 @@ def load_dogs_from_tfds(tfds_dir: str | None, *, breeds: Sequence[str] | None, s
     chosen = choose_breeds(names, breeds)
     key = {"format": _CACHE_FORMAT, "source": "tfds", "version": str(info.version),
            "data_dir": os.path.abspath(tfds_dir) if tfds_dir else None, "breeds": chosen,
-           "size": size, "test_fraction": test_fraction, "split_seed": SPLIT_SEED}
+           "size": size, "decoding": decoding, "test_fraction": test_fraction,
+           "split_seed": SPLIT_SEED}
     cache_file = cache_path(cache_dir, "dogs", key)
     cached = _read_cache(cache_file)
     if cached is not None:
@@ -179,17 +184,22 @@ def load_dogs_from_tfds(tfds_dir: str | None, *, breeds: Sequence[str] | None, s
     label_of = {names.index(breed): i for i, breed in enumerate(chosen)}
     wanted = tf.constant(sorted(label_of), tf.int64)
     selected = dataset.filter(lambda ex: tf.reduce_any(tf.equal(ex["label"], wanted)))
-    decoded = ((label_of[int(ex["label"])], decode_resized(ex["image"], size))
+    decoded = ((label_of[int(ex["label"])], decode_resized(ex["image"], size, decoding))
                for ex in tfds.as_numpy(selected))
     return _write_cache(cache_file, _assemble(chosen, decoded, size, test_fraction))
 
 
 def load_dogs(source: str = "dir", *, dog_dir: str | None = None,
               breeds: Sequence[str] | None = None, size: int = 28, test_fraction: float = 0.1,
-              cache_dir: str | None = None, tfds_dir: str | None = None) -> DogArrays:
-    """Loads the dog task's data from `source`: 'dir' reads `dog_dir`, 'tfds' stanford_dogs."""
+              cache_dir: str | None = None, tfds_dir: str | None = None,
+              decoding: str = "opencv") -> DogArrays:
+    """Loads the dog task's data from `source`: 'dir' reads `dog_dir`, 'tfds' stanford_dogs;
+    `decoding` (DECODINGS) says how an image becomes pixels."""
+    if decoding not in DECODINGS:
+        raise UserError(f"unknown --dog-decode {decoding!r}; use one of: {', '.join(DECODINGS)}")
     cache_dir = cache_dir or default_cache_dir()
-    options = dict(breeds=breeds, size=size, test_fraction=test_fraction, cache_dir=cache_dir)
+    options = dict(breeds=breeds, size=size, test_fraction=test_fraction, cache_dir=cache_dir,
+                   decoding=decoding)
     if source == "tfds":
         return load_dogs_from_tfds(tfds_dir, **options)
     if source != "dir":

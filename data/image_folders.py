@@ -60,24 +60,33 @@ def list_images(root: str) -> tuple[str, dict[str, list[str]]]:
     return layout, (list_kaggle if layout == "kaggle" else list_folder)(root)
 
 
-def decode_resized(contents: bytes, size: int) -> np.ndarray | None:
-    """JPEG or PNG bytes -> uint8 RGB [size, size, 3] (aspect ratio not kept, as the
-    original); None if the bytes are not a readable image."""
+# How a dog image becomes the network's pixels (--dog-decode): 'opencv', as the original's
+# cv2.imread and cv2.resize: channels in BGR order, a bilinear resize without antialiasing
+# (half-pixel centres, OpenCV's INTER_LINEAR); 'antialiased': RGB order, an antialiased
+# bilinear resize (this tool's reading until 2026-12).
+DECODINGS = ("opencv", "antialiased")
+
+
+def decode_resized(contents: bytes, size: int, decoding: str = "opencv") -> np.ndarray | None:
+    """JPEG or PNG bytes -> uint8 [size, size, 3] as `decoding` says (aspect ratio not kept,
+    as the original); None if the bytes are not a readable image."""
     try:
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, ValueError):
         return None
     if image.shape[0] == 0 or image.shape[1] == 0:
         return None
-    resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
+    antialiased = decoding == "antialiased"
+    resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=antialiased)
+    pixels = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
+    return pixels if antialiased else pixels[..., ::-1]
 
 
-def read_image(path: str, size: int) -> np.ndarray | None:
+def read_image(path: str, size: int, decoding: str = "opencv") -> np.ndarray | None:
     """An image file decoded and resized, or None if it is missing or unreadable."""
     try:
         with open(path, "rb") as f:
             contents = f.read()
     except OSError:
         return None
-    return decode_resized(contents, size)
+    return decode_resized(contents, size, decoding)

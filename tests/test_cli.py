@@ -33,7 +33,7 @@ def test_every_flag_reaches_the_config(tmp_path):
              "--train-summary-frequency", "5", "--seed", "11", "--mnist-source", "tfds",
              "--data-dir", "d", "--tfds-dir", "t", "--data-dog-dir", "g", "--dog-source", "tfds",
              "--dog-breeds", "a", "b", "--dog-test-fraction", "0.2", "--cache-dir", "c",
-             "--mnist-train", "all",
+             "--mnist-train", "all", "--dog-decode", "antialiased",
              "--log-dir", "l", "--schedule", "episodes", "--criterion", "0.8",
              "--epoch-size", "500", "--max-epochs", "3", "--init", "he", "--task-signal",
              "--task-signal-scale", "2", "--shapes-size", "32", "40", "--shapes-train", "100",

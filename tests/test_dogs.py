@@ -149,3 +149,46 @@ def test_a_dog_run_end_to_end(tmp_path):
     with open(os.path.join(run_dir, "config.json")) as f:
         recorded = json.load(f)["data"]["dog"]
     assert recorded["breeds"] == list(BREEDS) and recorded["test_examples"] == 3
+
+
+def _opencv_linear(image: np.ndarray, size: int) -> np.ndarray:
+    """OpenCV's INTER_LINEAR resize written out: sample at half-pixel centres, source
+    coordinate (x + 0.5) * scale - 0.5 clamped to the image, bilinear weights."""
+    def axis(n_in):
+        x = np.clip((np.arange(size) + 0.5) * n_in / size - 0.5, 0, n_in - 1)
+        low = np.floor(x).astype(int)
+        return low, np.minimum(low + 1, n_in - 1), x - low
+
+    (y0, y1, wy), (x0, x1, wx) = axis(image.shape[0]), axis(image.shape[1])
+    f = image.astype(np.float64)
+    rows = f[y0] * (1 - wy)[:, None, None] + f[y1] * wy[:, None, None]
+    return rows[:, x0] * (1 - wx)[None, :, None] + rows[:, x1] * wx[None, :, None]
+
+
+def test_the_opencv_decoding_is_bgr_and_bilinear_without_antialiasing_as_the_original():
+    from data.image_folders import decode_resized
+
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    png = tf.io.encode_png(tf.constant(pixels)).numpy()
+    opencv = decode_resized(png, 28, "opencv")
+    # OpenCV's fixed-point weights round within one level of the exact bilinear values.
+    assert np.abs(opencv.astype(int) - _opencv_linear(pixels, 28)[..., ::-1].round()).max() <= 1
+    smooth = decode_resized(png, 28, "antialiased")
+    expected = tf.image.resize(tf.constant(pixels, tf.float32), (28, 28), antialias=True)
+    assert np.abs(smooth.astype(int) - expected.numpy().round()).max() <= 1
+    # Random pixels downscaled 14-fold: without antialiasing they stay noise, with it they
+    # average towards grey.
+    assert opencv.std() > 3 * smooth.std()
+
+
+def test_each_decoding_has_its_own_cache_entry_and_an_unknown_one_names_the_choices(tmp_path):
+    root = write_folder_layout(tmp_path / "dogs")
+    cache = str(tmp_path / "cache")
+    opencv = load_dogs(dog_dir=root, cache_dir=cache)
+    smooth = load_dogs(dog_dir=root, cache_dir=cache, decoding="antialiased")
+    assert not smooth.cache_hit and smooth.cache_file != opencv.cache_file
+    assert load_dogs(dog_dir=root, cache_dir=cache, decoding="antialiased").cache_hit
+    with pytest.raises(UserError, match="unknown --dog-decode 'cv3'; use one of: opencv, "
+                                        "antialiased"):
+        load_dogs(dog_dir=root, cache_dir=cache, decoding="cv3")

@@ -4,6 +4,7 @@ import dataclasses
 import math
 
 from data.dogs import SOURCES as DOG_SOURCES
+from data.image_folders import DECODINGS as DOG_DECODINGS
 from data.mnist_loader import SOURCES as MNIST_SOURCES
 from data.mnist_loader import TRAIN_SPLITS as MNIST_TRAIN_SPLITS
 from errors import UserError
@@ -61,6 +62,7 @@ class RunConfig:
     dog_source: str = "dir"
     dog_breeds: tuple[str, ...] | None = None  # None: the first ten by name.
     dog_test_fraction: float = 0.1
+    dog_decode: str = "opencv"  # BGR, resized without antialiasing, as the original's OpenCV.
     shapes_height: int = 48  # Shapes scenes: the CPU-sized default (data.shapes.SIZES).
     shapes_width: int = 48
     shapes_train: int = 10000
@@ -120,7 +122,7 @@ class RunConfig:
                               ("input_style", tuple(INPUT_STYLES)),
                               ("mnist_source", MNIST_SOURCES),
                               ("mnist_train", tuple(MNIST_TRAIN_SPLITS)),
-                              ("dog_source", DOG_SOURCES)):
+                              ("dog_source", DOG_SOURCES), ("dog_decode", DOG_DECODINGS)):
             if getattr(self, name) not in allowed:
                 raise UserError(f"unknown --{_flag(name)} {getattr(self, name)!r}; "
                                 f"use one of: {', '.join(allowed)}")

@@ -81,7 +81,8 @@ def load_sources(config: RunConfig) -> dict:
         sources["dog"] = load_dogs(config.dog_source, dog_dir=config.data_dog_dir,
                                    breeds=config.dog_breeds, size=IMAGE_SIZE,
                                    test_fraction=config.dog_test_fraction,
-                                   cache_dir=config.cache_dir, tfds_dir=config.tfds_dir)
+                                   cache_dir=config.cache_dir, tfds_dir=config.tfds_dir,
+                                   decoding=config.dog_decode)
     if "shapes" in needed:
         sources["shapes"] = load_shapes(height=config.shapes_height, width=config.shapes_width,
                                         train=config.shapes_train, test=config.shapes_test,
