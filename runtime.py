@@ -1,8 +1,11 @@
-"""Process settings that must be made before TensorFlow is first imported."""
+"""Process settings that must be made before TensorFlow is first imported, and its quiet import."""
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
+import sys
+import tempfile
 
 MALLOC_ARENAS = 2
 _M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h).
@@ -35,3 +38,47 @@ def prepare_process() -> None:
         libc.mallopt(_M_ARENA_MAX, int(arenas))
     except (OSError, AttributeError):
         pass  # Not glibc.
+
+
+def native_logs_wanted() -> bool:
+    """Whether the user asked for TensorFlow's native log lines: TF_CPP_MIN_LOG_LEVEL set
+    below 2 (prepare_process sets 2 where the user set nothing)."""
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2").strip() in ("0", "1")
+
+
+@contextlib.contextmanager
+def held_back_stderr():
+    """Holds back what is written to file descriptor 2 (native code's output included) while
+    the block runs; it is written out after all if the block fails with an exception."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield
+            except Exception:
+                os.dup2(saved, 2)
+                held.seek(0)
+                os.write(2, held.read())
+                raise
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def import_tensorflow():
+    """Imports TensorFlow and looks for its devices, keeping the lines its native code prints
+    then (absl's "before InitializeLog" warning, oneDNN's notice, the CUDA probes) out of
+    stderr: TF_CPP_MIN_LOG_LEVEL does not reach them. They are shown when the import fails,
+    and always with TF_CPP_MIN_LOG_LEVEL=0 or 1. Returns the module."""
+    if "tensorflow" in sys.modules or native_logs_wanted():
+        import tensorflow as tf
+
+        return tf
+    with held_back_stderr():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # The CUDA probe's lines come here.
+    return tf

@@ -12,11 +12,16 @@ summary.json and TensorBoard events) and prints its path at the end. See
 README.md for the tasks, the flags and where they follow the original code.
 """
 
+import sys
+
 import runtime
 
 runtime.prepare_process()  # Before TensorFlow is first imported.
-
-import sys  # noqa: E402
+try:
+    runtime.import_tensorflow()  # Its start-up lines kept out (TF_CPP_MIN_LOG_LEVEL=0 shows them).
+except KeyboardInterrupt:
+    print("task.py: interrupted while starting; nothing was written", file=sys.stderr)
+    sys.exit(130)
 
 from absl import app  # noqa: E402
 from absl.flags import argparse_flags  # noqa: E402

@@ -14,6 +14,7 @@ each speedup the median of the rounds' ratios (with their quartiles).
 import runtime
 
 runtime.prepare_process()  # Before TensorFlow is first imported.
+runtime.import_tensorflow()  # Without its start-up lines.
 
 import argparse  # noqa: E402
 import os  # noqa: E402

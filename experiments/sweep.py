@@ -17,6 +17,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Iterable
 
+import runtime
 from errors import RunInterrupted, UserError
 from experiments.registry import Experiment, quick
 from training.checkpoint import CHECKPOINT_DIR, STATE_FILE
@@ -95,8 +96,8 @@ def set_aside_incomplete(spec: RunSpec) -> str | None:
 def execute(config_json: dict, threads: int, resume: bool = False) -> dict:
     """Runs one config in this process (or resumes it), with `threads` TensorFlow threads;
     never raises."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    runtime.prepare_process()
+    tf = runtime.import_tensorflow()  # Without its start-up lines in the worker's log.
 
     from training import run_experiment
 

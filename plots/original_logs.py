@@ -23,6 +23,8 @@ step 800 tested and trained nothing).
 import glob
 import os
 import re
+import struct
+from typing import Iterator
 
 import numpy as np
 
@@ -37,24 +39,41 @@ OPTIMIZERS = {"GradientDescent": "sgd", "Adam": "adam", "Momentum": "momentum",
 TRAIN_SUMMARY_FREQUENCY = 10  # The original's default --train-summary-frequency.
 
 
+def event_records(path: str) -> Iterator[bytes]:
+    """The records of a TFRecord file (an event file): each a little-endian uint64 length,
+    its CRC, the data and the data's CRC. A torn last record (a file still being written)
+    ends the file; the CRCs are not checked (a damaged record fails to parse instead)."""
+    with open(path, "rb") as f:
+        while len(header := f.read(12)) == 12:
+            (length,) = struct.unpack("<Q", header[:8])
+            data = f.read(length)
+            if len(data) < length or len(f.read(4)) < 4:
+                return
+            yield data
+
+
 def read_scalars(directory: str) -> dict[int, float]:
-    """{step: value} of a folder's accuracy scalar over its event files (TF1 or TF2 format)."""
-    import tensorflow as tf
+    """{step: value} of a folder's accuracy scalar over its event files (TF1 or TF2 format),
+    read with TensorBoard's protocol buffers: no TensorFlow, and none of its log lines."""
+    from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.util.tensor_util import make_ndarray
 
     by_tag: dict[str, dict[int, float]] = {}
     for path in sorted(glob.glob(os.path.join(directory, "events.out.tfevents.*"))):
         try:
-            for event in tf.compat.v1.train.summary_iterator(path):
+            for record in event_records(path):
+                event = Event.FromString(record)
                 for value in event.summary.value:
                     if not _ACCURACY_TAG.match(value.tag):
                         continue
                     if value.HasField("simple_value"):
                         number = float(value.simple_value)
                     else:
-                        number = float(np.asarray(tf.make_ndarray(value.tensor)))
+                        number = float(np.asarray(make_ndarray(value.tensor)))
                     by_tag.setdefault(value.tag, {})[event.step] = number
-        except tf.errors.DataLossError:
-            continue  # A torn last record of a file still being written: keep what came before.
+        except DecodeError:
+            continue  # A damaged record: keep what came before it.
     if len(by_tag) > 1:
         raise UserError(f"{directory} holds several accuracy scalars ({', '.join(sorted(by_tag))}); "
                         "give a folder written by one run of the original")

@@ -86,6 +86,24 @@ def _task_py(*flags, timeout=600):
                           text=True, timeout=timeout)
 
 
+def test_tensorflows_start_up_lines_stay_out_of_the_one_line_error():
+    result = _task_py("--tasks", "bogus")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("task.py: error: unknown task 'bogus'")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_while_tensorflow_loads_is_one_line_without_a_traceback(tmp_path):
+    # A stand-in TensorFlow whose import is interrupted, as Ctrl-C during start-up would.
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text("raise KeyboardInterrupt\n")
+    result = subprocess.run([sys.executable, "task.py", "--tasks", "id"], cwd=REPO,
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 130
+    assert result.stderr == "task.py: interrupted while starting; nothing was written\n"
+
+
 def test_help_lists_the_flags_and_exits_zero():
     result = _task_py("--tasks", "id", "dog", "--task-time", "2000", "--help")
     assert result.returncode == 0

@@ -2,6 +2,8 @@
 
 import glob
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,11 +11,12 @@ import tensorflow as tf
 
 from errors import UserError
 from plots.__main__ import main
-from plots.original_logs import run_length, settings_from_path
+from plots.original_logs import read_scalars, run_length, settings_from_path
 from plots.runlog import find_runs, load_run
 from tests.run_fixtures import write_original_run
 
-ORIGINAL_LOGS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "original-logs")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ORIGINAL_LOGS = os.path.join(REPO, "..", "shared", "original-logs")
 if not os.path.isdir(ORIGINAL_LOGS) and not os.environ.get("CI"):
     pytest.skip("../shared/original-logs is not beside this clone", allow_module_level=True)
 
@@ -104,3 +107,21 @@ def test_two_accuracy_scalars_in_one_folder_are_refused(tmp_path):
         os.rename(source, str(path / "test_task_0_id" / "events.out.tfevents.2.host"))
     with pytest.raises(UserError, match="several accuracy scalars"):
         load_run(str(path))
+
+
+def test_a_torn_last_record_keeps_the_records_before_it(tmp_path):
+    write_original_run(tmp_path / "run", {"id": {0: 0.1, 100: 0.8, 200: 0.9}})
+    (events,) = glob.glob(str(tmp_path / "run" / "test_task_0_id" / "events.*"))
+    with open(events, "rb+") as f:
+        f.truncate(os.path.getsize(events) - 3)  # The last record loses its end.
+    assert read_scalars(str(tmp_path / "run" / "test_task_0_id")) == pytest.approx(
+        {0: 0.1, 100: 0.8})
+
+
+def test_reading_the_originals_logs_loads_no_tensorflow():
+    code = ("import sys; from plots.runlog import load_run; from plots.runlog import find_runs; "
+            f"load_run(find_runs({_run_dir('t_id_inv')!r})[0]); "
+            "print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=600)
+    assert result.stdout.strip() == "False" and result.stderr == ""

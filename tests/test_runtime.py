@@ -20,3 +20,41 @@ def test_prepare_process_keeps_a_users_own_settings(monkeypatch):
     runtime.prepare_process()
     assert os.environ["TF_CPU_ALLOCATOR_USE_BFC"] == "false"
     assert os.environ["MALLOC_ARENA_MAX"] == "4"
+
+
+def _stderr_of(code: str, **env) -> str:
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(runtime.__file__),
+                            capture_output=True, text=True, env={**environment, **env},
+                            timeout=600)
+    return result.stderr
+
+
+QUIET_START = ("import runtime, sys; runtime.prepare_process(); tf = runtime.import_tensorflow(); "
+               "tf.constant(1) + 1; print('ours', file=sys.stderr)")
+
+
+def test_tensorflows_start_up_lines_are_kept_out_unless_asked_for():
+    assert _stderr_of(QUIET_START).strip() == "ours"
+    shown = _stderr_of(QUIET_START, TF_CPP_MIN_LOG_LEVEL="0")
+    assert "ours" in shown and len(shown.strip().splitlines()) > 1  # TensorFlow's own lines.
+
+
+HELD_BACK = """
+import os, runtime
+try:
+    with runtime.held_back_stderr():
+        os.write(2, b"native line\\n")
+        raise ValueError("boom")
+except ValueError:
+    pass
+with runtime.held_back_stderr():
+    os.write(2, b"hidden\\n")
+"""
+
+
+def test_what_was_held_back_is_shown_when_the_block_fails():
+    assert _stderr_of(HELD_BACK) == "native line\n"
