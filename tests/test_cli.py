@@ -74,11 +74,21 @@ def test_the_shapes_preset_sets_sizes_and_flags_override_it():
     (["--data-dir", "/nonexistent"], "--data-dir /nonexistent is not a directory; point it"),
     (["--max-steps", "0"], "--max-steps must be a positive integer"),
     (["--tasks", "id", "dog"], "the dog task needs dog images: give --data-dog-dir"),
+    (["--seed", "100000000000000000000"], "--seed must lie between 0 and 4294967295"),
+    (["--shapes-seed", "-1"], "--shapes-seed must lie between 0 and 4294967295"),
 ])
 def test_bad_input_is_one_line_naming_the_fix(flags, message, tmp_path):
     code = _run_main(*flags, "--log-dir", str(tmp_path))
     assert code.startswith("task.py: error: ") and message in code and "\n" not in code
     assert os.listdir(tmp_path) == []  # Nothing was written.
+
+
+def test_a_log_dir_that_is_a_file_is_named_as_such(tmp_path):
+    (tmp_path / "log").write_text("")
+    code = _run_main("--log-dir", str(tmp_path / "log"), "--max-steps", "1")
+    assert code == f"task.py: error: --log-dir {tmp_path / 'log'} is a file, not a folder; " \
+                   "choose a folder (nothing was written)"
+    assert (tmp_path / "log").read_text() == ""
 
 
 def _task_py(*flags, timeout=600):

@@ -212,6 +212,40 @@ def test_resume_needs_a_checkpoint_and_a_run_directory(mnist, tmp_path):
         run_experiment(config_from_run_dir(run_dir), resume=True)
 
 
+def _files(run_dir) -> dict:
+    """Every file of a run directory and its bytes."""
+    found = {}
+    for root, _, names in os.walk(run_dir):
+        for name in names:
+            with open(os.path.join(root, name), "rb") as f:
+                found[os.path.relpath(os.path.join(root, name), run_dir)] = f.read()
+    return found
+
+
+def test_a_damaged_state_or_summary_file_is_one_line_and_leaves_the_run_as_it_was(mnist,
+                                                                                 tmp_path):
+    config = smoke_config(data_dir=mnist, log_dir=str(tmp_path), run_name="run",
+                          max_steps=20, batch=8, checkpoint_every=10)
+    run_dir = run_experiment(config, progress_stream=io.StringIO())
+    os.remove(os.path.join(run_dir, "summary.json"))  # As if killed before the end.
+    state_path = os.path.join(run_dir, "checkpoint", "state.json")
+    with open(state_path) as f:
+        state = f.read()
+    for damaged in ("{}", "[]", '{"step": "10", "prefix": "step-10", "metrics_bytes": 5}'):
+        with open(state_path, "w") as f:
+            f.write(damaged)
+        before = _files(run_dir)
+        with pytest.raises(UserError, match="lacks a valid .*the checkpoint is damaged"):
+            run_experiment(config_from_run_dir(run_dir), resume=True)
+        assert _files(run_dir) == before
+    with open(state_path, "w") as f:
+        f.write(state)
+    with open(os.path.join(run_dir, "summary.json"), "w") as f:
+        f.write("[]")  # Not a summary: the run is taken as unfinished, and resumes.
+    run_experiment(config_from_run_dir(run_dir), resume=True, progress_stream=io.StringIO())
+    assert _summary(run_dir)["status"] == "completed"
+
+
 def test_a_run_whose_task_meant_something_else_is_not_resumed(mnist, tmp_path):
     config = smoke_config(data_dir=mnist, log_dir=str(tmp_path), run_name="old",
                           tasks=("id", "inv"),

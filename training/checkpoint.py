@@ -95,16 +95,28 @@ class Checkpointer:
             return {key: f[key] for key in f.files}
 
 
+# What every state.json holds, with its type.
+STATE_FIELDS = {"step": int, "prefix": str, "metrics_bytes": int}
+
+
 def latest_state(run_dir: str) -> dict | None:
     """The state.json of a run's latest checkpoint, or None if it has none."""
+    path = os.path.join(run_dir, CHECKPOINT_DIR, STATE_FILE)
     try:
-        with open(os.path.join(run_dir, CHECKPOINT_DIR, STATE_FILE)) as f:
-            return json.load(f)
+        with open(path) as f:
+            state = json.load(f)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
-        raise UserError(f"cannot read {run_dir}/{CHECKPOINT_DIR}/{STATE_FILE} ({e}); the "
-                        "checkpoint is damaged") from None
+        raise UserError(f"cannot read {path} ({e}); the checkpoint is damaged: start the run "
+                        "afresh under another --run-name") from None
+    wrong = ([name for name, kind in STATE_FIELDS.items()
+              if not isinstance(state.get(name), kind) or isinstance(state.get(name), bool)]
+             if isinstance(state, dict) else list(STATE_FIELDS))
+    if wrong:
+        raise UserError(f"{path} lacks a valid {', '.join(wrong)}; the checkpoint is damaged: "
+                        "start the run afresh under another --run-name")
+    return state
 
 
 class StopRequests:

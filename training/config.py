@@ -16,6 +16,7 @@ OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 SCHEDULES = ("switch", "episodes")
 HEADS = ("shared", "per-task")
 MODES = ("switch", "joint", "alternate")
+MAX_SEED = 2**32 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,9 +115,10 @@ class RunConfig:
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
             raise UserError(f"--checkpoint-every must be 0 (only on a stop signal) or a "
                             f"positive number of steps, got {self.checkpoint_every!r}")
-        if self.seed < 0 or self.shapes_seed < 0:
-            raise UserError(f"--seed and --shapes-seed must be zero or positive, "
-                            f"got {self.seed} and {self.shapes_seed}")
+        for name in ("seed", "shapes_seed"):
+            if not 0 <= getattr(self, name) <= MAX_SEED:  # TensorFlow and numpy's range.
+                raise UserError(f"--{_flag(name)} must lie between 0 and {MAX_SEED} "
+                                f"(2**32 - 1), got {getattr(self, name)}")
         for name, allowed in (("optimizer", OPTIMIZERS), ("norm", NORMS), ("init", INITS),
                               ("schedule", SCHEDULES), ("head", HEADS),
                               ("input_style", tuple(INPUT_STYLES)),

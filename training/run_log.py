@@ -35,6 +35,9 @@ def write_json_atomic(path: str, obj: dict) -> None:
 def create_run_dir(log_dir: str, run_name: str) -> str:
     """Makes a new, empty run directory; an existing one is refused, never reused."""
     path = os.path.join(log_dir, run_name)
+    if os.path.exists(log_dir) and not os.path.isdir(log_dir):
+        raise UserError(f"--log-dir {log_dir} is a file, not a folder; choose a folder "
+                        "(nothing was written)")
     try:
         os.makedirs(log_dir, exist_ok=True)
         os.mkdir(path)

@@ -177,10 +177,11 @@ def _resume_state(config: RunConfig) -> dict:
     run_dir = os.path.join(config.log_dir, config.run_name or "")
     try:
         with open(os.path.join(run_dir, SUMMARY_FILE)) as f:
-            if json.load(f).get("status") == "completed":
-                raise UserError(f"{run_dir} has completed; there is nothing to resume")
+            summary = json.load(f)
     except (OSError, ValueError):
-        pass  # No summary (killed), or a torn one: resume.
+        summary = None  # No summary (killed), or a torn one: resume.
+    if isinstance(summary, dict) and summary.get("status") == "completed":
+        raise UserError(f"{run_dir} has completed; there is nothing to resume")
     state = latest_state(run_dir)
     if state is None:
         raise UserError(f"{run_dir} has no checkpoint to resume from (it stopped before its "
