@@ -1,0 +1,204 @@
+"""Runs the original task.py and this project on the same work, several runs each, and
+compares every task's test accuracy at every test step.
+
+    python -m fidelity.compare PATH/TO/original/task.py --runs 5 --out DIR -- \
+        --tasks id inv --task-time 200 --max-steps 800
+
+The flags after `--` are given to both; only flags that mean the same in both are
+allowed (SHARED_FLAGS). The original runs through fidelity.run_original, unseeded as
+it was, with --max-steps one higher than given, so that it tests at the last step
+(it tests instead of training at every multiple of --test-frequency, so that extra
+step trains nothing). The project runs `task.py` with --seed 0..runs-1, on the
+original's 55,000 MNIST training images (its default). Runs already complete under
+DIR are kept; an incomplete one is run again. For each test step and task the table
+gives both sides' mean, standard deviation and range over their runs, the difference
+of the means and that difference over its standard error (Welch's t); period ends
+are marked. --json writes every run's accuracies too. Without the original's path
+nothing is run: the table is made again from the runs under DIR.
+"""
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+import runtime
+from errors import UserError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Flags that both the original and the project have, with the same meaning.
+SHARED_FLAGS = {"--tasks": "+", "--task-time": 1, "--max-steps": 1, "--batch": 1,
+                "--learning-rate": 1, "--dropout": 1, "--optimizer": 1, "--network": "+",
+                "--input-style": 1, "--test-frequency": 1}
+AGREE_T = 2.0  # |Welch's t| below this: the means agree within the runs' spread.
+
+
+def parse_shared(flags: list[str]) -> argparse.Namespace:
+    """The shared flags, checked: anything else is an error naming SHARED_FLAGS."""
+    parser = argparse.ArgumentParser(prog="the flags after --", add_help=False)
+    for flag, nargs in SHARED_FLAGS.items():
+        parser.add_argument(flag, nargs=None if nargs == 1 else nargs)
+    args, unknown = parser.parse_known_args(flags)
+    if unknown or not args.tasks or not args.max_steps:
+        raise UserError(f"give --tasks and --max-steps, and only flags both tools share "
+                        f"({', '.join(SHARED_FLAGS)}); not {' '.join(unknown) or 'enough'}")
+    return args
+
+
+def original_command(task_py: str, flags: list[str], max_steps: int, log_dir: str) -> list[str]:
+    """The original's command line: one step more, so that it tests at `max_steps`."""
+    flags = _with(flags, "--max-steps", str(max_steps + 1))
+    return [sys.executable, "-m", "fidelity.run_original", task_py, "--", *flags,
+            "--log-dir", log_dir]
+
+
+def project_command(flags: list[str], seed: int, log_dir: str, run_name: str) -> list[str]:
+    # Checkpoints only on a signal: these runs are short, and their logs are kept small.
+    return [sys.executable, "task.py", *flags, "--seed", str(seed), "--log-dir", log_dir,
+            "--run-name", run_name, "--checkpoint-every", "0"]
+
+
+def _with(flags: list[str], flag: str, value: str) -> list[str]:
+    i = flags.index(flag)
+    return flags[:i + 1] + [value] + flags[i + 2:]
+
+
+def _complete(path: str, max_steps: int) -> bool:
+    from plots.runlog import find_runs, load_run
+
+    try:
+        runs = find_runs(path) if os.path.isdir(path) else []
+        return len(runs) == 1 and load_run(runs[0]).last_step == max_steps
+    except UserError:
+        return False
+
+
+def run_side(name: str, commands: dict[str, list[str] | None], max_steps: int) -> list[str]:
+    """Runs each {folder: command} whose folder has no complete run (a None command: none
+    may be missing); returns the folders."""
+    for i, (path, command) in enumerate(commands.items()):
+        if _complete(path, max_steps):
+            print(f"{name} {i + 1}/{len(commands)}: kept {path}", flush=True)
+            continue
+        if command is None:
+            raise UserError(f"{path} holds no complete run; give the original task.py to run "
+                            "what is missing")
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        print(f"{name} {i + 1}/{len(commands)}: running", flush=True)
+        with open(f"{path}.output.txt", "w") as output:
+            code = subprocess.call(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
+        if code != 0 or not _complete(path, max_steps):
+            raise UserError(f"{name} run {i + 1} failed (exit {code}); its output is in "
+                            f"{path}.output.txt")
+    return list(commands)
+
+
+def accuracies(paths: list[str]) -> tuple[tuple[str, ...], dict[int, np.ndarray]]:
+    """The runs' tasks and {test step: [run, task] accuracies} at the steps all runs tested."""
+    from plots.runlog import find_runs, load_run
+
+    runs = [load_run(find_runs(path)[0]) for path in paths]
+    tasks = runs[0].tasks
+    steps = sorted(set.intersection(*({r["step"] for r in run.tests} for run in runs)))
+    table = {s: np.array([[next(r for r in run.tests if r["step"] == s)["test_accuracy"][t]
+                           for t in tasks] for run in runs]) for s in steps}
+    return tasks, table
+
+
+def _stats(values: np.ndarray) -> dict:
+    return {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1))
+            if len(values) > 1 else 0.0, "min": float(np.min(values)),
+            "max": float(np.max(values)), "n": len(values)}
+
+
+def compare(tasks: tuple[str, ...], original: dict[int, np.ndarray],
+            project: dict[int, np.ndarray], task_time: int | None) -> list[dict]:
+    """One row per (test step both sides have, task): each side's statistics, the difference
+    of the means (project - original) and Welch's t of that difference."""
+    rows = []
+    for step in sorted(set(original) & set(project)):
+        for j, task in enumerate(tasks):
+            a, b = _stats(original[step][:, j]), _stats(project[step][:, j])
+            difference = b["mean"] - a["mean"]
+            se = math.sqrt(a["sd"] ** 2 / a["n"] + b["sd"] ** 2 / b["n"])
+            rows.append({"step": step, "task": task, "original": a, "project": b,
+                         "difference": difference,
+                         "t": difference / se if se > 0 else (0.0 if difference == 0
+                                                              else math.inf),
+                         "period_end": bool(task_time) and step > 0 and step % task_time == 0})
+    return rows
+
+
+def print_table(rows: list[dict], out=None) -> None:
+    out = out or sys.stdout
+    n_a, n_b = rows[0]["original"]["n"], rows[0]["project"]["n"]
+    print(f"{'step':>6} {'task':>8}   {f'original ({n_a} runs)':>27}   "
+          f"{f'project ({n_b} seeds)':>27} {'diff':>7} {'t':>6}", file=out)
+    for r in rows:
+        sides = "   ".join(f"{s['mean']:.3f} ±{s['sd']:.3f} [{s['min']:.3f}-{s['max']:.3f}]"
+                           for s in (r["original"], r["project"]))
+        mark = "*" if r["period_end"] else " "
+        print(f"{r['step']:>5}{mark} {r['task']:>8}   {sides} {r['difference']:+7.3f} "
+              f"{r['t']:+6.2f}", file=out)
+    agree = sum(abs(r["t"]) < AGREE_T for r in rows)
+    print(f"* period end. mean ±sd [range]; diff: project - original; t: Welch's t. "
+          f"|t| < {AGREE_T:g} in {agree} of {len(rows)} rows.", file=out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fidelity.compare",
+                                     description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("original", nargs="?",
+                        help="path of a copy of the original task.py; without it, nothing is "
+                             "run and the table is made from the runs already under --out")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each (default: 5)")
+    parser.add_argument("--out", required=True, help="folder for both sides' run logs")
+    parser.add_argument("--json", help="also write the rows and every run's accuracies here")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    ours, flags = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv \
+        else (argv, [])
+    args = build_parser().parse_args(ours)
+    runtime.prepare_process()  # Quiets TensorFlow here and in the runs it starts.
+    try:
+        shared = parse_shared(flags)
+        run = args.original is not None
+        if run and not os.path.isfile(args.original):
+            raise UserError(f"{args.original} is not a file; give a copy of the original task.py")
+        max_steps = int(shared.max_steps)
+        out = os.path.abspath(args.out)
+        original = run_side("original", {
+            os.path.join(out, "original", str(i)): original_command(
+                os.path.abspath(args.original), flags, max_steps,
+                os.path.join(out, "original", str(i))) if run else None
+            for i in range(args.runs)}, max_steps)
+        project = run_side("project", {
+            os.path.join(out, "project", f"seed{i}"): project_command(
+                flags, i, os.path.join(out, "project"), f"seed{i}") if run else None
+            for i in range(args.runs)}, max_steps)
+        tasks, a = accuracies(original)
+        _, b = accuracies(project)
+    except UserError as e:
+        print(f"fidelity.compare: error: {e}", file=sys.stderr)
+        return 1
+    rows = compare(tasks, a, b, int(shared.task_time) if shared.task_time else 2000)
+    print_table(rows)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"flags": flags, "tasks": tasks, "rows": rows,
+                       "original": {s: v.tolist() for s, v in a.items()},
+                       "project": {s: v.tolist() for s, v in b.items()}}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
