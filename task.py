@@ -188,8 +188,13 @@ def parse_flags(argv: list[str]):
              "which always checkpoint); episodic runs checkpoint at every epoch's end "
              "(default: %(default)s)")
     add("--resume", metavar="RUN_DIR",
-        help="continue a stopped run from its latest checkpoint, with its own settings "
-             "(its config.json; other flags are not read)")
+        help="continue a stopped run from its latest checkpoint (or, if that cannot be read, "
+             "the one before), with its own settings (its config.json; other flags are not "
+             "read)")
+    add("--restart", metavar="RUN_DIR",
+        help="start an unfinished run afresh in its own directory, with its own settings: "
+             "what it had logged and checkpointed is removed (for a run stopped before its "
+             "first checkpoint, which cannot be resumed)")
     add("--nondeterministic", action="store_true",
         help="turn off TensorFlow's op determinism (on by default, so that a seed gives the "
              "same numbers), for speed on a GPU")
@@ -243,8 +248,11 @@ def main(args):
     from training import config_from_run_dir, run_experiment
 
     try:
-        if args.resume:
-            run_dir = run_experiment(config_from_run_dir(args.resume), resume=True)
+        if args.resume and args.restart:
+            raise UserError("give --resume or --restart, not both")
+        if args.resume or args.restart:
+            run_dir = run_experiment(config_from_run_dir(args.resume or args.restart),
+                                     resume=bool(args.resume), restart=bool(args.restart))
         else:
             run_dir = run_experiment(config_from_flags(args))
     except UserError as e:

@@ -76,6 +76,9 @@ def test_the_shapes_preset_sets_sizes_and_flags_override_it():
     (["--tasks", "id", "dog"], "the dog task needs dog images: give --data-dog-dir"),
     (["--seed", "100000000000000000000"], "--seed must lie between 0 and 4294967295"),
     (["--shapes-seed", "-1"], "--shapes-seed must lie between 0 and 4294967295"),
+    (["--batch", "1000000"], "--batch 1000000 with --network conv fc (--conv-filters 64, "
+                             "--fc-units 500) needs at least"),
+    (["--network", "fc", "fc", "--fc-units", "100000000"], "GiB, more than this machine's"),
 ])
 def test_bad_input_is_one_line_naming_the_fix(flags, message, tmp_path):
     code = _run_main(*flags, "--log-dir", str(tmp_path))

@@ -5,7 +5,9 @@ states included: Keras keeps dropout's seed state among them), the optimizer's
 and the training streams' (tasks.streams: a batch counter per task), plus
 `checkpoint/state.json`: the step, the length of metrics.jsonl at that step, and
 the time spent so far. state.json is written last and atomically, so it only ever
-names a complete checkpoint; the one before it is kept too.
+names a complete checkpoint; the one before it is kept too, each with its own copy
+of its state (`step-N.state.json`), so that a resume whose latest checkpoint cannot
+be read goes on from the one before.
 """
 
 import contextlib
@@ -17,6 +19,7 @@ import signal
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from errors import UserError
 from training.run_log import write_json_atomic
@@ -48,13 +51,18 @@ class Checkpointer:
             prefix = self._checkpoint.write(os.path.join(self.directory, name))
             if arrays:
                 np.savez(os.path.join(self.directory, f"{name}.arrays.npz"), **arrays)
-            write_json_atomic(os.path.join(self.directory, STATE_FILE),
-                              {**state, "prefix": os.path.basename(prefix),
-                               "arrays": bool(arrays)})
+            state = {**state, "prefix": os.path.basename(prefix), "arrays": bool(arrays)}
+            write_json_atomic(os.path.join(self.directory, f"{name}.state.json"), state)
+            write_json_atomic(os.path.join(self.directory, STATE_FILE), state)
         except (OSError, tf.errors.OpError) as e:
             reason = getattr(e, "strerror", None) or getattr(e, "message", str(e))
-            raise UserError(f"cannot write a checkpoint in {self.directory} ({reason}); free "
-                            "space or fix permissions (the previous one is intact)") from None
+            run_dir = os.path.dirname(self.directory)
+            kept = (f"the checkpoint at step {self.last_step} is intact: free space or fix "
+                    f"permissions, then --resume {run_dir}" if self.last_step is not None else
+                    "no checkpoint had been taken: free space or fix permissions, then "
+                    f"--restart {run_dir}")
+            raise UserError(f"cannot write a checkpoint in {self.directory} ({reason}); "
+                            f"{kept}") from None
         self._remove_all_but({os.path.basename(prefix), self._prefix})
         self.last_step, self._prefix = state["step"], os.path.basename(prefix)
 
@@ -71,21 +79,47 @@ class Checkpointer:
                     os.remove(path)
 
     def restore(self) -> dict:
-        """Restores the latest checkpoint; returns its state."""
-        state = latest_state(os.path.dirname(self.directory))
+        """Restores the latest checkpoint, or the one before it when the latest's files
+        cannot be read (saying so in a warning); returns the state of the one restored."""
+        run_dir = os.path.dirname(self.directory)
+        state = latest_state(run_dir)
         if state is None:
-            raise UserError(f"{os.path.dirname(self.directory)} has no checkpoint to resume "
-                            "from (it stopped before its first one); start the run afresh")
-        try:
-            self._checkpoint.read(os.path.join(self.directory, state["prefix"])).assert_consumed()
-        except (AssertionError, ValueError, tf.errors.OpError) as e:
-            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise UserError(f"the checkpoint {state['prefix']} in {self.directory} does not fit "
-                            f"this run's model and data streams ({reason}); a checkpoint "
-                            "written by another version of this code cannot be resumed: "
-                            "start the run afresh") from None
-        self.last_step, self._prefix = state["step"], state["prefix"]
-        return state
+            raise UserError(f"{run_dir} has no checkpoint to resume from (it stopped before "
+                            f"its first one); start it afresh with --restart {run_dir}")
+        unreadable = []
+        for candidate in [state, *self._older_states(state["step"])]:
+            prefix = os.path.join(self.directory, candidate["prefix"])
+            reason = _unreadable(prefix)
+            if reason:
+                unreadable.append(f"step {candidate['step']}: {reason}")
+                continue
+            try:
+                self._checkpoint.read(prefix).assert_consumed()
+            except (AssertionError, ValueError, tf.errors.OpError) as e:
+                raise UserError(f"the checkpoint {candidate['prefix']} in {self.directory} "
+                                f"does not fit this run's model and data streams "
+                                f"({_first_line(e)}); a checkpoint written by another version "
+                                "of this code cannot be resumed: start the run afresh") from None
+            if unreadable:
+                logging.warning("the latest checkpoint cannot be read (%s); going on from the "
+                                "one before it, at step %d", unreadable[0], candidate["step"])
+            self.last_step, self._prefix = candidate["step"], candidate["prefix"]
+            return candidate
+        raise UserError(f"no checkpoint in {self.directory} can be read ({'; '.join(unreadable)}); "
+                        f"start the run afresh with --restart {run_dir}")
+
+    def _older_states(self, step: int) -> list[dict]:
+        """The states of the kept checkpoints before `step`, the latest first."""
+        states = []
+        for path in glob.glob(os.path.join(self.directory, "step-*.state.json")):
+            try:
+                with open(path) as f:
+                    state = json.load(f)
+            except (OSError, ValueError):
+                continue
+            if not _invalid_fields(state) and state["step"] < step:
+                states.append(state)
+        return sorted(states, key=lambda s: -s["step"])
 
     def arrays(self, state: dict) -> dict[str, np.ndarray] | None:
         """The arrays saved with the checkpoint of `state`, if any."""
@@ -110,13 +144,36 @@ def latest_state(run_dir: str) -> dict | None:
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read {path} ({e}); the checkpoint is damaged: start the run "
                         "afresh under another --run-name") from None
-    wrong = ([name for name, kind in STATE_FIELDS.items()
-              if not isinstance(state.get(name), kind) or isinstance(state.get(name), bool)]
-             if isinstance(state, dict) else list(STATE_FIELDS))
+    wrong = _invalid_fields(state)
     if wrong:
         raise UserError(f"{path} lacks a valid {', '.join(wrong)}; the checkpoint is damaged: "
                         "start the run afresh under another --run-name")
     return state
+
+
+def _invalid_fields(state) -> list[str]:
+    """The STATE_FIELDS that `state` lacks or holds with another type."""
+    if not isinstance(state, dict):
+        return list(STATE_FIELDS)
+    return [name for name, kind in STATE_FIELDS.items()
+            if not isinstance(state.get(name), kind) or isinstance(state.get(name), bool)]
+
+
+def _unreadable(prefix: str) -> str | None:
+    """Why a checkpoint's files cannot be read (missing, cut, damaged), or None: every
+    value is read once, so that what fails later is a checkpoint that does not fit."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError) as e:
+        return _first_line(e)
+    return None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 class StopRequests:

@@ -64,7 +64,7 @@ class EpisodicRun:
     the epoch's mix of examples and how far it got."""
 
     def __init__(self, config: RunConfig, tasks: list[Task], model, optimizer, log: RunLog,
-                 progress: Progress, resume: dict | None = None):
+                 progress: Progress, resume: bool = False):
         self.config, self.tasks, self.model, self.optimizer = config, tasks, model, optimizer
         self.log, self.progress = log, progress
         self.names = [task.name for task in tasks]
@@ -81,9 +81,12 @@ class EpisodicRun:
         self.trials = np.zeros(len(tasks), np.int64)
         self.episode, self.epoch, self.reached, self.episodes = 1, 0, False, []
         self.mix, self.position, self.accuracies = None, 0, None
-        if resume is not None:
-            self._restore(self.checkpointer.restore())
-        self.start = time.monotonic() - (resume or {}).get("wall_time_s", 0.0)
+        state = {}
+        if resume:
+            state = self.checkpointer.restore()
+            self.resumed_from = log.resume_at(state)
+            self._restore(state)
+        self.start = time.monotonic() - state.get("wall_time_s", 0.0)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
@@ -171,7 +174,7 @@ class EpisodicRun:
         self.checkpointer.save({
             "step": self.step, "metrics_bytes": self.log.metrics_bytes(),
             "train_time_s": self.train_time, "eval_time_s": self.eval_time,
-            "wall_time_s": self.elapsed(), "resumed_from": self.resumed_from,
+            "wall_time_s": self.elapsed(),
             "episode": self.episode, "epoch": self.epoch, "reached": self.reached,
             "position": self.position, "trials": self.trials.tolist(),
             "episodes": self.episodes, "accuracies": self.accuracies,
@@ -180,7 +183,6 @@ class EpisodicRun:
     def _restore(self, state: dict) -> None:
         self.step, self.train_time, self.eval_time = (
             state["step"], state["train_time_s"], state["eval_time_s"])
-        self.resumed_from = state["resumed_from"] + [state["step"]]
         self.episode, self.epoch, self.reached = state["episode"], state["epoch"], state["reached"]
         self.position, self.episodes = state["position"], state["episodes"]
         self.trials = np.array(state["trials"], np.int64)

@@ -6,9 +6,12 @@ scalars in the original tool's layout: `train/`, `test/` (all tasks together)
 and one `test_task_<i>_<name>/` writer per task, each with a scalar `accuracy`.
 """
 
+import contextlib
+import fcntl
 import glob
 import json
 import os
+import shutil
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +22,8 @@ from errors import RunDiverged, UserError
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
+RESUMES_FILE = "resumes.jsonl"  # One line a resume: the step it went on from.
+LOCK_FILE = ".lock"  # Held by the process writing the run (RunDirLock).
 
 
 def write_json_atomic(path: str, obj: dict) -> None:
@@ -30,6 +35,57 @@ def write_json_atomic(path: str, obj: dict) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(temporary, path)
+
+
+def clear_run_dir(run_dir: str) -> None:
+    """Removes what a run wrote in its directory (its log, summary, resumes, checkpoints and
+    TensorBoard folders), for a restart in place; anything else there is left."""
+    for name in (METRICS_FILE, SUMMARY_FILE, RESUMES_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(run_dir, name))
+    for name in ("checkpoint", "train", "test", *(os.path.basename(path) for path in
+                                                 glob.glob(os.path.join(run_dir, "test_task_*")))):
+        shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
+
+
+class RunDirLock:
+    """This process's hold on a run directory, so that no two processes write one run: an
+    exclusive flock on RUN_DIR/.lock, which holds the owner's pid. The system drops the lock
+    when the process ends however it ends (kill -9 included), so a lock left by a dead
+    process is never in the way; `release` removes the file."""
+
+    def __init__(self, run_dir: str):
+        self.path = os.path.join(run_dir, LOCK_FILE)
+        while True:
+            try:
+                lock = open(self.path, "a+")
+            except OSError as e:
+                raise UserError(f"cannot take hold of {run_dir} ({e.strerror}); point at a "
+                                "run directory you can write") from None
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                owner = lock.read().strip() or "unknown"
+                lock.close()
+                raise UserError(f"{run_dir} is in use by another process (pid {owner}); wait "
+                                "for it to end or stop it, then try again (nothing was "
+                                "changed)") from None
+            try:
+                if os.stat(self.path).st_ino == os.fstat(lock.fileno()).st_ino:
+                    break  # Not a file that its last owner removed as we opened it.
+            except FileNotFoundError:
+                pass
+            lock.close()
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        self._file = lock
+
+    def release(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.path)
+        self._file.close()
 
 
 def create_run_dir(log_dir: str, run_name: str) -> str:
@@ -53,33 +109,63 @@ def create_run_dir(log_dir: str, run_name: str) -> str:
 class RunLog:
     """Writes one run's records: each to metrics.jsonl (flushed) and to TensorBoard."""
 
-    def __init__(self, run_dir: str, task_names: Sequence[str], config: dict | None,
-                 metrics_bytes: int | None = None):
-        """Starts a run's log with its config; or, resuming (config None), cuts metrics.jsonl
-        back to its first `metrics_bytes` bytes (its length at the checkpoint) and goes on,
-        with TensorBoard's event files written afresh from the lines kept (so they hold
-        what metrics.jsonl holds, not the steps between the checkpoint and the stop)."""
+    def __init__(self, run_dir: str, task_names: Sequence[str], config: dict | None):
+        """Starts a run's log with its config; or, resuming (config None), waits for
+        `resume_at` once the checkpoint is restored: nothing is changed before."""
         self.run_dir = run_dir
         self.task_names = tuple(task_names)
-        path = os.path.join(run_dir, METRICS_FILE)
-        writer_dirs = [os.path.join(run_dir, "train"), os.path.join(run_dir, "test")] + [
+        self._path = os.path.join(run_dir, METRICS_FILE)
+        self._writer_dirs = [os.path.join(run_dir, "train"), os.path.join(run_dir, "test")] + [
             os.path.join(run_dir, f"test_task_{i}_{name}") for i, name in enumerate(task_names)]
+        self._metrics = None
         if config is not None:
             write_json_atomic(os.path.join(run_dir, CONFIG_FILE), config)
-        else:
-            with open(path, "r+b") as f:
-                f.truncate(metrics_bytes)
-            # TensorBoard's events are cut back too: written again from the kept lines.
-            for directory in writer_dirs:
-                for events in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
-                    os.remove(events)
-        self._metrics = open(path, "a")
+            self._open()
+
+    def _open(self) -> None:
+        self._metrics = open(self._path, "a")
         self._train_writer, self._test_writer, *self._task_writers = [
-            tf.summary.create_file_writer(directory) for directory in writer_dirs]
-        if config is None:
-            with open(path) as f:
-                for line in f:
-                    self._mirror(json.loads(line))
+            tf.summary.create_file_writer(directory) for directory in self._writer_dirs]
+
+    def resume_at(self, state: dict) -> list[int]:
+        """Goes on from the restored checkpoint of `state`: cuts metrics.jsonl back to its
+        length then, writes TensorBoard's event files afresh from the lines kept (so they
+        hold what metrics.jsonl holds, not the steps between the checkpoint and the stop),
+        and records the resume. A metrics.jsonl shorter than that, or with a line that does
+        not read, is refused before anything is changed. Returns the step of every resume
+        of the run so far, this one last."""
+        kept = self._kept_records(state)
+        with open(self._path, "r+b") as f:
+            f.truncate(state["metrics_bytes"])
+        for directory in self._writer_dirs:
+            for events in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
+                os.remove(events)
+        self._open()
+        for record in kept:
+            self._mirror(record)
+        with open(os.path.join(self.run_dir, RESUMES_FILE), "a") as f:
+            f.write(json.dumps({"step": state["step"]}) + "\n")
+        with open(os.path.join(self.run_dir, RESUMES_FILE)) as f:
+            return [json.loads(line)["step"] for line in f if line.strip()]
+
+    def _kept_records(self, state: dict) -> list[dict]:
+        """The records of metrics.jsonl's first state["metrics_bytes"] bytes, checked."""
+        fix = ("put back the run's own metrics.jsonl, or start the run afresh under another "
+               "--run-name (nothing was changed)")
+        try:
+            with open(self._path, "rb") as f:
+                kept = f.read(state["metrics_bytes"])
+        except OSError as e:
+            raise UserError(f"cannot read {self._path} ({e.strerror}); {fix}") from None
+        if len(kept) < state["metrics_bytes"] or (kept and not kept.endswith(b"\n")):
+            raise UserError(f"{self._path} holds {len(kept)} bytes where its checkpoint at step "
+                            f"{state['step']} recorded {state['metrics_bytes']} (lines ending "
+                            f"there): it was cut or changed; {fix}")
+        try:
+            return [json.loads(line) for line in kept.decode().splitlines()]
+        except ValueError as e:
+            raise UserError(f"{self._path} has a damaged line before step {state['step']} "
+                            f"({e}); {fix}") from None
 
     def write(self, record: dict) -> None:
         """Appends one record (a train or test line) and mirrors its scalars to TensorBoard."""
@@ -119,6 +205,8 @@ class RunLog:
                             "free space or fix permissions") from None
 
     def close(self) -> None:
+        if self._metrics is None:
+            return  # A resume refused before the log was opened.
         self._metrics.close()
         for writer in (self._train_writer, self._test_writer, *self._task_writers):
             writer.close()

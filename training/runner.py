@@ -1,5 +1,6 @@
 """Runs one experiment: builds tasks and model from a RunConfig, trains on the schedule, logs."""
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -13,12 +14,14 @@ import tensorflow as tf
 from data import load_dogs, load_mnist, load_shapes
 from errors import RunInterrupted, UserError
 from models import build_model
+from models.memory import memory_floor
 from tasks import TASKS, Task, build_tasks, input_channels, sources_needed, task_classes
 from training.config import RunConfig
 from training.checkpoint import StopRequests, latest_state
 from training.episodes import EpisodicRun
 from training.progress import Progress
-from training.run_log import CONFIG_FILE, SUMMARY_FILE, RunLog, create_run_dir
+from training.run_log import (CONFIG_FILE, SUMMARY_FILE, RunDirLock, RunLog, clear_run_dir,
+                               create_run_dir)
 from training.objectives import EWC, JointObjective, Objective
 from training.steps import PLAIN, make_optimizer
 from training.switching import SwitchRun
@@ -70,6 +73,25 @@ def _make_run_dir(config: RunConfig) -> str:
     return create_run_dir(config.log_dir, name)  # Refused with a clear message.
 
 
+def check_memory(config: RunConfig) -> None:
+    """Refuses a batch or widths whose training step cannot fit in this machine's memory,
+    with the figure it needs (a floor: what fits may still run short, then TensorFlow's
+    out-of-memory error is caught as one line)."""
+    size = ((config.shapes_height, config.shapes_width) if "shapes" in sources_needed(
+        config.tasks) else (IMAGE_SIZE, IMAGE_SIZE))
+    needed = memory_floor(config.network, input_shape=(*size, input_channels(config.input_style)),
+                          batch=config.batch, conv_filters=config.conv_filters,
+                          fc_units=config.fc_units, num_classes=task_classes(config.tasks),
+                          heads=len(config.tasks) if config.head == "per-task" else 1,
+                          task_signal=len(config.tasks) if config.task_signal else 0)
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > total:
+        raise UserError(f"--batch {config.batch} with --network {' '.join(config.network)} "
+                        f"(--conv-filters {config.conv_filters}, --fc-units {config.fc_units}) "
+                        f"needs at least {needed / 2**30:,.1f} GiB, more than this machine's "
+                        f"{total / 2**30:,.1f} GiB; lower --batch or the widths")
+
+
 def load_sources(config: RunConfig) -> dict:
     """Loads the data of the sources the run's tasks draw on, and no other."""
     needed = sources_needed(config.tasks)
@@ -104,44 +126,67 @@ def run_metadata(config: RunConfig, sources: dict) -> dict:
     }
 
 
-def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool = False) -> str:
+def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool = False,
+                   restart: bool = False) -> str:
     """Trains and evaluates one run as `config` says; returns the run directory. With
-    `resume`, continues the run in log_dir/run_name from its latest checkpoint."""
-    state = _resume_state(config) if resume else None
-    tf.get_logger().setLevel("WARNING")  # TensorFlow's per-checkpoint INFO lines.
-    configure_devices(config.gpu)
-    tf.keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    sources = load_sources(config)
-    metadata = run_metadata(config, sources) if state is None else None
-    tasks = build_tasks(config.tasks, sources=sources, input_style=config.input_style,
-                        seed=config.seed,
-                        task_signal=config.task_signal or config.head == "per-task",
-                        signal_scale=config.task_signal_scale)
-    del sources  # The tasks hold their own copy, as tensors.
-    model, optimizer, objective = _model_and_optimizer(config, tasks)
-    if state is None:
-        log = RunLog(_make_run_dir(config), config.tasks, metadata)
-    else:
-        log = RunLog(os.path.join(config.log_dir, config.run_name), config.tasks, None,
-                     metrics_bytes=state["metrics_bytes"])
+    `resume`, continues the run in log_dir/run_name from its latest checkpoint; with
+    `restart`, starts that unfinished run afresh in its directory (what it had written is
+    removed once the new start is ready). A run directory is written by one process at a
+    time (RunDirLock)."""
+    with contextlib.ExitStack() as held:
+        existing = os.path.join(config.log_dir, config.run_name or "")
+        if resume or restart:
+            held.callback(RunDirLock(existing).release)
+            _check_unfinished(existing, resume)
+        check_memory(config)
+        tf.get_logger().setLevel("WARNING")  # TensorFlow's per-checkpoint INFO lines.
+        configure_devices(config.gpu)
+        tf.keras.utils.set_random_seed(config.seed)
+        if config.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        sources = load_sources(config)
+        metadata = None if resume else run_metadata(config, sources)
+        tasks = build_tasks(config.tasks, sources=sources, input_style=config.input_style,
+                            seed=config.seed,
+                            task_signal=config.task_signal or config.head == "per-task",
+                            signal_scale=config.task_signal_scale)
+        del sources  # The tasks hold their own copy, as tensors.
+        model, optimizer, objective = _model_and_optimizer(config, tasks)
+        if resume or restart:
+            run_dir = existing
+            if restart:
+                clear_run_dir(run_dir)
+        else:
+            run_dir = _make_run_dir(config)
+            held.callback(RunDirLock(run_dir).release)
+        # Resuming, the log is cut back only once the checkpoint is restored (Run.__init__).
+        log = RunLog(run_dir, config.tasks, metadata)
+        held.callback(log.close)
+        return _train(config, tasks, model, optimizer, objective, log, progress_stream, resume)
+
+
+def _train(config: RunConfig, tasks: list[Task], model, optimizer, objective, log: RunLog,
+           progress_stream, resume: bool) -> str:
     episodic = config.schedule == "episodes"
     progress = (Progress(len(tasks), progress_stream, unit="episodes") if episodic
                 else Progress(config.max_steps, progress_stream))
     try:
-        run = (EpisodicRun(config, tasks, model, optimizer, log, progress, resume=state)
+        run = (EpisodicRun(config, tasks, model, optimizer, log, progress, resume=resume)
                if episodic else SwitchRun(config, tasks, model, optimizer, log, progress,
-                                          resume=state, objective=objective))
+                                          resume=resume, objective=objective))
         with StopRequests() as stop:
             summary = run.run(stop)
         log.write_summary(summary)
+    except (tf.errors.ResourceExhaustedError, MemoryError) as e:
+        log.write_summary({"status": "failed", "error": f"out of memory: {_first_line(e)}"})
+        raise UserError(f"TensorFlow ran out of memory ({_first_line(e)[:120]}); lower --batch "
+                        "or the network's widths and start a new run (summary.json says "
+                        "failed)") from None
     except RunInterrupted:
         log.write_summary({"status": "interrupted", "resume_with": f"--resume {log.run_dir}"})
         raise
     finally:
         progress.close()
-        log.close()
     return log.run_dir
 
 
@@ -173,20 +218,24 @@ def make_objective(config: RunConfig, model: tf.keras.Model):
     return PLAIN
 
 
-def _resume_state(config: RunConfig) -> dict:
-    run_dir = os.path.join(config.log_dir, config.run_name or "")
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "message", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _check_unfinished(run_dir: str, resume: bool) -> None:
+    """Refuses to resume or restart a completed run, and to resume one without a checkpoint."""
     try:
         with open(os.path.join(run_dir, SUMMARY_FILE)) as f:
             summary = json.load(f)
     except (OSError, ValueError):
-        summary = None  # No summary (killed), or a torn one: resume.
+        summary = None  # No summary (killed), or a torn one: unfinished.
     if isinstance(summary, dict) and summary.get("status") == "completed":
-        raise UserError(f"{run_dir} has completed; there is nothing to resume")
-    state = latest_state(run_dir)
-    if state is None:
+        raise UserError(f"{run_dir} has completed; there is nothing to "
+                        f"{'resume' if resume else 'restart'} (a new run needs a new --run-name)")
+    if resume and latest_state(run_dir) is None:
         raise UserError(f"{run_dir} has no checkpoint to resume from (it stopped before its "
-                        "first); start the run afresh")
-    return state
+                        f"first); start it afresh in place with --restart {run_dir}")
 
 
 def config_from_run_dir(run_dir: str) -> RunConfig:
@@ -195,8 +244,8 @@ def config_from_run_dir(run_dir: str) -> RunConfig:
         with open(os.path.join(run_dir, CONFIG_FILE)) as f:
             saved = json.load(f)
     except (OSError, ValueError) as e:
-        raise UserError(f"--resume {run_dir}: cannot read its config.json ({e}); point "
-                        "--resume at a run directory") from None
+        raise UserError(f"{run_dir}: cannot read its config.json ({e}); point --resume or "
+                        "--restart at a run directory") from None
     _check_task_meanings(run_dir, saved)
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     settings = {k: v for k, v in saved.items() if k in fields}
@@ -213,7 +262,7 @@ def _check_task_meanings(run_dir: str, saved: dict) -> None:
         now = TASKS[name].description if name in TASKS else None
         if now != then:
             raise UserError(
-                f"--resume {run_dir}: its task {name!r} meant {then!r} when the run was made "
+                f"{run_dir}: its task {name!r} meant {then!r} when the run was made "
                 f"and {'is unknown' if now is None else f'now means {now!r}'} here; resume it "
                 f"with the code that made it ({saved.get('code_version', 'see config.json')}) "
                 "or start it afresh")

@@ -36,7 +36,7 @@ class SwitchRun:
     """One run on the switch schedule, from step 0 or from its latest checkpoint."""
 
     def __init__(self, config: RunConfig, tasks: list[Task], model, optimizer, log: RunLog,
-                 progress: Progress, resume: dict | None = None, objective=PLAIN):
+                 progress: Progress, resume: bool = False, objective=PLAIN):
         self.config, self.tasks, self.model, self.optimizer = config, tasks, model, optimizer
         self.log, self.progress, self.objective = log, progress, objective
         self.ewc = getattr(objective, "ewc", None)
@@ -49,12 +49,13 @@ class SwitchRun:
         self.checkpointer = Checkpointer(log.run_dir, model, optimizer, [self.stream],
                                          objective.state_variables)
         self.step, self.train_time, self.eval_time, self.resumed_from = 0, 0.0, 0.0, []
-        if resume is not None:
+        state = {}
+        if resume:
             state = self.checkpointer.restore()
+            self.resumed_from = log.resume_at(state)
             self.step, self.train_time, self.eval_time = (
                 state["step"], state["train_time_s"], state["eval_time_s"])
-            self.resumed_from = state.get("resumed_from", []) + [state["step"]]
-        self.start = time.monotonic() - (resume or {}).get("wall_time_s", 0.0)
+        self.start = time.monotonic() - state.get("wall_time_s", 0.0)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
@@ -161,7 +162,7 @@ class SwitchRun:
     def _checkpoint(self, step: int) -> None:
         self.checkpointer.save({"step": step, "metrics_bytes": self.log.metrics_bytes(),
                                 "train_time_s": self.train_time, "eval_time_s": self.eval_time,
-                                "wall_time_s": self.elapsed(), "resumed_from": self.resumed_from})
+                                "wall_time_s": self.elapsed()})
 
     def _summary(self, results: dict) -> dict:
         accuracy = {name: r["accuracy"] for name, r in results.items()}
