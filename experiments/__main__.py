@@ -79,6 +79,7 @@ def _report_line(done: list[int], total: int, start: float):
 
 
 def run(args) -> int:
+    runtime.import_tensorflow()  # The sweep's modules load it: without its start-up lines.
     from experiments import sweep
     from experiments.registry import get_experiment
 

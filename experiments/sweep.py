@@ -22,6 +22,7 @@ from errors import RunInterrupted, UserError
 from experiments.registry import Experiment, quick
 from training.checkpoint import CHECKPOINT_DIR, STATE_FILE
 from training.config import RunConfig
+from training.run_log import run_dir_owner
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -123,6 +124,7 @@ def execute(config_json: dict, threads: int, resume: bool = False) -> dict:
 
 def execute_logged(config_json: dict, threads: int, log_path: str, resume: bool = False) -> dict:
     """`execute` in a worker process of its own, its output (TensorFlow's included) to a file."""
+    runtime.die_with_parent()
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     with open(log_path, "ab") as log:
         os.dup2(log.fileno(), 1)
@@ -163,7 +165,15 @@ def run_local(specs: list[RunSpec], workers: int,
 def pending(specs: Iterable[RunSpec], can_resume: bool = True
             ) -> tuple[list[RunSpec], list[RunSpec]]:
     """(completed, to run) of the specs. An unfinished run with a checkpoint is resumed
-    from it if `can_resume`; other unfinished directories are set aside."""
+    from it if `can_resume`; other unfinished directories are set aside. A run that a live
+    process still writes (an earlier sweep's worker) is an error: nothing is touched."""
+    specs = list(specs)
+    busy = [(spec.run_dir, owner) for spec in specs
+            if (owner := run_dir_owner(spec.run_dir)) is not None]
+    if busy:
+        raise UserError(f"{len(busy)} run(s) of this sweep are still being written, "
+                        f"{busy[0][0]} by pid {busy[0][1]}: an earlier sweep is running; "
+                        "wait for it or stop it, then run this again (nothing was changed)")
     done, todo = [], []
     for spec in specs:
         if is_complete(spec.run_dir):

@@ -204,3 +204,69 @@ def test_listing_the_experiments_does_not_import_tensorflow():
                          capture_output=True, text=True).stdout.splitlines()
     assert out[0].startswith("experiment") and any(line.startswith("optimizer") for line in out)
     assert out[-1] == "False"
+
+
+def test_a_run_still_being_written_stops_the_rerun_before_it_touches_anything(tmp_path):
+    from training.run_log import RunDirLock
+
+    [spec] = _tiny_specs(tmp_path, [("a", {})])
+    os.makedirs(spec.run_dir)
+    held = RunDirLock(spec.run_dir)
+    try:
+        with pytest.raises(UserError, match=f"{spec.run_dir} by pid {os.getpid()}: an earlier "
+                                            "sweep is running"):
+            sweep.pending([spec])
+        assert os.path.isdir(spec.run_dir)  # Not set aside.
+    finally:
+        held.release()
+
+
+def _sweep(log_dir, **popen):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = [sys.executable, "-m", "experiments", "run", "baseline-mnist", "--quick",
+               "--log-dir", str(log_dir)]
+    return subprocess.Popen(command, cwd=repo, **popen)
+
+
+def _metrics(log_dir):
+    import glob
+
+    (path,) = glob.glob(os.path.join(log_dir, "*", "metrics.jsonl"))
+    with open(path) as f:
+        return [{k: v for k, v in json.loads(line).items() if k != "wall_time"} for line in f]
+
+
+def test_a_sweep_killed_with_its_workers_resumes_them_to_the_uninterrupted_log(tmp_path):
+    """kill -9 of the driver: its worker gets SIGTERM (a parent-death signal), checkpoints
+    and stops; the rerun resumes the run from that checkpoint to the uninterrupted log."""
+    import glob
+    import signal
+    import time
+
+    from training.checkpoint import latest_state
+    from training.run_log import run_dir_owner
+
+    assert _sweep(tmp_path / "whole", stdout=subprocess.DEVNULL,
+                  stderr=subprocess.DEVNULL).wait(timeout=1200) == 0
+    with open(tmp_path / "driver.txt", "w") as output:
+        driver = _sweep(tmp_path / "killed", stdout=output, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 1200  # Catches a hang only: the run takes about 40 s here.
+    while not (runs := glob.glob(str(tmp_path / "killed" / "*" / "checkpoint"))) or \
+            latest_state(os.path.dirname(runs[0])) is None:
+        assert driver.poll() is None and time.monotonic() < deadline, "no checkpoint came"
+        time.sleep(0.05)
+    run_dir = os.path.dirname(runs[0])
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    while run_dir_owner(run_dir) is not None:  # The worker, told by the system, stops.
+        assert time.monotonic() < deadline, "the orphaned worker went on"
+        time.sleep(0.05)
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        assert json.load(f)["status"] == "interrupted"
+    stopped_at = latest_state(run_dir)["step"]
+    assert _sweep(tmp_path / "killed", stdout=subprocess.DEVNULL,
+                  stderr=subprocess.DEVNULL).wait(timeout=1200) == 0
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        summary = json.load(f)
+    assert summary["status"] == "completed" and summary["resumed_from_steps"] == [stopped_at]
+    assert _metrics(tmp_path / "killed") == _metrics(tmp_path / "whole")

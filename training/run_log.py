@@ -88,6 +88,20 @@ class RunDirLock:
         self._file.close()
 
 
+def run_dir_owner(run_dir: str) -> str | None:
+    """The pid of the live process writing the run (holding its RunDirLock), or None."""
+    try:
+        lock = open(os.path.join(run_dir, LOCK_FILE))
+    except OSError:
+        return None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return lock.read().strip() or "unknown"
+        return None
+
+
 def create_run_dir(log_dir: str, run_name: str) -> str:
     """Makes a new, empty run directory; an existing one is refused, never reused."""
     path = os.path.join(log_dir, run_name)
