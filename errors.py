@@ -19,3 +19,10 @@ class RunInterrupted(Exception):
     def __init__(self, message: str, signal_number: int):
         super().__init__(message)
         self.signal_number = signal_number
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (TensorFlow's `message`, else its text), cut
+    to `limit` characters, for a one-line error that quotes its cause; its type if empty."""
+    text = str(getattr(error, "message", None) or error).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from errors import UserError
+from errors import UserError, first_line
 from training.run_log import write_json_atomic
 
 CHECKPOINT_DIR = "checkpoint"
@@ -98,7 +98,7 @@ class Checkpointer:
             except (AssertionError, ValueError, tf.errors.OpError) as e:
                 raise UserError(f"the checkpoint {candidate['prefix']} in {self.directory} "
                                 f"does not fit this run's model and data streams "
-                                f"({_first_line(e)}); a checkpoint written by another version "
+                                f"({first_line(e)}); a checkpoint written by another version "
                                 "of this code cannot be resumed: start the run afresh") from None
             if unreadable:
                 logging.warning("the latest checkpoint cannot be read (%s); going on from the "
@@ -167,13 +167,8 @@ def _unreadable(prefix: str) -> str | None:
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
     except (tf.errors.OpError, ValueError) as e:
-        return _first_line(e)
+        return first_line(e)
     return None
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 class StopRequests:

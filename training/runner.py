@@ -12,7 +12,7 @@ import time
 import tensorflow as tf
 
 from data import load_dogs, load_mnist, load_shapes
-from errors import RunInterrupted, UserError
+from errors import RunInterrupted, UserError, first_line
 from models import build_model
 from models.memory import memory_floor
 from tasks import TASKS, Task, build_tasks, input_channels, sources_needed, task_classes
@@ -178,8 +178,8 @@ def _train(config: RunConfig, tasks: list[Task], model, optimizer, objective, lo
             summary = run.run(stop)
         log.write_summary(summary)
     except (tf.errors.ResourceExhaustedError, MemoryError) as e:
-        log.write_summary({"status": "failed", "error": f"out of memory: {_first_line(e)}"})
-        raise UserError(f"TensorFlow ran out of memory ({_first_line(e)[:120]}); lower --batch "
+        log.write_summary({"status": "failed", "error": f"out of memory: {first_line(e)}"})
+        raise UserError(f"TensorFlow ran out of memory ({first_line(e, 120)}); lower --batch "
                         "or the network's widths and start a new run (summary.json says "
                         "failed)") from None
     except RunInterrupted:
@@ -216,11 +216,6 @@ def make_objective(config: RunConfig, model: tf.keras.Model):
     if config.ewc_lambda:
         return Objective(EWC(model.trainable_variables, len(config.tasks), config.ewc_lambda))
     return PLAIN
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "message", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _check_unfinished(run_dir: str, resume: bool) -> None:
