@@ -3,6 +3,7 @@
 import contextlib
 import ctypes
 import ctypes.util
+import logging
 import os
 import signal
 import sys
@@ -74,16 +75,53 @@ def import_tensorflow():
     """Imports TensorFlow and looks for its devices, keeping the lines its native code prints
     then (absl's "before InitializeLog" warning, oneDNN's notice, the CUDA probes) out of
     stderr: TF_CPP_MIN_LOG_LEVEL does not reach them. They are shown when the import fails,
-    and always with TF_CPP_MIN_LOG_LEVEL=0 or 1. Returns the module."""
-    if "tensorflow" in sys.modules or native_logs_wanted():
-        import tensorflow as tf
-
-        return tf
-    with held_back_stderr():
+    and always with TF_CPP_MIN_LOG_LEVEL=0 or 1; so are TensorFlow's Python INFO lines
+    (see TensorFlowInfoFilter). Returns the module."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with held_interrupt(), (contextlib.nullcontext() if native_logs_wanted()
+                            else held_back_stderr()):
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")  # The CUDA probe's lines come here.
+        tf.keras.layers  # Keras (and the matplotlib it imports) loads now, not mid-build.
+    if not native_logs_wanted():
+        logging.getLogger("absl").addFilter(TensorFlowInfoFilter())
     return tf
+
+
+@contextlib.contextmanager
+def held_interrupt():
+    """Holds a Ctrl-C (SIGINT) that comes while the block runs until it has run, then raises
+    KeyboardInterrupt: an interrupt inside an import can leave a module half made, which a
+    later import reports as a baffling AttributeError instead of the interrupt. In a thread
+    other than the main one, or where SIGINT is ignored, nothing is held."""
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is signal.SIG_IGN:
+            yield
+            return
+        received = []
+        signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    except ValueError:  # Not the main thread.
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+class TensorFlowInfoFilter(logging.Filter):
+    """Drops the INFO and DEBUG records that TensorFlow's own Python code logs through absl
+    (a checkpoint's "Sharding callback duration", for one); warnings and errors, and this
+    project's own records, pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        inside = f"{os.sep}tensorflow{os.sep}" in record.pathname
+        return record.levelno >= logging.WARNING or not inside
 
 
 def die_with_parent(signal_number: int = signal.SIGTERM) -> None:

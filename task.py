@@ -260,6 +260,9 @@ def main(args):
     except RunInterrupted as e:
         print(f"task.py: {e}", file=sys.stderr)
         sys.exit(128 + e.signal_number)
+    except KeyboardInterrupt:  # Ctrl-C before a run directory was made.
+        print("task.py: interrupted while starting; nothing was written", file=sys.stderr)
+        sys.exit(130)
     print(run_dir)
 
 

@@ -58,3 +58,40 @@ with runtime.held_back_stderr():
 
 def test_what_was_held_back_is_shown_when_the_block_fails():
     assert _stderr_of(HELD_BACK) == "native line\n"
+
+
+def test_tensorflows_own_info_records_are_dropped_and_others_pass():
+    import logging
+
+    def record(path, level):
+        return logging.LogRecord("absl", level, path, 1, "message", (), None)
+
+    keep = runtime.TensorFlowInfoFilter().filter
+    tf_file = os.path.join("site-packages", "tensorflow", "python", "checkpoint", "saver.py")
+    assert not keep(record(tf_file, logging.INFO))
+    assert keep(record(tf_file, logging.WARNING))
+    assert keep(record(os.path.join("data", "dogs.py"), logging.INFO))
+
+
+HELD_INTERRUPT = """
+import os, signal, runtime
+done = []
+try:
+    with runtime.held_interrupt():
+        os.kill(os.getpid(), signal.SIGINT)
+        done.append("the block ran to its end")
+except KeyboardInterrupt:
+    print(done, "then the interrupt")
+"""
+
+
+def test_a_ctrl_c_while_tensorflow_loads_waits_for_the_block_to_end():
+    import signal
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", HELD_INTERRUPT],
+                            cwd=os.path.dirname(runtime.__file__), capture_output=True,
+                            text=True, timeout=600,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert result.stdout == "['the block ran to its end'] then the interrupt\n"

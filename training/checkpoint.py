@@ -161,11 +161,13 @@ def _invalid_fields(state) -> list[str]:
 
 def _unreadable(prefix: str) -> str | None:
     """Why a checkpoint's files cannot be read (missing, cut, damaged), or None: every
-    value is read once, so that what fails later is a checkpoint that does not fit."""
+    value is read once (but variants, a tf.data iterator's state, which only a restore can
+    read), so that what fails later is a checkpoint that does not fit."""
     try:
         reader = tf.train.load_checkpoint(prefix)
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
+        for name, dtype in reader.get_variable_to_dtype_map().items():
+            if dtype != tf.variant:
+                reader.get_tensor(name)
     except (tf.errors.OpError, ValueError) as e:
         return first_line(e)
     return None

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -185,6 +186,11 @@ def _train(config: RunConfig, tasks: list[Task], model, optimizer, objective, lo
     except RunInterrupted:
         log.write_summary({"status": "interrupted", "resume_with": f"--resume {log.run_dir}"})
         raise
+    except KeyboardInterrupt:  # Ctrl-C before the stop signals were taken over.
+        again = f"--resume {log.run_dir}" if resume else f"--restart {log.run_dir}"
+        log.write_summary({"status": "interrupted", "resume_with": again})
+        raise RunInterrupted(f"interrupted while starting, before the run's first step; "
+                             f"start it again with {again}", signal.SIGINT) from None
     finally:
         progress.close()
     return log.run_dir
