@@ -230,3 +230,20 @@ def test_the_memory_floor_counts_weights_and_activations():
     assert fc == 4 * (4 * weights + 2 * (2352 + 1000 + 20))
     assert memory_floor(("fc", "fc"), input_shape=(28, 28, 3), batch=101, fc_units=500) == \
         fc + 4 * 2 * 100 * (2352 + 1020)
+
+
+def test_ctrl_c_after_the_run_directory_is_made_says_how_to_start_it_again(mnist, tmp_path,
+                                                                          monkeypatch):
+    import training.runner
+    from errors import RunInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.runner, "SwitchRun", interrupted)
+    with pytest.raises(RunInterrupted, match=r"interrupted while starting, before the run's "
+                                             r"first step; start it again with --restart .*run$"):
+        _run(mnist, tmp_path)
+    with open(tmp_path / "run" / "summary.json") as f:
+        assert json.load(f)["status"] == "interrupted"
+    assert not os.path.exists(tmp_path / "run" / ".lock")  # Released.
