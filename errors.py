@@ -21,6 +21,13 @@ class RunInterrupted(Exception):
         self.signal_number = signal_number
 
 
+class OneLineErrors:
+    """A mixin for argparse parsers: a bad command line is one line that points at --help."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}; see --help\n")
+
+
 def first_line(error: BaseException, limit: int = 200) -> str:
     """The first line of an exception's message (TensorFlow's `message`, else its text), cut
     to `limit` characters, for a one-line error that quotes its cause; its type if empty."""

@@ -12,14 +12,14 @@ split, so a second run starts in seconds.
 
 import dataclasses
 import os
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from absl import logging
 
 from data.cache import cache_path, default_cache_dir, write_npz_atomic
 from data.image_folders import DECODINGS, decode_resized, list_images, read_image
-from errors import UserError
+from errors import UserError, first_line
 
 NUM_BREEDS = 10
 MIN_IMAGES_PER_BREED = 5
@@ -108,6 +108,19 @@ def _assemble(breeds: tuple[str, ...], decoded: Iterable[tuple[int, np.ndarray |
     return DogArrays(images[train], labels[train], images[test], labels[test], breeds, skipped)
 
 
+def _cached_or_decoded(cache_dir: str, source: dict, breeds: tuple[str, ...], size: int,
+                       test_fraction: float, decoding: str,
+                       decode: Callable[[], Iterable[tuple[int, np.ndarray | None]]]) -> DogArrays:
+    """The dogs of `source` from the cache, or `decode`d, split and cached for later runs."""
+    key = {"format": _CACHE_FORMAT, **source, "breeds": breeds, "size": size,
+           "decoding": decoding, "test_fraction": test_fraction, "split_seed": SPLIT_SEED}
+    cache_file = cache_path(cache_dir, "dogs", key)
+    cached = _read_cache(cache_file)
+    if cached is not None:
+        return cached
+    return _write_cache(cache_file, _assemble(breeds, decode(), size, test_fraction))
+
+
 def _read_cache(path: str) -> DogArrays | None:
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -143,17 +156,14 @@ def load_dogs_from_dir(root: str, *, breeds: Sequence[str] | None, size: int,
     layout, listing = list_images(root)
     chosen = choose_breeds(listing, breeds)
     paths = [(label, path) for label, breed in enumerate(chosen) for path in listing[breed]]
-    key = {"format": _CACHE_FORMAT, "source": layout, "root": os.path.abspath(root),
-           "files": _file_fingerprint(path for _, path in paths), "breeds": chosen,
-           "size": size, "decoding": decoding, "test_fraction": test_fraction,
-           "split_seed": SPLIT_SEED}
-    cache_file = cache_path(cache_dir, "dogs", key)
-    cached = _read_cache(cache_file)
-    if cached is not None:
-        return cached
-    logging.info("decoding %d dog images from %s (cached for later runs)", len(paths), root)
-    decoded = ((label, read_image(path, size, decoding)) for label, path in paths)
-    return _write_cache(cache_file, _assemble(chosen, decoded, size, test_fraction))
+    source = {"source": layout, "root": os.path.abspath(root),
+              "files": _file_fingerprint(path for _, path in paths)}
+
+    def decode():
+        logging.info("decoding %d dog images from %s (cached for later runs)", len(paths), root)
+        return ((label, read_image(path, size, decoding)) for label, path in paths)
+
+    return _cached_or_decoded(cache_dir, source, chosen, size, test_fraction, decoding, decode)
 
 
 def load_dogs_from_tfds(tfds_dir: str | None, *, breeds: Sequence[str] | None, size: int,
@@ -167,26 +177,22 @@ def load_dogs_from_tfds(tfds_dir: str | None, *, breeds: Sequence[str] | None, s
                                   data_dir=tfds_dir,
                                   decoders={"image": tfds.decode.SkipDecoding()})
     except Exception as e:  # tfds raises many types: network, missing files, checksums.
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UserError(f"tensorflow-datasets could not load 'stanford_dogs' ({reason}); "
+        raise UserError(f"tensorflow-datasets could not load 'stanford_dogs' ({first_line(e)}); "
                         "go online once, point --tfds-dir at a prepared tfds data directory, "
                         "or give --data-dog-dir") from None
     names = info.features["label"].names
     chosen = choose_breeds(names, breeds)
-    key = {"format": _CACHE_FORMAT, "source": "tfds", "version": str(info.version),
-           "data_dir": os.path.abspath(tfds_dir) if tfds_dir else None, "breeds": chosen,
-           "size": size, "decoding": decoding, "test_fraction": test_fraction,
-           "split_seed": SPLIT_SEED}
-    cache_file = cache_path(cache_dir, "dogs", key)
-    cached = _read_cache(cache_file)
-    if cached is not None:
-        return cached
-    label_of = {names.index(breed): i for i, breed in enumerate(chosen)}
-    wanted = tf.constant(sorted(label_of), tf.int64)
-    selected = dataset.filter(lambda ex: tf.reduce_any(tf.equal(ex["label"], wanted)))
-    decoded = ((label_of[int(ex["label"])], decode_resized(ex["image"], size, decoding))
-               for ex in tfds.as_numpy(selected))
-    return _write_cache(cache_file, _assemble(chosen, decoded, size, test_fraction))
+    source = {"source": "tfds", "version": str(info.version),
+              "data_dir": os.path.abspath(tfds_dir) if tfds_dir else None}
+
+    def decode():
+        label_of = {names.index(breed): i for i, breed in enumerate(chosen)}
+        wanted = tf.constant(sorted(label_of), tf.int64)
+        selected = dataset.filter(lambda ex: tf.reduce_any(tf.equal(ex["label"], wanted)))
+        return ((label_of[int(ex["label"])], decode_resized(ex["image"], size, decoding))
+                for ex in tfds.as_numpy(selected))
+
+    return _cached_or_decoded(cache_dir, source, chosen, size, test_fraction, decoding, decode)
 
 
 def load_dogs(source: str = "dir", *, dog_dir: str | None = None,

@@ -4,7 +4,6 @@ import csv
 import os
 
 import numpy as np
-import tensorflow as tf
 
 from errors import UserError
 
@@ -70,6 +69,8 @@ DECODINGS = ("opencv", "antialiased")
 def decode_resized(contents: bytes, size: int, decoding: str = "opencv") -> np.ndarray | None:
     """JPEG or PNG bytes -> uint8 [size, size, 3] as `decoding` says (aspect ratio not kept,
     as the original); None if the bytes are not a readable image."""
+    import tensorflow as tf  # Here, so that listing images and checking a config stay TF-free.
+
     try:
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, ValueError):

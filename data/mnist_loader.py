@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from data.idx import read_idx
-from errors import UserError
+from errors import UserError, first_line
 
 BUNDLED_MNIST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist")
 IDX_FILES = {
@@ -97,9 +97,8 @@ def load_tfds(tfds_dir: str | None) -> MnistArrays:
         (train_images, train_labels), (test_images, test_labels) = (
             _to_arrays(tfds.as_numpy(split.batch(10000))) for split in (train, test))
     except Exception as e:  # tfds raises many types: network, missing files, checksums.
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise UserError(
-            f"tensorflow-datasets could not load 'mnist' ({reason}); go online once, "
+            f"tensorflow-datasets could not load 'mnist' ({first_line(e)}); go online once, "
             "point --tfds-dir at a prepared tfds data directory, or use --mnist-source idx"
         ) from None
     return MnistArrays(train_images=train_images, train_labels=train_labels,

@@ -14,16 +14,20 @@ import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
-from errors import UserError  # noqa: E402
+from errors import OneLineErrors, UserError  # noqa: E402
 
 
-class _OneLineErrorParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}; see --help\n")
+# Settings given to every run of a sweep as they are: where the data is, and the device.
+PASSED_SETTINGS = ("data_dir", "data_dog_dir", "tfds_dir", "cache_dir", "dog_source", "gpu")
+
+
+class _OneLineErrorParser(OneLineErrors, argparse.ArgumentParser):
+    """argparse's parser, with one-line errors."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     from experiments.registry import all_forms
+    from training.flags import add_setting_flags
 
     parser = _OneLineErrorParser(prog="python -m experiments", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True,
@@ -36,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local runs in parallel; TensorFlow threads are split among them "
                           "(default: 1)")
     run.add_argument("--ray-address", help="run every run as a task on this Ray cluster "
-                                           "(`auto`, host:port, or `local` to start one here)")
+                                           "(`auto`, host:port, or `local` to start one "
+                                           "here; with --gpu, each run asks for a GPU)")
     run.add_argument("--log-dir", help="where the runs and the chart go "
                                        "(default: runs/NAME-FORM[-quick])")
     run.add_argument("--quick", action="store_true",
@@ -45,11 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="dog or MNIST-only for the blog's experiments (default: dog when dog "
                           "data is given, else mnist); cpu or paper sizes for paper-shapes "
                           "(default: cpu)")
-    for flag in ("--data-dir", "--data-dog-dir", "--tfds-dir", "--cache-dir"):
-        run.add_argument(flag, help=f"passed to every run as task.py's {flag}")
-    run.add_argument("--dog-source", choices=("dir", "tfds"), default="dir",
-                     help="passed to every run as task.py's --dog-source (default: dir)")
-    run.add_argument("--gpu", action="store_true", help="every run on a GPU (Ray asks for one)")
+    add_setting_flags(run, PASSED_SETTINGS, "for every run")
     return parser
 
 
@@ -81,10 +82,12 @@ def _report_line(done: list[int], total: int, start: float):
 def run(args) -> int:
     runtime.import_tensorflow()  # The sweep's modules load it: without its start-up lines.
     from experiments import sweep
+    from rundir import is_complete
     from experiments.registry import get_experiment
 
     experiment = get_experiment(args.name)
-    has_dogs = bool(args.data_dog_dir) or args.dog_source == "tfds"
+    overrides = {key: getattr(args, key) for key in PASSED_SETTINGS if key in args}
+    has_dogs = bool(overrides.get("data_dog_dir")) or overrides.get("dog_source") == "tfds"
     form = args.form or ("dog" if has_dogs and "dog" in experiment.forms else "mnist")
     if form not in experiment.forms:
         form = experiment.forms[0]
@@ -92,8 +95,6 @@ def run(args) -> int:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     log_dir = args.log_dir or os.path.join(
         "runs", f"{args.name}-{form}" + ("-quick" if args.quick else ""))
-    overrides = {key: getattr(args, key) for key in
-                 ("data_dir", "data_dog_dir", "tfds_dir", "cache_dir", "dog_source", "gpu")}
     specs = sweep.expand(experiment, form, seeds=args.seeds, log_dir=log_dir,
                          is_quick=args.quick, overrides=overrides)
     done, todo = sweep.pending(specs, can_resume=not args.ray_address)
@@ -114,7 +115,7 @@ def run(args) -> int:
     failed = [name for name, result in results.items() if result["status"] != "completed"]
     print(f"sweep took {time.monotonic() - start:.0f} s; {len(specs) - len(failed)} of "
           f"{len(specs)} runs complete" + (f"; failed: {', '.join(failed)}" if failed else ""))
-    complete = [spec.run_dir for spec in specs if sweep.is_complete(spec.run_dir)]
+    complete = [spec.run_dir for spec in specs if is_complete(spec.run_dir)]
     if complete:
         chart = os.path.join(log_dir, f"{args.name}.png")
         _draw(experiment.chart, complete, chart)

@@ -20,9 +20,8 @@ from typing import Callable, Iterable
 import runtime
 from errors import RunInterrupted, UserError
 from experiments.registry import Experiment, quick
-from training.checkpoint import CHECKPOINT_DIR, STATE_FILE
+from rundir import has_checkpoint, is_complete, read_summary, run_dir_owner
 from training.config import RunConfig
-from training.run_log import run_dir_owner
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -77,14 +76,6 @@ def expand(experiment: Experiment, form: str, *, seeds: int, log_dir: str, is_qu
     return specs
 
 
-def is_complete(run_dir: str) -> bool:
-    try:
-        with open(os.path.join(run_dir, "summary.json")) as f:
-            return json.load(f).get("status") == "completed"
-    except (OSError, ValueError):
-        return False
-
-
 def set_aside_incomplete(spec: RunSpec) -> str | None:
     """Moves a started but unfinished run directory aside, so the run can start again."""
     if not os.path.exists(spec.run_dir):
@@ -109,10 +100,8 @@ def execute(config_json: dict, threads: int, resume: bool = False) -> dict:
         with open(os.devnull, "w") as quiet:
             run_dir = run_experiment(RunConfig(**config_json), progress_stream=quiet,
                                      resume=resume)
-        with open(os.path.join(run_dir, "summary.json")) as f:
-            summary = json.load(f)
         return {"status": "completed", "seconds": time.monotonic() - start,
-                "accuracy": summary["final_test_accuracy_all"]}
+                "accuracy": read_summary(run_dir)["final_test_accuracy_all"]}
     except UserError as e:
         return {"status": "failed", "seconds": time.monotonic() - start, "error": str(e)}
     except RunInterrupted as e:
@@ -178,8 +167,7 @@ def pending(specs: Iterable[RunSpec], can_resume: bool = True
     for spec in specs:
         if is_complete(spec.run_dir):
             done.append(spec)
-        elif can_resume and os.path.exists(os.path.join(spec.run_dir, CHECKPOINT_DIR,
-                                                          STATE_FILE)):
+        elif can_resume and has_checkpoint(spec.run_dir):
             todo.append(dataclasses.replace(spec, resume=True))
         else:
             set_aside_incomplete(spec)

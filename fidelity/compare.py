@@ -29,22 +29,23 @@ import numpy as np
 
 import runtime
 from errors import UserError
+from training.config import RunConfig, flag_of
+from training.flags import add_setting_flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Flags that both the original and the project have, with the same meaning.
-SHARED_FLAGS = {"--tasks": "+", "--task-time": 1, "--max-steps": 1, "--batch": 1,
-                "--learning-rate": 1, "--dropout": 1, "--optimizer": 1, "--network": "+",
-                "--input-style": 1, "--test-frequency": 1}
+# Settings whose flags both the original and the project have, with the same meaning.
+SHARED_SETTINGS = ("tasks", "task_time", "max_steps", "batch", "learning_rate", "dropout",
+                   "optimizer", "network", "input_style", "test_frequency")
+SHARED_FLAGS = tuple(flag_of(name) for name in SHARED_SETTINGS)
 AGREE_T = 2.0  # |Welch's t| below this: the means agree within the runs' spread.
 
 
 def parse_shared(flags: list[str]) -> argparse.Namespace:
     """The shared flags, checked: anything else is an error naming SHARED_FLAGS."""
     parser = argparse.ArgumentParser(prog="the flags after --", add_help=False)
-    for flag, nargs in SHARED_FLAGS.items():
-        parser.add_argument(flag, nargs=None if nargs == 1 else nargs)
+    add_setting_flags(parser, SHARED_SETTINGS, "shared")
     args, unknown = parser.parse_known_args(flags)
-    if unknown or not args.tasks or not args.max_steps:
+    if unknown or "tasks" not in args or "max_steps" not in args:
         raise UserError(f"give --tasks and --max-steps, and only flags both tools share "
                         f"({', '.join(SHARED_FLAGS)}); not {' '.join(unknown) or 'enough'}")
     return args
@@ -174,7 +175,7 @@ def main(argv: list[str]) -> int:
         run = args.original is not None
         if run and not os.path.isfile(args.original):
             raise UserError(f"{args.original} is not a file; give a copy of the original task.py")
-        max_steps = int(shared.max_steps)
+        max_steps = shared.max_steps
         out = os.path.abspath(args.out)
         original = run_side("original", {
             os.path.join(out, "original", str(i)): original_command(
@@ -190,7 +191,7 @@ def main(argv: list[str]) -> int:
     except UserError as e:
         print(f"fidelity.compare: error: {e}", file=sys.stderr)
         return 1
-    rows = compare(tasks, a, b, int(shared.task_time) if shared.task_time else 2000)
+    rows = compare(tasks, a, b, getattr(shared, "task_time", RunConfig.task_time))
     print_table(rows)
     if args.json:
         with open(args.json, "w") as f:

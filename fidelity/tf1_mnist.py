@@ -10,7 +10,6 @@ of the old epoch's rest and the new epoch's start).
 """
 
 import collections
-import os
 
 import numpy as np
 

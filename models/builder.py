@@ -30,57 +30,10 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from errors import UserError
 from models.layers import (CarriedConv2D, CarriedDense, ConvMaxPool, LocalResponseNorm,
                            TaskHead)
-
-LAYER_KINDS = ("conv", "conv3", "fc")
-NORMS = ("lrn", "batch", "none")
-INITS = ("truncated-normal", "he")
-NETWORKS = {
-    "shapes-paper": ("conv3:16", "conv3:32", "conv3:48", "conv3:64",
-                     "fc:512", "fc:512", "fc:512", "fc:512", "fc"),
-}
-_SPEC_HELP = ("use conv, conv3 and fc (each optionally :WIDTH), convs first, ending in fc "
-              f"(e.g. --network conv fc), or a named network: {', '.join(NETWORKS)}")
-
-
-def _split(layer: str) -> tuple[str, int | None]:
-    """'fc:512' -> ('fc', 512); 'conv' -> ('conv', None); raises ValueError if malformed."""
-    kind, _, width = layer.partition(":")
-    if kind not in LAYER_KINDS:
-        raise ValueError
-    if not width:
-        return kind, None
-    if not width.isdigit() or int(width) <= 0:
-        raise ValueError
-    return kind, int(width)
-
-
-def parse_network(spec: Sequence[str]) -> tuple[str, ...]:
-    """Checks a network spec (a named network expanded) and returns it as a tuple; raises
-    UserError naming the fix."""
-    spec = tuple(spec)
-    if len(spec) == 1 and spec[0] in NETWORKS:
-        spec = NETWORKS[spec[0]]
-    if not spec:
-        raise UserError(f"--network is empty; {_SPEC_HELP}")
-    kinds = []
-    for layer in spec:
-        try:
-            kinds.append(_split(layer)[0])
-        except ValueError:
-            raise UserError(f"unknown layer {layer!r} in --network {' '.join(spec)}; "
-                            f"{_SPEC_HELP}") from None
-    if kinds[-1] != "fc":
-        raise UserError(f"--network {' '.join(spec)} must end in fc, the output layer; "
-                        f"{_SPEC_HELP}")
-    if _split(spec[-1])[1] is not None:
-        raise UserError(f"--network {' '.join(spec)}: the output layer's width is the number "
-                        f"of classes; write plain fc last")
-    if any(kind.startswith("conv") for kind in kinds[kinds.index("fc"):]):
-        raise UserError(f"--network {' '.join(spec)} has a conv after an fc; {_SPEC_HELP}")
-    return spec
+from errors import UserError
+from models.spec import INITS, NORMS, parse_network, split_layer
 
 
 def _initializers(init: str, seed: int):
@@ -168,7 +121,7 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
         inputs = (images, signal)
     x = images
     for i, layer in enumerate(network):
-        kind, width = _split(layer)
+        kind, width = split_layer(layer)
         weights = _initializers(init, seed + i)
         first = subset if i == 0 else None
         if kind == "conv":

@@ -4,7 +4,7 @@ that cannot fit is refused before anything is built or written."""
 import math
 from typing import Sequence
 
-from models.builder import _split, parse_network
+from models.spec import parse_network, split_layer
 
 FLOAT_BYTES = 4
 # Copies of the weights a training step holds: the weights, their gradients, and up to
@@ -22,7 +22,7 @@ def memory_floor(network: Sequence[str], *, input_shape: tuple[int, int, int], b
     weights, activations = 0, height * width * channels
     spec = parse_network(network)
     for i, layer in enumerate(spec):
-        kind, size = _split(layer)
+        kind, size = split_layer(layer)
         if kind == "conv":  # 5x5 SAME conv, 3x3 max-pool stride 2: conv and pooled values.
             filters = size or conv_filters * 2 ** i
             weights += 25 * channels * filters + filters

@@ -14,14 +14,13 @@ import math
 import os
 import sys
 
-from errors import UserError
+from errors import OneLineErrors, UserError
 
 FORMATS = (".png", ".svg", ".pdf")
 
 
-class _OneLineErrorParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}; see --help\n")
+class _OneLineErrorParser(OneLineErrors, argparse.ArgumentParser):
+    """argparse's parser, with one-line errors."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,6 +30,7 @@ import numpy as np
 
 from errors import UserError
 from plots.runlog import Run
+from rundir import task_index_at
 
 _TASK_DIR = re.compile(r"^test_task_(\d+)_(.+)$")
 _ACCURACY_TAG = re.compile(r"^accuracy(_\d+)?$")
@@ -124,7 +125,7 @@ def load_original_run(path: str) -> Run:
     task_time = config.get("task_time")
 
     def active(step):
-        return names[(step // task_time) % len(names)] if task_time else None
+        return names[task_index_at(step, task_time, len(names))] if task_time else None
 
     tests = []
     for s in steps:

@@ -3,9 +3,9 @@
 import dataclasses
 import json
 import os
-import sys
 
 from errors import UserError
+from rundir import has_metrics, read_config, read_metrics, task_index_at
 
 # config.json keys that describe how or where a run was made, not what was run: runs that
 # differ only in these are seeds of one configuration.
@@ -67,7 +67,7 @@ class Run:
         if not self.task_time:
             return [(0, end, self.tasks[0])] if len(self.tasks) == 1 else []
         return [(start, min(start + self.task_time, end),
-                 self.tasks[(start // self.task_time) % len(self.tasks)])
+                 self.tasks[task_index_at(start, self.task_time, len(self.tasks))])
                 for start in range(0, end, self.task_time)]
 
     def accuracy_curve(self, task: str | None = None) -> tuple[list[int], list[float]]:
@@ -81,33 +81,10 @@ class Run:
         return steps, [r["test_accuracy"][task] for r in self.tests]
 
 
-def _read_metrics(path: str) -> list[dict]:
-    with open(path) as f:
-        lines = f.read().split("\n")
-    records = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number >= len(lines) - 1:  # A torn last line: the run is still writing, or died.
-                print(f"warning: {path}: ignoring a torn last line {number}", file=sys.stderr)
-                continue
-            raise UserError(f"{path} line {number} is not JSON; the file is damaged "
-                            "(only a torn last line is tolerated)") from None
-    return records
-
-
 def load_tool_run(path: str) -> Run:
     """A run directory of this tool: config.json and metrics.jsonl."""
-    try:
-        with open(os.path.join(path, "config.json")) as f:
-            config = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"{path}: cannot read config.json ({e}); is this a run directory?") \
-            from None
-    records = _read_metrics(os.path.join(path, "metrics.jsonl"))
+    config = read_config(path, "is this a run directory?")
+    records = read_metrics(path)
     tests = tuple(sorted((r for r in records if r.get("kind") == "test"), key=_step))
     trains = tuple(sorted((r for r in records if r.get("kind") == "train"), key=_step))
     if not tests:
@@ -120,7 +97,7 @@ def _step(record: dict) -> int:
 
 
 def is_tool_run(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, "metrics.jsonl"))
+    return has_metrics(path)
 
 
 def is_original_run(path: str) -> bool:

@@ -6,8 +6,6 @@ gives it 4: greyscale in channel 0 and RGB in channels 1-3, so the channel itsel
 tells the network which kind of task it sees. Both follow the original code.
 """
 
-import tensorflow as tf
-
 from errors import UserError
 
 # style -> (input channels, first channel of a greyscale image, of an RGB image)
@@ -26,7 +24,7 @@ def filled_channels(style: str, rgb: bool = False, whole_input: bool = False) ->
     """The channels [start, stop) a task can fill: its image's (greyscale or RGB), or every
     channel of the style when its transform acts on the whole stacked input (the original's
     `inv` turns the empty channels into ones)."""
-    return (0, _style(style)[0]) if whole_input else _span(style, rgb)
+    return (0, _style(style)[0]) if whole_input else image_span(style, rgb)
 
 
 def carried_channels(style: str, spans: list[tuple[int, int]]) -> tuple[int, int]:
@@ -35,22 +33,7 @@ def carried_channels(style: str, spans: list[tuple[int, int]]) -> tuple[int, int
     return min(start for start, _ in spans), max(stop for _, stop in spans)
 
 
-def place_channels(images: tf.Tensor, style: str, rgb: bool = False,
-                   carried: tuple[int, int] | None = None) -> tf.Tensor:
-    """Places images, [..., H, W] greyscale or [..., H, W, 3] if `rgb`, in the style's channels:
-    all of them, or only the `carried` range [start, stop)."""
-    start, stop = carried or (0, _style(style)[0])
-    first, end = _span(style, rgb)
-    if not rgb:
-        images = images[..., tf.newaxis]
-    if first < start or end > stop:
-        raise ValueError(f"channels {first}-{end} are not among those carried, {start}-{stop}")
-    rank = len(images.shape)
-    paddings = [[0, 0]] * (rank - 1) + [[first - start, stop - end]]
-    return tf.pad(images, paddings)
-
-
-def _span(style: str, rgb: bool) -> tuple[int, int]:
+def image_span(style: str, rgb: bool) -> tuple[int, int]:
     """The channels [start, stop) an image fills under `style`."""
     _, grey_at, rgb_at = _style(style)
     return (rgb_at, rgb_at + 3) if rgb else (grey_at, grey_at + 1)

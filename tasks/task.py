@@ -7,8 +7,23 @@ import numpy as np
 import tensorflow as tf
 
 from seeds import derive_seed
-from tasks.input_style import place_channels
+from tasks.input_style import image_span, input_channels
 from tasks.transforms import Transform
+
+
+def place_channels(images: tf.Tensor, style: str, rgb: bool = False,
+                   carried: tuple[int, int] | None = None) -> tf.Tensor:
+    """Places images, [..., H, W] greyscale or [..., H, W, 3] if `rgb`, in the style's channels:
+    all of them, or only the `carried` range [start, stop)."""
+    start, stop = carried or (0, input_channels(style))
+    first, end = image_span(style, rgb)
+    if not rgb:
+        images = images[..., tf.newaxis]
+    if first < start or end > stop:
+        raise ValueError(f"channels {first}-{end} are not among those carried, {start}-{stop}")
+    rank = len(images.shape)
+    paddings = [[0, 0]] * (rank - 1) + [[first - start, stop - end]]
+    return tf.pad(images, paddings)
 
 
 PREFETCH = 2  # Batches prepared ahead of the training step.

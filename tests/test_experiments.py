@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+import rundir
 from errors import UserError
 from experiments import paper_shapes, registry, sweep
 from experiments.__main__ import main
@@ -100,7 +101,7 @@ def test_a_failed_run_is_reported_and_the_others_complete(tmp_path):
     assert results["bad"]["status"] == "failed" and "not a directory" in results["bad"]["error"]
     for name in ("good0", "good1"):
         assert results[name]["status"] == "completed"
-        assert sweep.is_complete(os.path.join(tmp_path, "log", name))
+        assert rundir.is_complete(os.path.join(tmp_path, "log", name))
 
 
 def test_a_two_run_sweep_with_two_workers_end_to_end(tmp_path, monkeypatch, capsys):
@@ -133,7 +134,7 @@ def test_a_sweep_on_a_local_ray_instance(tmp_path):
     results = run_ray(specs, "local", threads=1, report=lambda s, r: None)
     for spec in specs:
         assert results[spec.name]["status"] == "completed", results[spec.name]
-        assert sweep.is_complete(spec.run_dir)  # Gathered under the driver's log directory.
+        assert rundir.is_complete(spec.run_dir)  # Gathered under the driver's log directory.
         assert os.path.isdir(os.path.join(spec.run_dir, "test_task_0_id"))
     config = json.load(open(os.path.join(specs[1].run_dir, "config.json")))
     assert config["seed"] == 1 and config["log_dir"] != str(tmp_path / "log")
@@ -206,8 +207,22 @@ def test_listing_the_experiments_does_not_import_tensorflow():
     assert out[-1] == "False"
 
 
+def test_planning_a_sweep_does_not_import_tensorflow(tmp_path):
+    """Expanding a grid into RunConfigs and sorting its runs into done and to-do reads only
+    configs and run directories."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = ("import sys\nfrom experiments import registry, sweep\n"
+              "specs = sweep.expand(registry.get_experiment('mitigation'), 'mnist', seeds=2, "
+              f"log_dir={str(tmp_path)!r}, is_quick=False)\n"
+              "done, todo = sweep.pending(specs)\n"
+              "print(len(specs), len(todo), 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], cwd=repo, check=True,
+                         capture_output=True, text=True).stdout.split()
+    assert out == ["16", "16", "False"]
+
+
 def test_a_run_still_being_written_stops_the_rerun_before_it_touches_anything(tmp_path):
-    from training.run_log import RunDirLock
+    from rundir import RunDirLock
 
     [spec] = _tiny_specs(tmp_path, [("a", {})])
     os.makedirs(spec.run_dir)
@@ -243,8 +258,8 @@ def test_a_sweep_killed_with_its_workers_resumes_them_to_the_uninterrupted_log(t
     import signal
     import time
 
-    from training.checkpoint import latest_state
-    from training.run_log import run_dir_owner
+    from rundir import latest_state
+    from rundir import run_dir_owner
 
     assert _sweep(tmp_path / "whole", stdout=subprocess.DEVNULL,
                   stderr=subprocess.DEVNULL).wait(timeout=1200) == 0

@@ -49,7 +49,7 @@ def test_run_original_refuses_a_file_the_patches_do_not_fit(tmp_path):
 def test_shared_flags_are_checked_and_the_original_runs_one_step_more():
     flags = ["--tasks", "id", "inv", "--task-time", "200", "--max-steps", "800"]
     args = C.parse_shared(flags)
-    assert args.tasks == ["id", "inv"] and args.max_steps == "800"
+    assert args.tasks == ["id", "inv"] and args.max_steps == 800
     command = C.original_command("/o/task.py", flags, 800, "/logs/0")
     assert command[command.index("--max-steps") + 1] == "801"
     assert command[-2:] == ["--log-dir", "/logs/0"] and "/o/task.py" in command

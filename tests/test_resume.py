@@ -16,7 +16,7 @@ import training.switching
 from errors import RunDiverged, UserError
 from tests.conftest import write_mnist_dir
 from training import config_from_run_dir, run_experiment, smoke_config
-from training.checkpoint import latest_state
+from rundir import latest_state
 from training.run_log import RunLog
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

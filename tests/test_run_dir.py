@@ -13,7 +13,7 @@ import pytest
 from errors import UserError
 from tests.conftest import write_mnist_dir
 from training import config_from_run_dir, run_experiment, smoke_config
-from training.run_log import RunDirLock
+from rundir import RunDirLock
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

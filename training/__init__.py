@@ -1,8 +1,12 @@
 """Training: the run config, the task schedule, compiled steps, the run log and the runner."""
 
-from training.config import OPTIMIZERS, SCHEDULES, RunConfig, smoke_config
-from training.runner import config_from_run_dir, run_experiment
-from training.schedule import Schedule
+from lazy import lazy_names
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "RunConfig", "Schedule", "config_from_run_dir",
-           "run_experiment", "smoke_config"]
+_HOMES = {
+    **{name: "training.config" for name in ("OPTIMIZERS", "SCHEDULES", "RunConfig",
+                                            "smoke_config")},
+    "config_from_run_dir": "training.runner", "run_experiment": "training.runner",
+    "Schedule": "training.schedule",
+}
+__all__ = sorted(_HOMES)
+__getattr__ = lazy_names(__name__, _HOMES)

@@ -22,10 +22,7 @@ import tensorflow as tf
 from absl import logging
 
 from errors import UserError, first_line
-from training.run_log import write_json_atomic
-
-CHECKPOINT_DIR = "checkpoint"
-STATE_FILE = "state.json"
+from rundir import CHECKPOINT_DIR, STATE_FILE, invalid_state_fields, latest_state, write_json_atomic
 
 
 class Checkpointer:
@@ -117,7 +114,7 @@ class Checkpointer:
                     state = json.load(f)
             except (OSError, ValueError):
                 continue
-            if not _invalid_fields(state) and state["step"] < step:
+            if not invalid_state_fields(state) and state["step"] < step:
                 states.append(state)
         return sorted(states, key=lambda s: -s["step"])
 
@@ -127,36 +124,6 @@ class Checkpointer:
             return None
         with np.load(os.path.join(self.directory, f"{state['prefix']}.arrays.npz")) as f:
             return {key: f[key] for key in f.files}
-
-
-# What every state.json holds, with its type.
-STATE_FIELDS = {"step": int, "prefix": str, "metrics_bytes": int}
-
-
-def latest_state(run_dir: str) -> dict | None:
-    """The state.json of a run's latest checkpoint, or None if it has none."""
-    path = os.path.join(run_dir, CHECKPOINT_DIR, STATE_FILE)
-    try:
-        with open(path) as f:
-            state = json.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot read {path} ({e}); the checkpoint is damaged: start the run "
-                        "afresh under another --run-name") from None
-    wrong = _invalid_fields(state)
-    if wrong:
-        raise UserError(f"{path} lacks a valid {', '.join(wrong)}; the checkpoint is damaged: "
-                        "start the run afresh under another --run-name")
-    return state
-
-
-def _invalid_fields(state) -> list[str]:
-    """The STATE_FIELDS that `state` lacks or holds with another type."""
-    if not isinstance(state, dict):
-        return list(STATE_FIELDS)
-    return [name for name, kind in STATE_FIELDS.items()
-            if not isinstance(state.get(name), kind) or isinstance(state.get(name), bool)]
 
 
 def _unreadable(prefix: str) -> str | None:

@@ -1,78 +1,230 @@
-"""RunConfig: every setting of one run, frozen, checked when made, and passed down explicitly."""
+"""RunConfig: every setting of one run, declared once with its flag, frozen, checked when made.
+
+Each field carries its command-line flag as metadata (`setting`): the help text, the
+group it is listed under, and argparse options where the field's type does not say
+them. task.py's parser, its --help and the README's flag table are generated from
+these fields (training.flags). TensorFlow-free, so that a sweep is planned without it.
+"""
 
 import dataclasses
 import math
+from typing import Mapping
 
 from data.dogs import SOURCES as DOG_SOURCES
 from data.image_folders import DECODINGS as DOG_DECODINGS
 from data.mnist_loader import SOURCES as MNIST_SOURCES
 from data.mnist_loader import TRAIN_SPLITS as MNIST_TRAIN_SPLITS
+from data.shapes import SIZES as SHAPES_SIZES
 from errors import UserError
-from models import INITS, NORMS, parse_network
-from tasks import INPUT_STYLES, check_task_names
-from training.objectives import LOSS_WEIGHTINGS
+from models.spec import INITS, NETWORKS, NORMS, parse_network
+from tasks.input_style import INPUT_STYLES
+from tasks.registry import check_task_names
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 SCHEDULES = ("switch", "episodes")
 HEADS = ("shared", "per-task")
 MODES = ("switch", "joint", "alternate")
+LOSS_WEIGHTINGS = ("equal", "fixed", "uncertainty")
 MAX_SEED = 2**32 - 1
+
+# The groups of --help and of the README's flag table, in their order.
+GROUPS = {
+    "schedule": "what trains, in what order, for how long",
+    "method": "training modes and forgetting mitigations",
+    "model": "the network and its optimiser",
+    "data": "where the images come from",
+    "evaluation": "evaluation and logging",
+    "run": "the run: seed, directory, checkpoints, device",
+}
+
+
+def setting(default, group: str, help: str, **flag) -> dataclasses.Field:
+    """A RunConfig field with its flag: `help` (the default is appended, or `shown`, the
+    default in words), its `group`, and argparse options its type does not give
+    (`metavar`, `nargs`); `flag`: the flag's name if not the field's, None for a field set
+    by another flag (`sets`: the further fields a flag of several values fills);
+    `negated`: a switch that turns the field off; `choices`: the allowed values."""
+    assert group in GROUPS, group
+    return dataclasses.field(default=default, metadata={"group": group, "help": help, **flag})
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A flag that sets several settings at once; each setting's own flag overrides it."""
+
+    flag: str
+    group: str
+    help: str
+    values: Mapping[str, Mapping[str, object]]  # choice -> {field: value}
+    default: str
+
+
+SHAPES_PRESET = Preset(
+    "shapes-preset", "data",
+    "sizes of the shapes scenes: " + "; ".join(
+        f"{name}: {v['height']}x{v['width']}, {v['train']} + {v['test']} images"
+        for name, v in SHAPES_SIZES.items()) + "; the flags below override it",
+    {name: {"shapes_height": v["height"], "shapes_width": v["width"],
+            "shapes_train": v["train"], "shapes_test": v["test"]}
+     for name, v in SHAPES_SIZES.items()},
+    default="cpu")
+PRESETS = (SHAPES_PRESET,)
+_CPU = SHAPES_PRESET.values["cpu"]
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """One run. Defaults follow the original code; see README "Fidelity" for each choice."""
 
-    tasks: tuple[str, ...] = ("id",)
-    schedule: str = "switch"  # Or "episodes": the ten-task paper's criterion episodes.
-    mode: str = "switch"  # Switch schedule: one task a period, all at once, or one a step.
-    loss_weighting: str = "equal"  # Joint mode: equal, fixed (loss_weights) or uncertainty.
-    loss_weights: tuple[float, ...] | None = None  # Fixed weighting: one weight per task.
-    pcgrad: bool = False  # Joint mode: project conflicting task gradients (PCGrad).
-    ewc_lambda: float = 0.0  # Switch mode: EWC's strength; 0: off.
-    replay_size: int = 0  # Switch mode: examples kept of past tasks for replay; 0: off.
-    task_time: int = 2000
-    max_steps: int = 25000  # The switch schedule's length; episodes end by criterion.
-    criterion: float = 0.95  # Episodes: held-out accuracy every trained task must reach.
-    epoch_size: int | None = None  # Episodes: examples an epoch; None: the training set size.
-    max_epochs: int = 50  # Episodes: an episode that has not met the criterion ends here.
-    batch: int = 100
-    learning_rate: float = 0.01
-    dropout: float = 0.9  # A KEEP probability, as in the original.
-    optimizer: str = "sgd"
-    network: tuple[str, ...] = ("conv", "fc")
-    conv_filters: int = 64
-    fc_units: int = 500
-    norm: str = "lrn"
-    init: str = "truncated-normal"
-    input_style: str = "combined"
-    task_signal: bool = False  # A one-hot task vector into the first fc layer.
-    task_signal_scale: float = 1.0  # Its hot value (see README, "The ten-task study").
-    head: str = "shared"  # One output for all tasks (the original), or one per task.
-    test_frequency: int = 100
-    checkpoint_every: int = 1000  # Steps between checkpoints; 0: only on SIGTERM or SIGINT.
-    deterministic: bool = True  # TensorFlow's op determinism: same seed, same numbers.
-    test_examples: int | None = None  # None: each task's whole test set.
-    train_summary_frequency: int = 10
-    seed: int = 0
-    mnist_source: str = "idx"
-    mnist_train: str = "original"  # The last 55,000 training images, as TF1's reader; or all.
-    data_dir: str | None = None
-    tfds_dir: str | None = None
-    data_dog_dir: str | None = None
-    dog_source: str = "dir"
-    dog_breeds: tuple[str, ...] | None = None  # None: the first ten by name.
-    dog_test_fraction: float = 0.1
-    dog_decode: str = "opencv"  # BGR, resized without antialiasing, as the original's OpenCV.
-    shapes_height: int = 48  # Shapes scenes: the CPU-sized default (data.shapes.SIZES).
-    shapes_width: int = 48
-    shapes_train: int = 10000
-    shapes_test: int = 1000
-    shapes_seed: int = 0  # The scenes' seed, apart from the run's, so runs share the data.
-    cache_dir: str | None = None  # None: $XDG_CACHE_HOME or ~/.cache, /multiple-tasks.
-    log_dir: str = "log"
-    run_name: str | None = None
-    gpu: bool = False
+    tasks: tuple[str, ...] = setting(
+        ("id",), "schedule", "tasks in schedule order (the names: README, Tasks, or the end of "
+                   "--help)", metavar="TASK")
+    schedule: str = setting(
+        "switch", "schedule",
+        "switch: a new task every --task-time steps (the blog); episodes: the ten-task "
+        "paper's criterion episodes, episode i training tasks 1..i until all reach "
+        "--criterion", choices=SCHEDULES)
+    task_time: int = setting(
+        2000, "schedule", "switch: steps on one task before switching to the next")
+    max_steps: int = setting(25000, "schedule", "switch: training steps in all")
+    criterion: float = setting(
+        0.95, "schedule", "episodes: held-out accuracy every trained task must reach, "
+                          "judged at the end of each epoch")
+    epoch_size: int | None = setting(
+        None, "schedule", "episodes: training examples an epoch, half of them the newest "
+                          "task's", shown="the training set's size")
+    max_epochs: int = setting(
+        50, "schedule", "episodes: an episode that has not met the criterion ends after "
+                        "this many epochs")
+    mode: str = setting(
+        "switch", "method", choices=MODES,
+        help="switch: the active task trains, a new one every --task-time steps (the "
+             "original); joint: every step sums the losses of one batch of each task; "
+             "alternate: a different task every step")
+    loss_weighting: str = setting(
+        "equal", "method",
+        "--mode joint: equal (a plain sum), fixed (--loss-weights) or uncertainty (learned "
+        "per-task weights, Kendall et al. 2018)", choices=LOSS_WEIGHTINGS)
+    loss_weights: tuple[float, ...] | None = setting(
+        None, "method", "--loss-weighting fixed: one weight per task, in --tasks order",
+        metavar="W", shown="none")
+    pcgrad: bool = setting(
+        False, "method", "--mode joint: PCGrad (Yu et al. 2020): project each task's "
+                         "gradient off the ones it conflicts with before summing")
+    ewc_lambda: float = setting(
+        0.0, "method", "--mode switch: elastic weight consolidation's strength (Kirkpatrick "
+                       "et al. 2017); each task is consolidated as its period ends; 0: off")
+    replay_size: int = setting(
+        0, "method", "--mode switch: keep this many training examples of past tasks "
+                     "(shared equally) and replay them as half of every batch; 0: off")
+    batch: int = setting(100, "model", "batch size")
+    learning_rate: float = setting(
+        0.01, "model", "learning rate (the original code's default; its blog says 0.1)")
+    dropout: float = setting(
+        0.9, "model", "KEEP probability of dropout after each conv layer, as the original; "
+                      "1 disables dropout")
+    optimizer: str = setting(
+        "sgd", "model", "sgd or adam (the original's two; Adam with TF1's epsilon 1e-8), "
+                        "momentum (0.9) or rmsprop", choices=OPTIMIZERS)
+    network: tuple[str, ...] = setting(
+        ("conv", "fc"), "model",
+        "layer kinds (conv, conv3, fc; optionally KIND:WIDTH), convs first, ending in the fc "
+        "output layer: e.g. conv fc, fc fc, conv conv fc; or a named network: "
+        f"{', '.join(NETWORKS)}", metavar="LAYER")
+    conv_filters: int = setting(
+        64, "model", "filters of the first conv layer; each later conv has twice as many")
+    fc_units: int = setting(500, "model", "units of each hidden fc layer")
+    norm: str = setting(
+        "lrn", "model", "normalisation after each conv block: lrn (the original code), "
+                        "batch (the blog's text) or none", choices=NORMS)
+    init: str = setting(
+        "truncated-normal", "model",
+        "initial weights: the original's truncated normal, or he (He-normal, for deep fc "
+        "stacks such as shapes-paper)", choices=INITS)
+    input_style: str = setting(
+        "combined", "model", "combined: greyscale in channel 0 of 3, RGB in all three; "
+                             "channelplex: greyscale in channel 0 of 4, RGB in 1-3",
+        choices=tuple(INPUT_STYLES))
+    task_signal: bool = setting(
+        False, "model", "give the network each example's task as a one-hot vector, "
+                        "concatenated to the input of the first fc layer (the ten-task "
+                        "paper's task input)")
+    task_signal_scale: float = setting(
+        1.0, "model", "the task signal's hot value: 1 is a plain one-hot; larger values let "
+                      "the signal gate the fc layers within a CPU-sized budget")
+    head: str = setting(
+        "shared", "model", "shared: one output layer for every task (the original); "
+                           "per-task: one head per task on the shared layers, each example "
+                           "answered by its task's", choices=HEADS)
+    test_frequency: int = setting(
+        100, "evaluation", "evaluate every task's test set every this many steps, and at "
+                           "step 0 and the end")
+    test_examples: int | None = setting(
+        None, "evaluation", "evaluate on each task's first N test examples, a fixed subset",
+        shown="all")
+    train_summary_frequency: int = setting(
+        10, "evaluation", "log mean train accuracy and loss every this many steps")
+    seed: int = setting(
+        0, "run", "random seed: weights, dropout, data order, noise and permutations")
+    mnist_source: str = setting(
+        "idx", "data", "idx: IDX files from --data-dir; tfds: tensorflow-datasets 'mnist'",
+        choices=MNIST_SOURCES)
+    mnist_train: str = setting(
+        "original", "data",
+        "original: train on the last 55,000 of MNIST's 60,000 training images, as the "
+        "original (TF1's reader held the first 5,000 out as validation, never used); all: "
+        "on all 60,000", choices=tuple(MNIST_TRAIN_SPLITS))
+    data_dir: str | None = setting(
+        None, "data", "folder with the four MNIST IDX files, gzipped or not",
+        shown="the copy bundled in data/mnist")
+    tfds_dir: str | None = setting(
+        None, "data", "tensorflow-datasets data directory for --mnist-source tfds",
+        shown="tfds's own")
+    data_dog_dir: str | None = setting(
+        None, "data", "dog images for the dog task: Kaggle dog-breed-identification "
+                      "(labels.csv, train/<id>.jpg) or one folder per breed "
+                      "(<dir>/<breed>/*.jpg)", shown="none")
+    dog_source: str = setting(
+        "dir", "data", "dir: --data-dog-dir; tfds: tensorflow-datasets stanford_dogs",
+        choices=DOG_SOURCES)
+    dog_breeds: tuple[str, ...] | None = setting(
+        None, "data", "2 to 10 breeds for the dog task", metavar="BREED",
+        shown="the first ten by name")
+    dog_test_fraction: float = setting(
+        0.1, "data", "share of each breed's images held out for testing")
+    dog_decode: str = setting(
+        "opencv", "data",
+        "opencv: as the original's OpenCV, channels in BGR order and a bilinear resize "
+        "without antialiasing; antialiased: RGB order, an antialiased resize",
+        choices=DOG_DECODINGS)
+    shapes_height: int = setting(
+        _CPU["shapes_height"], "data", "shapes scene size in pixels", flag="shapes-size",
+        nargs=2, metavar=("HEIGHT", "WIDTH"), sets=("shapes_width",),
+        shown=f"{_CPU['shapes_height']} {_CPU['shapes_width']}, the cpu preset's")
+    shapes_width: int = setting(_CPU["shapes_width"], "data", "", flag=None)
+    shapes_train: int = setting(_CPU["shapes_train"], "data", "shapes training scenes",
+                                shown=f"{_CPU['shapes_train']}, the cpu preset's")
+    shapes_test: int = setting(_CPU["shapes_test"], "data", "shapes held-out scenes",
+                               shown=f"{_CPU['shapes_test']}, the cpu preset's")
+    shapes_seed: int = setting(
+        0, "data", "seed of the shapes scenes, apart from --seed so that runs share them")
+    cache_dir: str | None = setting(
+        None, "data", "where decoded dog images and drawn shapes scenes are cached",
+        shown="$XDG_CACHE_HOME or ~/.cache, then multiple-tasks")
+    log_dir: str = setting("log", "run", "where run directories are made")
+    run_name: str | None = setting(
+        None, "run", "name of this run's directory; an existing one is refused",
+        metavar="NAME", shown="date, tasks, network, task time, optimizer and seed")
+    checkpoint_every: int = setting(
+        1000, "run", "switch: checkpoint every N steps (0: only when stopped by SIGTERM or "
+                     "SIGINT, which always checkpoint); episodic runs checkpoint at every "
+                     "epoch's end")
+    deterministic: bool = setting(
+        True, "run", "turn off TensorFlow's op determinism (on by default, so that a seed "
+                     "gives the same numbers), for speed on a GPU",
+        flag="nondeterministic", negated=True)
+    gpu: bool = setting(
+        False, "run", "run on the GPU (an error if none is visible); without it, the CPU")
 
     def __post_init__(self):
         object.__setattr__(self, "tasks", check_task_names(self.tasks))
@@ -81,16 +233,21 @@ class RunConfig:
             object.__setattr__(self, "dog_breeds", tuple(self.dog_breeds))
         if self.loss_weights is not None:
             object.__setattr__(self, "loss_weights", tuple(float(w) for w in self.loss_weights))
+        for field in dataclasses.fields(self):
+            allowed = field.metadata.get("choices")
+            if allowed is not None and getattr(self, field.name) not in allowed:
+                raise UserError(f"unknown {flag_of(field.name)} {getattr(self, field.name)!r}; "
+                                f"use one of: {', '.join(allowed)}")
         for name in ("task_time", "max_steps", "max_epochs", "batch", "conv_filters", "fc_units",
                      "test_frequency", "train_summary_frequency", "shapes_train",
                      "shapes_test"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
-                raise UserError(f"--{_flag(name)} must be a positive integer, got {value!r}")
+                raise UserError(f"{flag_of(name)} must be a positive integer, got {value!r}")
         for name in ("test_examples", "epoch_size"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value <= 0):
-                raise UserError(f"--{_flag(name)} must be a positive integer, got {value!r}")
+                raise UserError(f"{flag_of(name)} must be a positive integer, got {value!r}")
         if not (math.isfinite(self.task_signal_scale) and self.task_signal_scale > 0):
             raise UserError(f"--task-signal-scale must be positive, got {self.task_signal_scale!r}")
         if (self.schedule == "episodes" and self.epoch_size is not None
@@ -117,17 +274,8 @@ class RunConfig:
                             f"positive number of steps, got {self.checkpoint_every!r}")
         for name in ("seed", "shapes_seed"):
             if not 0 <= getattr(self, name) <= MAX_SEED:  # TensorFlow and numpy's range.
-                raise UserError(f"--{_flag(name)} must lie between 0 and {MAX_SEED} "
+                raise UserError(f"{flag_of(name)} must lie between 0 and {MAX_SEED} "
                                 f"(2**32 - 1), got {getattr(self, name)}")
-        for name, allowed in (("optimizer", OPTIMIZERS), ("norm", NORMS), ("init", INITS),
-                              ("schedule", SCHEDULES), ("head", HEADS),
-                              ("input_style", tuple(INPUT_STYLES)),
-                              ("mnist_source", MNIST_SOURCES),
-                              ("mnist_train", tuple(MNIST_TRAIN_SPLITS)),
-                              ("dog_source", DOG_SOURCES), ("dog_decode", DOG_DECODINGS)):
-            if getattr(self, name) not in allowed:
-                raise UserError(f"unknown --{_flag(name)} {getattr(self, name)!r}; "
-                                f"use one of: {', '.join(allowed)}")
         self._check_modes()
         if self.run_name is not None and (not self.run_name or "/" in self.run_name
                                           or self.run_name in (".", "..")):
@@ -135,10 +283,6 @@ class RunConfig:
 
     def _check_modes(self) -> None:
         """The training modes and mitigations, and the settings each one needs."""
-        for name, allowed in (("mode", MODES), ("loss_weighting", LOSS_WEIGHTINGS)):
-            if getattr(self, name) not in allowed:
-                raise UserError(f"unknown --{_flag(name)} {getattr(self, name)!r}; "
-                                f"use one of: {', '.join(allowed)}")
         if self.mode != "switch" and self.schedule != "switch":
             raise UserError(f"--mode {self.mode} needs the switch schedule, not --schedule "
                             f"{self.schedule}")
@@ -171,8 +315,15 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def _flag(field: str) -> str:
-    return field.replace("_", "-")
+def flag_of(name: str) -> str:
+    """The flag that sets a RunConfig field, as the user types it: `--task-time`."""
+    for field in dataclasses.fields(RunConfig):
+        flag = field.metadata.get("flag", field.name.replace("_", "-"))
+        if name == field.name and flag is not None:
+            return f"--{flag}"
+        if name in field.metadata.get("sets", ()):
+            return f"--{flag}"
+    raise KeyError(f"RunConfig has no field {name!r}")
 
 
 def smoke_config(**overrides) -> RunConfig:

@@ -10,7 +10,6 @@ Fisher information and anchor weights (Kirkpatrick et al. 2017).
 
 import tensorflow as tf
 
-LOSS_WEIGHTINGS = ("equal", "fixed", "uncertainty")
 FISHER_EXAMPLES = 200  # Training examples whose squared gradients estimate a task's Fisher.
 
 

@@ -6,118 +6,16 @@ scalars in the original tool's layout: `train/`, `test/` (all tasks together)
 and one `test_task_<i>_<name>/` writer per task, each with a scalar `accuracy`.
 """
 
-import contextlib
-import fcntl
 import glob
 import json
 import os
-import shutil
 from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from errors import RunDiverged, UserError
-
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.jsonl"
-SUMMARY_FILE = "summary.json"
-RESUMES_FILE = "resumes.jsonl"  # One line a resume: the step it went on from.
-LOCK_FILE = ".lock"  # Held by the process writing the run (RunDirLock).
-
-
-def write_json_atomic(path: str, obj: dict) -> None:
-    """Writes JSON to a temporary file beside `path` and renames it: never a half file."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
-
-
-def clear_run_dir(run_dir: str) -> None:
-    """Removes what a run wrote in its directory (its log, summary, resumes, checkpoints and
-    TensorBoard folders), for a restart in place; anything else there is left."""
-    for name in (METRICS_FILE, SUMMARY_FILE, RESUMES_FILE):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(run_dir, name))
-    for name in ("checkpoint", "train", "test", *(os.path.basename(path) for path in
-                                                 glob.glob(os.path.join(run_dir, "test_task_*")))):
-        shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
-
-
-class RunDirLock:
-    """This process's hold on a run directory, so that no two processes write one run: an
-    exclusive flock on RUN_DIR/.lock, which holds the owner's pid. The system drops the lock
-    when the process ends however it ends (kill -9 included), so a lock left by a dead
-    process is never in the way; `release` removes the file."""
-
-    def __init__(self, run_dir: str):
-        self.path = os.path.join(run_dir, LOCK_FILE)
-        while True:
-            try:
-                lock = open(self.path, "a+")
-            except OSError as e:
-                raise UserError(f"cannot take hold of {run_dir} ({e.strerror}); point at a "
-                                "run directory you can write") from None
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                lock.seek(0)
-                owner = lock.read().strip() or "unknown"
-                lock.close()
-                raise UserError(f"{run_dir} is in use by another process (pid {owner}); wait "
-                                "for it to end or stop it, then try again (nothing was "
-                                "changed)") from None
-            try:
-                if os.stat(self.path).st_ino == os.fstat(lock.fileno()).st_ino:
-                    break  # Not a file that its last owner removed as we opened it.
-            except FileNotFoundError:
-                pass
-            lock.close()
-        lock.truncate(0)
-        lock.write(f"{os.getpid()}\n")
-        lock.flush()
-        self._file = lock
-
-    def release(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(self.path)
-        self._file.close()
-
-
-def run_dir_owner(run_dir: str) -> str | None:
-    """The pid of the live process writing the run (holding its RunDirLock), or None."""
-    try:
-        lock = open(os.path.join(run_dir, LOCK_FILE))
-    except OSError:
-        return None
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return lock.read().strip() or "unknown"
-        return None
-
-
-def create_run_dir(log_dir: str, run_name: str) -> str:
-    """Makes a new, empty run directory; an existing one is refused, never reused."""
-    path = os.path.join(log_dir, run_name)
-    if os.path.exists(log_dir) and not os.path.isdir(log_dir):
-        raise UserError(f"--log-dir {log_dir} is a file, not a folder; choose a folder "
-                        "(nothing was written)")
-    try:
-        os.makedirs(log_dir, exist_ok=True)
-        os.mkdir(path)
-    except FileExistsError:
-        raise UserError(f"run directory {path} already exists; choose another --run-name "
-                        "or --log-dir (nothing was overwritten)") from None
-    except OSError as e:
-        raise UserError(f"cannot create a run directory in --log-dir {log_dir} "
-                        f"({e.strerror}); choose a writable --log-dir") from None
-    return path
+from rundir import CONFIG_FILE, METRICS_FILE, RESUMES_FILE, SUMMARY_FILE, write_json_atomic
 
 
 class RunLog:

@@ -2,7 +2,6 @@
 
 import contextlib
 import dataclasses
-import json
 import os
 import platform
 import signal
@@ -17,12 +16,13 @@ from errors import RunInterrupted, UserError, first_line
 from models import build_model
 from models.memory import memory_floor
 from tasks import TASKS, Task, build_tasks, input_channels, sources_needed, task_classes
+from rundir import (RunDirLock, clear_run_dir, create_run_dir, is_complete, latest_state,
+                    read_config)
 from training.config import RunConfig
-from training.checkpoint import StopRequests, latest_state
+from training.checkpoint import StopRequests
 from training.episodes import EpisodicRun
 from training.progress import Progress
-from training.run_log import (CONFIG_FILE, SUMMARY_FILE, RunDirLock, RunLog, clear_run_dir,
-                               create_run_dir)
+from training.run_log import RunLog
 from training.objectives import EWC, JointObjective, Objective
 from training.steps import PLAIN, make_optimizer
 from training.switching import SwitchRun
@@ -226,12 +226,7 @@ def make_objective(config: RunConfig, model: tf.keras.Model):
 
 def _check_unfinished(run_dir: str, resume: bool) -> None:
     """Refuses to resume or restart a completed run, and to resume one without a checkpoint."""
-    try:
-        with open(os.path.join(run_dir, SUMMARY_FILE)) as f:
-            summary = json.load(f)
-    except (OSError, ValueError):
-        summary = None  # No summary (killed), or a torn one: unfinished.
-    if isinstance(summary, dict) and summary.get("status") == "completed":
+    if is_complete(run_dir):
         raise UserError(f"{run_dir} has completed; there is nothing to "
                         f"{'resume' if resume else 'restart'} (a new run needs a new --run-name)")
     if resume and latest_state(run_dir) is None:
@@ -241,12 +236,7 @@ def _check_unfinished(run_dir: str, resume: bool) -> None:
 
 def config_from_run_dir(run_dir: str) -> RunConfig:
     """The RunConfig of an existing run, from its config.json, placed where it now lies."""
-    try:
-        with open(os.path.join(run_dir, CONFIG_FILE)) as f:
-            saved = json.load(f)
-    except (OSError, ValueError) as e:
-        raise UserError(f"{run_dir}: cannot read its config.json ({e}); point --resume or "
-                        "--restart at a run directory") from None
+    saved = read_config(run_dir, "point --resume or --restart at a run directory")
     _check_task_meanings(run_dir, saved)
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     settings = {k: v for k, v in saved.items() if k in fields}

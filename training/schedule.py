@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from rundir import task_index_at
+
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
@@ -11,7 +13,7 @@ class Schedule:
     task_time: int
 
     def task_index_at(self, step: int) -> int:
-        return (step // self.task_time) % len(self.tasks)
+        return task_index_at(step, self.task_time, len(self.tasks))
 
     def task_at(self, step: int) -> str:
         return self.tasks[self.task_index_at(step)]

@@ -1,0 +1,67 @@
+"""Builds a run's tasks from their registered names: data, seeded transforms, input channels."""
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from seeds import derive_seed
+from tasks import transforms
+from tasks.input_style import carried_channels, filled_channels, input_channels
+from tasks.registry import TASKS, TaskSpec, sources_needed
+from tasks.task import Split, Task, balanced_indices
+
+
+def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_style: str,
+                seed: int, task_signal: bool = False, signal_scale: float = 1.0,
+                all_channels: bool = False) -> list[Task]:
+    """Builds the named tasks, seeded from the run seed.
+
+    `sources` maps a source name to its arrays (an object with train_images,
+    test_images and, unless the task gives its own, train_labels and test_labels);
+    tasks of one source share one copy of its images. A yes/no task is held out on
+    a balanced subset of the test images (the same for every run seed), so that
+    chance is 50%. With `task_signal`, each task's inputs carry its one-hot index
+    (its hot value `signal_scale`).
+
+    The tasks' images carry only the input channels that some task of the run fills
+    (each Task's `carried` range; one channel for MNIST-only runs in the combined
+    style, all of the style's when a task such as `inv` fills every channel): the
+    others would be zero throughout, and the network skips them
+    (models.build_model's `carried`). With `all_channels`, every channel of the style.
+    """
+    input_channels(input_style)  # Fails early on an unknown style.
+    images = {source: (tf.constant(sources[source].train_images),
+                       tf.constant(sources[source].test_images))
+              for source in sources_needed(names)}
+    rgb = {source: images[source][0].shape.rank == 4 for source in images}
+    carried = (None if all_channels else carried_channels(input_style, [
+        filled_channels(input_style, rgb[TASKS[name].source], TASKS[name].whole_input)
+        for name in names]))
+    tasks = []
+    for index, name in enumerate(names):
+        spec = TASKS[name]
+        train, test = _splits(name, spec, sources[spec.source], *images[spec.source])
+        task_seed = derive_seed(seed, name)
+        transform = getattr(transforms, spec.transform)
+        if spec.seeded:
+            transform = transform(np.random.default_rng(task_seed))
+        tasks.append(Task(name=name, transform=transform,
+                          train=train, test=test, input_style=input_style, seed=task_seed,
+                          rgb=rgb[spec.source], carried=carried,
+                          whole_input=spec.whole_input, index=index,
+                          signal_size=len(names) if task_signal else 0,
+                          signal_scale=signal_scale))
+    return tasks
+
+
+def _splits(name: str, spec: TaskSpec, arrays, train_images: tf.Tensor,
+            test_images: tf.Tensor) -> tuple[Split, Split]:
+    if spec.labels is None:
+        return (Split(train_images, tf.constant(arrays.train_labels)),
+                Split(test_images, tf.constant(arrays.test_labels)))
+    test_labels = spec.labels(arrays, "test")
+    rng = np.random.default_rng(derive_seed(0, name, "held-out"))
+    rows = balanced_indices(test_labels, None, rng, spec.classes)
+    return (Split(train_images, tf.constant(spec.labels(arrays, "train"))),
+            Split(test_images, tf.constant(test_labels), tf.constant(rows)))

@@ -1,0 +1,108 @@
+"""The task registry: each task name of the study, what it means, and where its data comes from.
+
+TensorFlow-free, so that a RunConfig's tasks can be checked (a sweep planned)
+without loading it; tasks.build makes the named tasks' data and transforms.
+"""
+
+import dataclasses
+from typing import Callable, Sequence
+
+import numpy as np
+
+from data.shapes import DIMENSIONS, FEATURES
+from errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """A registered task: its meaning, its data source, and a factory of its transform."""
+
+    description: str
+    # A function of tasks.transforms, by name; a `seeded` one is a factory that takes the
+    # task's numpy Generator (a fixed permutation) and returns the transform.
+    transform: str
+    seeded: bool = False
+    source: str = "mnist"  # Which data the task draws: "mnist", "dog" or "shapes".
+    classes: int = 10
+    # The task's labels for a split ("train" or "test") of its source's arrays;
+    # None: the source's own labels.
+    labels: Callable[[object, str], np.ndarray] | None = None
+    # The transform acts on the stacked input, every channel (Task.whole_input).
+    whole_input: bool = False
+
+
+# Names of the original study keep its code's meaning (see README, "Fidelity"). Its `ref` and
+# `inv` acted on the stacked input, after the input style had placed the image: `inv`
+# inverts every channel, so the channels that `id` leaves zero are ones.
+TASKS: dict[str, TaskSpec] = {
+    "id": TaskSpec("MNIST as it is", "identity"),
+    "ref": TaskSpec("MNIST upside down: its rows reversed (the original code's `ref`)",
+                    "flip_rows"),
+    "inv": TaskSpec("MNIST with the whole input inverted, 1 - x in every channel, so the "
+                    "channels id leaves zero are ones (the original code's `inv`)",
+                    "invert", whole_input=True),
+    "noise": TaskSpec("uniform noise images with MNIST labels (unlearnable)",
+                      "noise"),
+    "perm": TaskSpec("MNIST with a fixed permutation of the labels (the original code's `perm`)",
+                     "permute_labels", seeded=True),
+    "zero": TaskSpec("all-zero images with MNIST labels (unlearnable)", "zero"),
+    "one": TaskSpec("all-one images with MNIST labels (unlearnable)", "one"),
+    "mirror": TaskSpec("MNIST reflected left to right (the original README's `ref`)",
+                       "mirror"),
+    "rot180": TaskSpec("MNIST turned 180 degrees (the original's `ref` on a flat vector, "
+                       "before its input styles; this tool's `ref` until 2026-12)",
+                       "rotate_180"),
+    "invimage": TaskSpec("MNIST with the image inverted, 1 - x, the other input channels "
+                         "zero as in id (this tool's `inv` until 2026-12)",
+                         "invert"),
+    "rowperm": TaskSpec("MNIST with a fixed permutation of the image rows "
+                        "(the original README's `perm`)", "permute_rows", seeded=True),
+    "pixperm": TaskSpec("MNIST with a fixed permutation of all 784 pixels (Permuted-MNIST)",
+                        "permute_pixels", seeded=True),
+    "dog": TaskSpec("ten dog breeds, RGB, 10-way", "identity", source="dog"),
+}
+
+
+def _shapes_task(dimension: str, feature: str) -> TaskSpec:
+    return TaskSpec(f"shapes scenes: is there a {feature} object? ({dimension}, yes/no)",
+                    "identity", source="shapes", classes=2,
+                    labels=lambda arrays, split: arrays.labels(split, dimension, feature))
+
+
+# The ten-task study: one yes/no task per feature value of each dimension.
+TASKS.update({f"shapes-{dimension}-{feature}": _shapes_task(dimension, feature)
+              for dimension in DIMENSIONS for feature in FEATURES[dimension]})
+
+
+def known_tasks() -> str:
+    """The task names, the shapes tasks by pattern: for --help and errors."""
+    plain = " ".join(name for name, spec in TASKS.items() if spec.source != "shapes")
+    features = "; ".join(f"{dimension}: {' '.join(FEATURES[dimension])}"
+                         for dimension in DIMENSIONS)
+    return f"known: {plain}, and shapes-DIMENSION-FEATURE ({features})"
+
+
+def check_task_names(names: Sequence[str]) -> tuple[str, ...]:
+    """Returns the names as a tuple, or raises UserError naming the known tasks."""
+    if not names:
+        raise UserError("--tasks needs at least one task, e.g. --tasks id inv")
+    for name in names:
+        if name not in TASKS:
+            raise UserError(f"unknown task {name!r} in --tasks; {known_tasks()}")
+    if len(set(names)) != len(names):
+        raise UserError(f"--tasks names a task twice ({' '.join(names)}); name each once")
+    sources = {TASKS[name].source for name in names}
+    if "shapes" in sources and len(sources) > 1:
+        raise UserError("shapes tasks cannot share a run with MNIST or dog tasks (their images "
+                        "and answers differ); run them in separate runs")
+    return tuple(names)
+
+
+def task_classes(names: Sequence[str]) -> int:
+    """The number of classes the run's shared output layer needs."""
+    return max(TASKS[name].classes for name in check_task_names(names))
+
+
+def sources_needed(names: Sequence[str]) -> set[str]:
+    """The data sources ("mnist", "dog") that the named tasks draw from."""
+    return {TASKS[name].source for name in check_task_names(names)}

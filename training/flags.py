@@ -1,0 +1,190 @@
+"""task.py's command line, generated from RunConfig's fields: the parser, --help, the config
+it builds, and the README's flag table (`python -m training.flags` prints it).
+
+A flag given sets its field; a flag not given leaves the field's default, so that
+RunConfig is the one place a default is written. TensorFlow-free.
+"""
+
+import argparse
+import dataclasses
+import types
+import typing
+
+from absl.flags import argparse_flags
+
+from errors import OneLineErrors
+from tasks.registry import TASKS, known_tasks
+from training.config import GROUPS, PRESETS, RunConfig
+
+# Flags that act on a run directory rather than set a run's settings.
+ACTIONS = {
+    "resume": "continue a stopped run from its latest checkpoint (or, if that cannot be "
+              "read, the one before), with its own settings (its config.json; other flags "
+              "are not read)",
+    "restart": "start an unfinished run afresh in its own directory, with its own "
+               "settings: what it had logged and checkpointed is removed (for a run "
+               "stopped before its first checkpoint, which cannot be resumed)",
+}
+
+
+METAVARS = {int: "N", float: "X", str: "DIR"}  # A str setting without choices is a folder
+# unless its metadata names it otherwise.
+
+
+class Parser(OneLineErrors, argparse_flags.ArgumentParser):
+    """absl's parser (it knows absl's own flags), with one-line errors."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """One command-line flag of a RunConfig field (or of several: `fields`)."""
+
+    name: str
+    fields: tuple[str, ...]
+    group: str
+    help: str
+    default: str  # As --help shows it.
+    options: dict  # For argparse's add_argument.
+
+
+def _value_type(annotation) -> tuple[type, bool]:
+    """The element type of a field's annotation, and whether it is a tuple of them."""
+    if isinstance(annotation, types.UnionType):  # `X | None`
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is tuple:
+        return typing.get_args(annotation)[0], True
+    return annotation, False
+
+
+def _shown(field: dataclasses.Field) -> str:
+    if "shown" in field.metadata:
+        return field.metadata["shown"]
+    value = field.default
+    if isinstance(value, bool):  # A switch, off unless given (--nondeterministic too).
+        return "off"
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def flags() -> list[Flag]:
+    """Every settings flag, in RunConfig's field order."""
+    result = []
+    for field in dataclasses.fields(RunConfig):
+        meta = field.metadata
+        name = meta.get("flag", field.name.replace("_", "-"))
+        if name is None:  # Set by another field's flag.
+            continue
+        kind, many = _value_type(field.type)
+        options = {"dest": field.name, "default": argparse.SUPPRESS}
+        if kind is bool:
+            options["action"] = "store_false" if meta.get("negated") else "store_true"
+        else:
+            options["type"] = kind
+            if many or "nargs" in meta:
+                options["nargs"] = meta.get("nargs", "+")
+            if "choices" in meta:
+                options["metavar"] = "{" + ",".join(meta["choices"]) + "}"
+            else:
+                options["metavar"] = meta.get("metavar", METAVARS.get(kind, "VALUE"))
+        result.append(Flag(name, (field.name, *meta.get("sets", ())), meta["group"],
+                           meta["help"], _shown(field), options))
+    return result
+
+
+def build_parser(prog: str = "task.py") -> argparse.ArgumentParser:
+    parser = Parser(
+        prog=prog,
+        description="Train one network on a sequence of tasks, switching task every "
+                    "--task-time steps (or in criterion episodes), and log every task's "
+                    "test accuracy.",
+        epilog="Tasks: " + "; ".join(f"{name}: {spec.description}"
+                                     for name, spec in TASKS.items()
+                                     if spec.source != "shapes")
+               + "; shapes-DIMENSION-FEATURE: shapes scenes, is there an object with the "
+                 f"feature? (yes/no). {known_tasks()}.")
+    groups = {name: parser.add_argument_group(f"{name}: {title}")
+              for name, title in GROUPS.items()}
+    for flag in flags():
+        for preset in _presets_before(flag):
+            groups[preset.group].add_argument(
+                f"--{preset.flag}", choices=sorted(preset.values), default=None,
+                help=f"{preset.help} (default: {preset.default})")
+        help_text = flag.help if flag.default == "off" else f"{flag.help} (default: {flag.default})"
+        groups[flag.group].add_argument(f"--{flag.name}", help=help_text.replace("%", "%%"),
+                                        **flag.options)
+    for name, help_text in ACTIONS.items():
+        groups["run"].add_argument(f"--{name}", metavar="RUN_DIR", default=None, help=help_text)
+    return parser
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, fields: tuple[str, ...],
+                      note: str) -> None:
+    """Adds the flags of these RunConfig fields to another tool's parser (`note` says what
+    the tool does with them); a flag not given is absent from the parsed namespace."""
+    for flag in flags():
+        if flag.fields[0] in fields:
+            shown = "" if flag.default == "off" else f" (default: {flag.default})"
+            parser.add_argument(f"--{flag.name}", help=f"{note}: {flag.help}{shown}",
+                                **flag.options)
+
+
+def _presets_before(flag: Flag) -> list:
+    """The presets listed just before `flag`: those whose first field it sets."""
+    return [p for p in PRESETS if next(iter(next(iter(p.values.values())))) in flag.fields]
+
+
+def parse_flags(argv: list[str]) -> argparse.Namespace:
+    """argv (program name first) parsed; only the settings flags given are set."""
+    return build_parser().parse_args(argv[1:])
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig of a parsed command line: defaults, then presets, then the flags given."""
+    settings = {}
+    for preset in PRESETS:
+        settings.update(preset.values[getattr(args, preset.flag.replace("-", "_"))
+                                      or preset.default])
+    for flag in flags():
+        if flag.fields[0] not in args:
+            continue
+        value = getattr(args, flag.fields[0])
+        if len(flag.fields) > 1:
+            settings.update(zip(flag.fields, value))
+        else:
+            settings[flag.fields[0]] = tuple(value) if isinstance(value, list) else value
+    return RunConfig(**settings)
+
+
+def markdown_table() -> str:
+    """The README's flag tables, one per group, from the same declarations as --help."""
+    lines = []
+    rows = []
+    for flag in flags():
+        rows += [(p.group, f"--{p.flag}", " {" + ",".join(sorted(p.values)) + "}", p.default,
+                  p.help) for p in _presets_before(flag)]
+        rows.append((flag.group, f"--{flag.name}", _placeholder(flag), flag.default, flag.help))
+    rows += [("run", f"--{name}", " RUN_DIR", "", text) for name, text in ACTIONS.items()]
+    for group, title in GROUPS.items():
+        lines += [f"**{group}**: {title}", "", "| flag | default | meaning |", "|---|---|---|"]
+        lines += [f"| `{flag}{placeholder}` | {_markdown(default)} | {_markdown(text)} |"
+                  for g, flag, placeholder, default, text in rows if g == group]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown(text: str) -> str:
+    """Plain help text made safe in a markdown table cell."""
+    return text.replace("<", "&lt;").replace("*", "\\*").replace("|", "\\|")
+
+
+def _placeholder(flag: Flag) -> str:
+    options = flag.options
+    if "action" in options:
+        return ""
+    metavar = options["metavar"]
+    if isinstance(metavar, tuple):
+        return " " + " ".join(metavar)
+    return f" {metavar} [{metavar} ...]" if options.get("nargs") == "+" else f" {metavar}"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")
