@@ -22,7 +22,7 @@ state is its counter: a checkpoint holds only that.
 import tensorflow as tf
 
 from seeds import derive_seed
-from tasks.task import Task
+from tasks.task import Task, mixed_batch
 
 
 def epoch_order(task: Task, epoch: tf.Tensor) -> tf.Tensor:
@@ -127,6 +127,41 @@ class JointStream(_Combined):
 
     def __next__(self):
         return tuple(next(stream) for stream in self.streams)
+
+
+class MixStream(tf.Module):
+    """Batches of several tasks' examples in a given order (a replay period's mix, an epoch
+    of criterion episodes), sampled inside the compiled step as the task streams are:
+    batch k holds rows k*B .. k*B+B-1 of the mix, each example prepared by its own task
+    with the seed (mix seed, k). `use` gives it a mix, its seed and the batch to start
+    from; its state is the mix, which its owner keeps, and `position`."""
+
+    def __init__(self, tasks: list[Task], batch_size: int):
+        super().__init__(name="mix_stream")
+        self.tasks, self.batch_size = tuple(tasks), batch_size
+        self.task_ids = tf.Variable(tf.zeros([0], tf.int32), shape=tf.TensorShape([None]),
+                                    trainable=False)
+        self.example_ids = tf.Variable(tf.zeros([0], tf.int64), shape=tf.TensorShape([None]),
+                                       trainable=False)
+        self.seed = tf.Variable(tf.constant(0, tf.int64), trainable=False)
+        self.position = tf.Variable(tf.constant(0, tf.int64), trainable=False)
+
+    def use(self, task_ids, example_ids, seed: int, start: int = 0) -> "MixStream":
+        self.task_ids.assign(tf.constant(task_ids, tf.int32))
+        self.example_ids.assign(tf.constant(example_ids, tf.int64))
+        self.seed.assign(seed)
+        self.position.assign(start)
+        return self
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        number = self.position.assign_add(1, read_value=True) - 1
+        rows = number * self.batch_size + tf.range(self.batch_size, dtype=tf.int64)
+        return mixed_batch(list(self.tasks), tf.gather(self.task_ids, rows),
+                           tf.gather(self.example_ids, rows),
+                           tf.stack([self.seed.read_value(), number]))
 
 
 def train_stream(tasks: list[Task], mode: str, batch_size: int) -> _Combined:

@@ -144,26 +144,15 @@ class Task:
         return parallel_batches(indices.enumerate(), load)
 
 
-def mixed_batches(tasks: list[Task], task_ids: np.ndarray, example_ids: np.ndarray,
-                  batch: int, seed: int, start: int = 0) -> tf.data.Dataset:
-    """Batches of examples from several tasks, from batch number `start` on: each prepared
-    by its own task, then rejoined in order, with each example's task signal."""
-    def load(number, ids):
-        task_ids, example_ids = ids
-        positions = tf.dynamic_partition(tf.range(tf.shape(task_ids)[0]), task_ids, len(tasks))
-        parts = tf.dynamic_partition(example_ids, task_ids, len(tasks))
-        batch_seed = tf.stack([tf.constant(seed, tf.int64), number])
-        prepared = [task.prepare_images(*task.train.take(part), batch_seed)
-                    for task, part in zip(tasks, parts)]
-        images = tf.dynamic_stitch(positions, [images for images, _ in prepared])
-        labels = tf.dynamic_stitch(positions, [labels for _, labels in prepared])
-        return tasks[0].with_signal(images, task_ids), labels
-
-    # The id arrays a batch at a time: tf.data batching single ids costs CPU per id (0.3 ms
-    # per batch of 100, measured for a training stream).
-    whole = len(task_ids) // batch * batch
-    numbered = (tf.data.Dataset.from_tensor_slices((np.reshape(task_ids[:whole], [-1, batch]),
-                                                    np.reshape(example_ids[:whole], [-1, batch])))
-                .enumerate()
-                .skip(start))
-    return parallel_batches(numbered, load)
+def mixed_batch(tasks: list[Task], task_ids: tf.Tensor, example_ids: tf.Tensor,
+                seed: tf.Tensor) -> tuple:
+    """One batch of examples of several tasks (task_ids[i]'s example example_ids[i]), each
+    prepared by its own task with the stateless `seed`, rejoined in order, with each
+    example's task signal."""
+    positions = tf.dynamic_partition(tf.range(tf.shape(task_ids)[0]), task_ids, len(tasks))
+    parts = tf.dynamic_partition(example_ids, task_ids, len(tasks))
+    prepared = [task.prepare_images(*task.train.take(part), seed)
+                for task, part in zip(tasks, parts)]
+    images = tf.dynamic_stitch(positions, [images for images, _ in prepared])
+    labels = tf.dynamic_stitch(positions, [labels for _, labels in prepared])
+    return tasks[0].with_signal(images, task_ids), labels

@@ -10,7 +10,7 @@ import pytest
 from data.shapes import load_shapes
 from tasks import build_tasks
 from training import run_experiment, smoke_config
-from tasks.task import mixed_batches
+from tasks.streams import MixStream
 from training.episodes import criterion_met, episode_counts, epoch_mix
 
 NAMES = ("shapes-colour-red", "shapes-colour-blue", "shapes-shape-square")
@@ -45,9 +45,7 @@ def test_mixed_batches_prepare_each_example_for_its_own_task(shapes):
                         task_signal=True)
     task_ids = np.array([2, 0, 1, 0, 2, 1, 1, 0], np.int32)
     example_ids = np.arange(8, dtype=np.int64) * 3
-    batches = mixed_batches(tasks, task_ids, example_ids, 8, seed=0)
-    assert batches.options().autotune.enabled is False  # See test_tasks.
-    [((images, signal), labels)] = list(batches)
+    (images, signal), labels = next(MixStream(tasks, 8).use(task_ids, example_ids, seed=0))
     np.testing.assert_array_equal(signal.numpy().argmax(axis=1), task_ids)
     expected = [tasks[t].train.labels.numpy()[e] for t, e in zip(task_ids, example_ids)]
     np.testing.assert_array_equal(labels.numpy(), expected)

@@ -16,9 +16,11 @@ from tasks import build_tasks
 from tasks.streams import TaskStream, train_stream
 from tests.conftest import write_mnist_dir
 from training import RunConfig, Schedule, run_experiment, smoke_config
-from training.objectives import (EWC, JointObjective, Objective, cross_entropies,
-                                 diagonal_fisher, project_conflicting)
-from training.replay import REPLAY_FRACTION, buffer_at, period_mix
+from training.losses import cross_entropies
+from training.methods.base import Methods
+from training.methods.ewc import EWC, diagonal_fisher
+from training.methods.joint import JointTraining, project_conflicting
+from training.methods.replay import REPLAY_FRACTION, buffer_at, period_mix
 from training.steps import train_steps
 
 SEED = tf.constant([3, 4], tf.int64)
@@ -70,23 +72,23 @@ def test_pcgrad_projects_each_task_off_every_gradient_it_still_conflicts_with():
 def test_joint_equal_weighting_sums_the_gradients_of_each_task_alone():
     model = _model()
     batches = (_batch(1), _batch(2, label_offset=3))
-    joint, _, loss, _ = JointObjective(2).gradients(model, batches)
-    alone = [Objective().gradients(model, batch)[0] for batch in batches]
+    joint, _, loss, _ = JointTraining(2).gradients(model, batches)
+    alone = [Methods().gradients(model, batch)[0] for batch in batches]
     np.testing.assert_allclose(_flat(joint), _flat(alone[0]) + _flat(alone[1]), atol=1e-5)
-    losses = [float(Objective().gradients(model, b)[2]) for b in batches]
+    losses = [float(Methods().gradients(model, b)[2]) for b in batches]
     assert float(loss) == pytest.approx(np.mean(losses), rel=1e-5)
 
 
 def test_fixed_weights_scale_each_task_and_a_zero_weight_silences_it():
     model = _model()
     batches = (_batch(1), _batch(2, label_offset=3))
-    weighted = JointObjective(2, "fixed", (2.0, 0.0)).gradients(model, batches)[0]
-    alone = Objective().gradients(model, batches[0])[0]
+    weighted = JointTraining(2, "fixed", (2.0, 0.0)).gradients(model, batches)[0]
+    alone = Methods().gradients(model, batches[0])[0]
     np.testing.assert_allclose(_flat(weighted), 2 * _flat(alone), atol=1e-5)
 
 
 def test_uncertainty_weighting_follows_kendall_and_learns_its_weights():
-    objective = JointObjective(2, "uncertainty")
+    objective = JointTraining(2, "uncertainty")
     objective.log_variances.assign([0.0, np.log(4.0)])
     terms = objective.weighted(tf.constant([1.0, 2.0])).numpy()
     np.testing.assert_allclose(terms, [1.0, 2.0 / 4 + 0.5 * np.log(4.0)], rtol=1e-6)
@@ -107,10 +109,10 @@ def test_pcgrad_in_joint_mode_sums_the_projected_task_gradients():
     images, _ = _batch(1)
     zeros = tf.zeros([8], tf.int32)
     batches = ((images, zeros), (images, zeros + 5))  # Same images, other answers.
-    g = [_flat(Objective().gradients(model, b)[0]) for b in batches]
+    g = [_flat(Methods().gradients(model, b)[0]) for b in batches]
     assert g[0] @ g[1] < 0  # The two tasks conflict.
-    surgery = _flat(JointObjective(2, pcgrad=True).gradients(model, batches, tf.constant(0))[0])
-    plain = _flat(JointObjective(2).gradients(model, batches)[0])
+    surgery = _flat(JointTraining(2, pcgrad=True).gradients(model, batches, tf.constant(0))[0])
+    plain = _flat(JointTraining(2).gradients(model, batches)[0])
     g1, g2 = g
     expected = (g1 - (g1 @ g2) / (g2 @ g2) * g2) + (g2 - (g2 @ g1) / (g1 @ g1) * g1)
     np.testing.assert_allclose(surgery, expected, rtol=1e-3, atol=1e-6)
@@ -149,8 +151,8 @@ def test_ewc_pulls_gradients_back_toward_the_anchor():
     for v in variables:
         v.assign_add(tf.fill(v.shape, 0.01))
     batch = _batch(3)
-    with_ewc = Objective(ewc).gradients(model, batch)[0]
-    without = Objective().gradients(model, batch)[0]
+    with_ewc = Methods([ewc]).gradients(model, batch)[0]
+    without = Methods().gradients(model, batch)[0]
     difference = _flat(with_ewc) - _flat(without)
     np.testing.assert_allclose(difference, 10.0 * 0.01, rtol=1e-3)  # lambda * F * offset
     assert np.all(_flat([v.numpy() for v in variables]) > np.concatenate(

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-import training.switching
+import training.loop
 from errors import RunDiverged, UserError
 from tests.conftest import write_mnist_dir
 from training import config_from_run_dir, run_experiment, smoke_config
@@ -184,7 +184,7 @@ def test_the_same_seed_gives_the_same_numbers(mnist, tmp_path):
 
 def test_a_nan_loss_stops_the_run_as_diverged_keeping_the_last_checkpoint(mnist, tmp_path,
                                                                           monkeypatch):
-    real_steps = training.switching.train_steps
+    real_steps = training.loop.train_steps
     done = []
 
     def failing_steps(model, optimizer, batches, count, objective):
@@ -193,7 +193,7 @@ def test_a_nan_loss_stops_the_run_as_diverged_keeping_the_last_checkpoint(mnist,
         done.extend(steps)
         return np.where(steps >= 45, np.nan, losses.numpy()), accuracies
 
-    monkeypatch.setattr(training.switching, "train_steps", failing_steps)
+    monkeypatch.setattr(training.loop, "train_steps", failing_steps)
     config = smoke_config(data_dir=mnist, log_dir=str(tmp_path), run_name="run", max_steps=100,
                           batch=8, test_frequency=10, checkpoint_every=20)
     with pytest.raises(RunDiverged, match="NaN or infinite at step 45.*step 40"):

@@ -208,12 +208,12 @@ def test_out_of_memory_in_training_is_one_line_and_the_summary_says_failed(mnist
                                                                           monkeypatch):
     import tensorflow as tf
 
-    import training.switching
+    import training.loop
 
     def exhausted(*args, **kwargs):
         raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
 
-    monkeypatch.setattr(training.switching, "train_steps", exhausted)
+    monkeypatch.setattr(training.loop, "train_steps", exhausted)
     with pytest.raises(UserError, match=r"^TensorFlow ran out of memory \(OOM when allocating "
                                         r"tensor\); lower --batch"):
         _run(mnist, tmp_path)
@@ -240,7 +240,7 @@ def test_ctrl_c_after_the_run_directory_is_made_says_how_to_start_it_again(mnist
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training.runner, "SwitchRun", interrupted)
+    monkeypatch.setattr(training.runner, "Run", interrupted)
     with pytest.raises(RunInterrupted, match=r"interrupted while starting, before the run's "
                                              r"first step; start it again with --restart .*run$"):
         _run(mnist, tmp_path)

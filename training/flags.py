@@ -14,7 +14,8 @@ from absl.flags import argparse_flags
 
 from errors import OneLineErrors
 from tasks.registry import TASKS, known_tasks
-from training.config import GROUPS, PRESETS, RunConfig
+from training.config import GROUPS, PRESETS, RunConfig, flag_of
+from training.methods import METHODS
 
 # Flags that act on a run directory rather than set a run's settings.
 ACTIONS = {
@@ -100,7 +101,9 @@ def build_parser(prog: str = "task.py") -> argparse.ArgumentParser:
                                      for name, spec in TASKS.items()
                                      if spec.source != "shapes")
                + "; shapes-DIMENSION-FEATURE: shapes scenes, is there an object with the "
-                 f"feature? (yes/no). {known_tasks()}.")
+                 f"feature? (yes/no). {known_tasks()}. Training methods: "
+               + "; ".join(f"{name} ({', '.join(map(flag_of, entry.settings))})"
+                           f": {entry.description}" for name, entry in METHODS.items()) + ".")
     groups = {name: parser.add_argument_group(f"{name}: {title}")
               for name, title in GROUPS.items()}
     for flag in flags():

@@ -18,14 +18,14 @@ from models.memory import memory_floor
 from tasks import TASKS, Task, build_tasks, input_channels, sources_needed, task_classes
 from rundir import (RunDirLock, clear_run_dir, create_run_dir, is_complete, latest_state,
                     read_config)
-from training.config import RunConfig
 from training.checkpoint import StopRequests
-from training.episodes import EpisodicRun
-from training.progress import Progress
+from training.config import RunConfig
+from training.episodes import EpisodeSchedule
+from training.loop import Run
+from training.methods.base import Methods, build_methods
 from training.run_log import RunLog
-from training.objectives import EWC, JointObjective, Objective
-from training.steps import PLAIN, make_optimizer
-from training.switching import SwitchRun
+from training.steps import make_optimizer
+from training.switching import SwitchSchedule
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE_SIZE = 28  # MNIST and dog images alike, as the original.
@@ -152,7 +152,7 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
                             task_signal=config.task_signal or config.head == "per-task",
                             signal_scale=config.task_signal_scale)
         del sources  # The tasks hold their own copy, as tensors.
-        model, optimizer, objective = _model_and_optimizer(config, tasks)
+        model, optimizer, methods = _model_and_optimizer(config, tasks)
         if resume or restart:
             run_dir = existing
             if restart:
@@ -163,18 +163,16 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
         # Resuming, the log is cut back only once the checkpoint is restored (Run.__init__).
         log = RunLog(run_dir, config.tasks, metadata)
         held.callback(log.close)
-        return _train(config, tasks, model, optimizer, objective, log, progress_stream, resume)
+        return _train(config, tasks, model, optimizer, methods, log, progress_stream, resume)
 
 
-def _train(config: RunConfig, tasks: list[Task], model, optimizer, objective, log: RunLog,
+def _train(config: RunConfig, tasks: list[Task], model, optimizer, methods: Methods, log: RunLog,
            progress_stream, resume: bool) -> str:
-    episodic = config.schedule == "episodes"
-    progress = (Progress(len(tasks), progress_stream, unit="episodes") if episodic
-                else Progress(config.max_steps, progress_stream))
     try:
-        run = (EpisodicRun(config, tasks, model, optimizer, log, progress, resume=resume)
-               if episodic else SwitchRun(config, tasks, model, optimizer, log, progress,
-                                          resume=resume, objective=objective))
+        schedule = (EpisodeSchedule if config.schedule == "episodes" else SwitchSchedule)(
+            config, tasks, methods)
+        run = Run(config, tasks, model, optimizer, log, schedule, methods, resume=resume,
+                  progress_stream=progress_stream)
         with StopRequests() as stop:
             summary = run.run(stop)
         log.write_summary(summary)
@@ -191,8 +189,6 @@ def _train(config: RunConfig, tasks: list[Task], model, optimizer, objective, lo
         log.write_summary({"status": "interrupted", "resume_with": again})
         raise RunInterrupted(f"interrupted while starting, before the run's first step; "
                              f"start it again with {again}", signal.SIGINT) from None
-    finally:
-        progress.close()
     return log.run_dir
 
 
@@ -207,21 +203,10 @@ def _model_and_optimizer(config: RunConfig, tasks: list[Task]):
                         task_signal=len(config.tasks) if config.task_signal else 0,
                         heads=len(config.tasks) if config.head == "per-task" else 1,
                         carried=tasks[0].carried)
-    objective = make_objective(config, model)
+    methods = build_methods(config, model, tasks)
     optimizer = make_optimizer(config.optimizer, config.learning_rate)
-    optimizer.build(model.trainable_variables + objective.variables)
-    return model, optimizer, objective
-
-
-def make_objective(config: RunConfig, model: tf.keras.Model):
-    """What each training step minimises: joint training's weighted sum of the tasks'
-    losses, or one batch's cross-entropy (under EWC's penalty with --ewc-lambda)."""
-    if config.mode == "joint":
-        return JointObjective(len(config.tasks), config.loss_weighting, config.loss_weights,
-                              pcgrad=config.pcgrad, seed=config.seed)
-    if config.ewc_lambda:
-        return Objective(EWC(model.trainable_variables, len(config.tasks), config.ewc_lambda))
-    return PLAIN
+    optimizer.build(model.trainable_variables + methods.trained_variables)
+    return model, optimizer, methods
 
 
 def _check_unfinished(run_dir: str, resume: bool) -> None:

@@ -6,9 +6,8 @@ import tensorflow as tf
 
 from errors import UserError
 from tasks import Task
-from training.objectives import Objective, correct, cross_entropies
-
-PLAIN = Objective()
+from training.losses import correct, cross_entropies
+from training.methods.base import PLAIN
 
 # Larger batches were no faster in a whole run and cost memory (500: 1.4 GiB peak RSS).
 EVAL_BATCH = 100
@@ -44,33 +43,34 @@ def make_optimizer(name: str, learning_rate: float) -> tf.keras.optimizers.Optim
 
 
 def _gradient_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer, batch,
-                   objective) -> tuple[tf.Tensor, tf.Tensor]:
-    """One gradient step on the objective; returns (loss, accuracy) of the batch."""
-    gradients, variables, loss, accuracy = objective.gradients(model, batch,
-                                                               optimizer.iterations)
+                   methods) -> tuple[tf.Tensor, tf.Tensor]:
+    """One gradient step as the run's methods form it; returns (loss, accuracy) of the
+    batch."""
+    gradients, variables, loss, accuracy = methods.gradients(model, batch, optimizer.iterations)
     optimizer.apply_gradients(zip(gradients, variables))
+    methods.after_update(model)
     return loss, accuracy
 
 
 @tf.function
 def train_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer,
-               inputs, labels: tf.Tensor, objective=PLAIN) -> tuple[tf.Tensor, tf.Tensor]:
+               inputs, labels: tf.Tensor, methods=PLAIN) -> tuple[tf.Tensor, tf.Tensor]:
     """One compiled gradient step; returns (loss, accuracy) of the batch."""
-    return _gradient_step(model, optimizer, (inputs, labels), objective)
+    return _gradient_step(model, optimizer, (inputs, labels), methods)
 
 
 @tf.function
 def train_steps(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer, batches,
-                count: tf.Tensor, objective=PLAIN) -> tuple[tf.Tensor, tf.Tensor]:
+                count: tf.Tensor, methods=PLAIN) -> tuple[tf.Tensor, tf.Tensor]:
     """`count` steps on batches drawn from `batches` (a training stream of tasks.streams,
     which samples inside this compiled loop, or a tf.data iterator), in one call, so
     Python is not in the loop; returns each step's (loss, accuracy) as two [count]
-    vectors. The objective says what a step minimises (training.objectives; default
-    the plain mean cross-entropy of one batch)."""
+    vectors. The run's methods say what a step minimises (training.methods; default the
+    plain mean cross-entropy of one batch)."""
     losses = tf.TensorArray(tf.float32, size=count)
     accuracies = tf.TensorArray(tf.float32, size=count)
     for i in tf.range(count):
-        loss, accuracy = _gradient_step(model, optimizer, next(batches), objective)
+        loss, accuracy = _gradient_step(model, optimizer, next(batches), methods)
         losses = losses.write(i, loss)
         accuracies = accuracies.write(i, accuracy)
     return losses.stack(), accuracies.stack()

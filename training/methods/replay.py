@@ -1,5 +1,5 @@
-"""Replay for the switch schedule: a buffer of past tasks' training examples mixed into
-every batch.
+"""Replay (--replay-size): a buffer of past tasks' training examples mixed into every batch
+of the switch schedule.
 
 The buffer holds up to --replay-size examples, shared equally among the tasks
 whose periods have ended (a task's share shrinks as new tasks arrive: it keeps the
@@ -14,9 +14,42 @@ the schedule alone, so a resumed run rebuilds it exactly.
 import numpy as np
 
 from seeds import derive_seed
+from tasks.streams import MixStream
+from training.methods.base import Method
 from training.schedule import Schedule
 
 REPLAY_FRACTION = 0.5
+
+
+class Replay(Method):
+    """While a task trains, batches that mix in the buffer's examples of other tasks
+    (tasks.streams.MixStream); none in the first period, whose buffer is empty."""
+
+    def __init__(self, replay_size: int):
+        self.replay_size = replay_size
+        self._period: int | None = None  # The period whose mix the stream holds.
+        self._mixed = False
+        self._stream = None
+
+    @classmethod
+    def for_run(cls, config, model, tasks) -> "Replay":
+        return cls(config.replay_size)
+
+    def batches(self, run, step: int, batches):
+        """The period's mixed batches, from where `step` stands in the period (so that a
+        resumed run draws what the uninterrupted run drew)."""
+        config = run.config
+        period = step // config.task_time
+        if self._period != period:
+            self._period = period
+            mix = period_mix(run.periods, period, self.replay_size,
+                             [len(task.train) for task in run.tasks], config.batch, config.seed)
+            self._mixed = mix is not None
+            if self._mixed:
+                self._stream = self._stream or MixStream(run.tasks, config.batch)
+                self._stream.use(*mix, derive_seed(config.seed, "replay-batches", str(period)),
+                                 start=step - period * config.task_time)
+        return self._stream if self._mixed else batches
 
 
 def buffer_at(schedule: Schedule, period: int, replay_size: int, train_sizes: list[int],

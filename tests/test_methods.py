@@ -1,0 +1,145 @@
+"""The training-method seam: the registry, the hooks a method can use, and that a method
+registered by name takes part in a run without any other change."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import build_model
+from tests.conftest import write_mnist_dir
+from training import run_experiment, smoke_config
+from training import methods as registry
+from training.methods.base import Method, Methods
+from training.steps import make_optimizer, train_steps
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _model():
+    return build_model(["fc:8", "fc"], input_shape=(28, 28, 3), num_classes=10, seed=0)
+
+
+def _batches(n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    images = tf.constant(rng.random((n, 28, 28, 3)), tf.float32)
+    labels = tf.constant(rng.integers(0, 10, n), tf.int32)
+    return iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
+
+
+@pytest.mark.parametrize("settings, names", [
+    ({}, []),
+    (dict(mode="joint", loss_weighting="uncertainty", pcgrad=True), ["joint"]),
+    (dict(mode="alternate"), ["alternate"]),
+    (dict(ewc_lambda=1.0, replay_size=20), ["ewc", "replay"]),
+])
+def test_the_config_names_the_methods_and_each_builds_for_a_run(settings, names):
+    config = smoke_config(**settings)
+    assert registry.methods_for(config) == names
+    model = _model()
+    for name in names:
+        method = registry.method_class(name).for_run(config, model, [None, None])
+        assert isinstance(method, Method)
+
+
+def test_an_unknown_method_names_the_known_ones():
+    with pytest.raises(KeyError, match="known: joint, alternate, ewc, replay"):
+        registry.method_class("si")
+
+
+class _Counting(Method):
+    """Counts the updates, and pulls every weight toward zero by a loss term."""
+
+    def __init__(self, strength=0.0):
+        self.updates = tf.Variable(0)
+        self.strength = strength
+
+    def loss_term(self, model, inputs, labels, logits):
+        if not self.strength:
+            return None
+        return self.strength * tf.add_n([tf.reduce_sum(tf.square(v))
+                                         for v in model.trainable_variables])
+
+    def after_update(self, model):
+        self.updates.assign_add(1)
+
+
+def test_after_update_runs_after_every_update_inside_the_compiled_loop():
+    model, counting = _model(), _Counting()
+    optimizer = make_optimizer("sgd", 0.1)
+    train_steps(model, optimizer, _batches(), tf.constant(5), Methods([counting]))
+    assert int(counting.updates) == 5 and int(optimizer.iterations) == 5
+
+
+def test_a_loss_term_adds_its_gradient_to_the_batchs():
+    model = _model()
+    batch = next(_batches())
+    plain = Methods().gradients(model, batch)[0]
+    pulled = Methods([_Counting(strength=0.5)]).gradients(model, batch)[0]
+    for g_plain, g_pulled, v in zip(plain, pulled, model.trainable_variables):
+        np.testing.assert_allclose(g_pulled.numpy() - g_plain.numpy(), v.numpy(), rtol=1e-4,
+                                   atol=1e-6)  # d/dv 0.5 v^2 = v
+
+
+def test_two_methods_that_form_the_gradient_are_refused():
+    class Forming(Method):
+        def gradients(self, model, batch, step):
+            return None
+
+    with pytest.raises(ValueError, match="a run takes one"):
+        Methods([Forming(), Forming()])
+
+
+class _Recording(Method):
+    """Records the period hooks and the windows it was asked for batches."""
+
+    calls: list = []
+
+    @classmethod
+    def for_run(cls, config, model, tasks):
+        _Recording.calls = []
+        return cls()
+
+    def period_end(self, run, step):
+        self.calls.append(("end", step))
+
+    def period_start(self, run, step):
+        self.calls.append(("start", step))
+
+    def batches(self, run, step, batches):
+        self.calls.append(("batches", step))
+        return batches
+
+    def summary(self, task_names):
+        return {"recorded": len(self.calls)}
+
+
+def test_a_registered_method_takes_part_in_a_run_with_no_other_change(tmp_path, monkeypatch):
+    write_mnist_dir(tmp_path / "mnist", n_train=64, n_test=20)
+    monkeypatch.setitem(registry.METHODS, "recording", registry.MethodEntry(
+        f"{__name__}:_Recording", "records its hooks", lambda config: True, ()))
+    config = smoke_config(data_dir=str(tmp_path / "mnist"), log_dir=str(tmp_path),
+                          run_name="run", batch=8)  # id, inv: 20 steps a period, 40 in all.
+    run_dir = run_experiment(config, progress_stream=io.StringIO())
+    starts = [("start", 0), ("end", 20), ("start", 20)]
+    assert [call for call in _Recording.calls if call[0] != "batches"] == starts
+    windows = [step for kind, step in _Recording.calls if kind == "batches"]
+    assert windows[0] == 0 and 20 in windows and all(0 <= s < 40 for s in windows)
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        assert json.load(f)["recorded"] == len(_Recording.calls)
+
+
+def test_help_lists_the_methods_and_the_flags_that_turn_them_on():
+    result = subprocess.run([sys.executable, "-c", "from training.flags import build_parser; "
+                                                   "build_parser().print_help()"],
+                            cwd=REPO, capture_output=True, text=True, check=True,
+                            env={**os.environ, "COLUMNS": "400"})
+    text = " ".join(result.stdout.split())
+    for name, entry in registry.METHODS.items():
+        assert f"{name} (" in text and entry.description in text
+    assert "ewc (--ewc-lambda)" in text and "replay (--replay-size)" in text

@@ -1,0 +1,94 @@
+"""Training methods: what a step trains on and minimises beyond one batch's cross-entropy,
+and what happens between steps. One file a method, registered here by name.
+
+A method is a `training.methods.base.Method`; every hook has a do-nothing default,
+so a method writes only the hooks it needs. Compiled into the training step:
+  loss_term(model, inputs, labels, logits)   a term added to the batch's loss
+  gradients(model, batch, step)              the step's gradient, formed its own way
+                                             (at most one method of a run)
+  after_update(model)                        after each update of the weights
+Between windows of steps, in Python:
+  period_end(run, step), period_start(run, step)
+                                             as a task period ends and the next starts
+                                             (at step 0 only the start); in the episodic
+                                             schedule an episode is a period
+  batches(run, step, batches)                the batches the window draws: a rehearsal
+                                             method mixes in remembered examples
+  stream                                     which training stream the run draws (the
+                                             active task's, every task's at once, or
+                                             the tasks in turn)
+  trained_variables, state_variables         trained beside the model; checkpointed
+  summary(task_names), remedy                summary.json's fields; advice on divergence
+
+Ported: joint (with its loss weightings and PCGrad), alternate, ewc, replay. The
+methods of the continual-learning literature that come next would use:
+  online EWC   as ewc, but period_end folds the new Fisher into one running sum
+               (gamma times the old plus the new) and anchors at the latest weights
+  SI           after_update accumulates each weight's path integral (gradient times
+               the update); period_end turns it into importances; loss_term as ewc
+  MAS          period_end measures importances as the mean absolute gradient of the
+               output's squared norm on the task's examples; loss_term as ewc
+  LwF          period_start keeps a frozen copy of the model; loss_term distils the
+               copy's outputs on the batch's inputs into the model's (its logits given)
+  A-GEM        batches adds a batch from an episodic memory filled at period_end;
+               gradients projects the batch's gradient off the memory's when they conflict
+  GEM          as A-GEM with one memory gradient per past task and a small quadratic
+               programme in gradients
+  DER++        batches mixes in remembered examples with the logits they had when
+               stored (state_variables hold them); loss_term matches those logits and
+               labels
+
+The registry is TensorFlow-free (a method's module is imported when a run builds it),
+so that --help and config checks list the methods without loading TensorFlow.
+"""
+
+import dataclasses
+import importlib
+from typing import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodEntry:
+    """A registered method: where its class lives, what it does, when a run uses it and the
+    RunConfig fields (flags) that turn it on and tune it."""
+
+    home: str  # "module:Class"
+    description: str
+    used: Callable[[object], bool]  # RunConfig -> whether the run uses the method
+    settings: tuple[str, ...]
+
+
+METHODS: dict[str, MethodEntry] = {
+    "joint": MethodEntry(
+        "training.methods.joint:JointTraining",
+        "every step sums the losses of one batch of each task, weighted equally, by fixed "
+        "weights or by learned uncertainty (Kendall et al. 2018), optionally with PCGrad's "
+        "gradient surgery (Yu et al. 2020)",
+        lambda config: config.mode == "joint",
+        ("mode", "loss_weighting", "loss_weights", "pcgrad")),
+    "alternate": MethodEntry(
+        "training.methods.alternate:Alternate", "a different task every step, in turn",
+        lambda config: config.mode == "alternate", ("mode",)),
+    "ewc": MethodEntry(
+        "training.methods.ewc:EWC",
+        "elastic weight consolidation (Kirkpatrick et al. 2017): each task's weights held "
+        "near their value at its period's end, by its diagonal Fisher information",
+        lambda config: config.ewc_lambda > 0, ("ewc_lambda",)),
+    "replay": MethodEntry(
+        "training.methods.replay:Replay",
+        "a buffer of past tasks' training examples replayed as half of every batch",
+        lambda config: config.replay_size > 0, ("replay_size",)),
+}
+
+
+def methods_for(config) -> list[str]:
+    """The names of the methods a run uses, in registry order."""
+    return [name for name, entry in METHODS.items() if entry.used(config)]
+
+
+def method_class(name: str) -> type:
+    """A registered method's class (its module imported now)."""
+    if name not in METHODS:
+        raise KeyError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
+    module, _, cls = METHODS[name].home.partition(":")
+    return getattr(importlib.import_module(module), cls)

@@ -1,0 +1,130 @@
+"""The training-method protocol (`Method`, every hook a no-op) and `Methods`, a run's methods
+together: the one object the compiled training step and the run loop call."""
+
+import tensorflow as tf
+
+from training.losses import correct, cross_entropies
+
+
+class Method:
+    """A training method; see training.methods for what each hook is for."""
+
+    stream: str | None = None  # "joint" or "alternate": the run's training stream.
+    remedy: str | None = None  # What a diverged run's message advises, beside the default.
+
+    @classmethod
+    def for_run(cls, config, model: tf.keras.Model, tasks: list) -> "Method":
+        """The method as a run with this config, model and tasks uses it."""
+        return cls()
+
+    @property
+    def trained_variables(self) -> list[tf.Variable]:
+        """Variables trained beside the model's."""
+        return []
+
+    @property
+    def state_variables(self) -> list[tf.Variable]:
+        """What a checkpoint must hold beside the model and optimizer."""
+        return []
+
+    def loss_term(self, model: tf.keras.Model, inputs, labels: tf.Tensor,
+                  logits: tf.Tensor) -> tf.Tensor | None:
+        """A term added to the batch's mean cross-entropy, or None."""
+        return None
+
+    def gradients(self, model: tf.keras.Model, batch, step: tf.Tensor | None):
+        """(gradients, variables, loss, accuracy) of a step formed this method's way, or
+        None to leave it to the plain loss and its terms."""
+        return None
+
+    def after_update(self, model: tf.keras.Model) -> None:
+        """Runs inside the step after each update of the weights."""
+
+    def period_end(self, run, step: int) -> None:
+        """The period that ran to `step` has ended (called as the next one starts)."""
+
+    def period_start(self, run, step: int) -> None:
+        """A period starts at `step`."""
+
+    def batches(self, run, step: int, batches):
+        """The batches the window starting at `step` draws (given: the run's stream)."""
+        return batches
+
+    def summary(self, task_names) -> dict:
+        """Fields for summary.json."""
+        return {}
+
+
+class Methods:
+    """A run's methods together. In the compiled step: the gradient of the batch's loss
+    (with every method's loss term, or as the one method that forms it), then each
+    method's after_update. Between windows: the hooks of every method, in order."""
+
+    def __init__(self, methods: list[Method] = ()):
+        self.methods = list(methods)
+        forming = [m for m in self.methods if type(m).gradients is not Method.gradients]
+        if len(forming) > 1:
+            raise ValueError(f"{len(forming)} methods form the gradient; a run takes one")
+        streams = {m.stream for m in self.methods} - {None}
+        if len(streams) > 1:
+            raise ValueError(f"methods ask for {len(streams)} training streams; a run has one")
+        self.stream = streams.pop() if streams else "switch"
+        self.remedies = [m.remedy for m in self.methods if m.remedy]
+
+    @property
+    def trained_variables(self) -> list[tf.Variable]:
+        return [v for m in self.methods for v in m.trained_variables]
+
+    @property
+    def state_variables(self) -> list[tf.Variable]:
+        return [v for m in self.methods for v in m.state_variables]
+
+    def gradients(self, model: tf.keras.Model, batch, step: tf.Tensor | None = None):
+        """(gradients, variables, loss, accuracy) of one step; loss is the cross-entropy."""
+        for method in self.methods:
+            formed = method.gradients(model, batch, step)
+            if formed is not None:
+                return formed
+        inputs, labels = batch
+        variables = model.trainable_variables
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            loss = tf.reduce_mean(cross_entropies(logits, labels))
+            total = loss
+            for method in self.methods:
+                term = method.loss_term(model, inputs, labels, logits)
+                if term is not None:
+                    total = total + term
+        return (tape.gradient(total, variables), variables, loss,
+                tf.reduce_mean(correct(logits, labels)))
+
+    def after_update(self, model: tf.keras.Model) -> None:
+        for method in self.methods:
+            method.after_update(model)
+
+    def period_boundary(self, run, step: int) -> None:
+        """The hooks at the start of a period: the end of the one before, then the start."""
+        if step > 0:
+            for method in self.methods:
+                method.period_end(run, step)
+        for method in self.methods:
+            method.period_start(run, step)
+
+    def batches(self, run, step: int, batches):
+        for method in self.methods:
+            batches = method.batches(run, step, batches)
+        return batches
+
+    def summary(self, task_names) -> dict:
+        return {key: value for m in self.methods for key, value in m.summary(task_names).items()}
+
+
+PLAIN = Methods()
+
+
+def build_methods(config, model: tf.keras.Model, tasks: list) -> Methods:
+    """The methods the config asks for, made for this run's model and tasks."""
+    from training.methods import method_class, methods_for
+
+    return Methods([method_class(name).for_run(config, model, tasks)
+                    for name in methods_for(config)])
