@@ -1,5 +1,9 @@
 """Measures the project's training and evaluation against a plain Keras reference, side by side.
 
+The reference is the same network with models.builder's plain kernels (Keras's own
+layers, every input channel), Keras's SGD and tf.data batches: how one would write
+it without this project.
+
     python -m benchmarks [--quick] [--json FILE]
 
 Training steps per second at batch 100 for `conv fc`, `conv conv fc` and `fc fc`,
@@ -66,21 +70,34 @@ def training_flops(network, input_shape=(28, 28, 3), conv_filters=64, fc_units=5
     return 3 * forward
 
 
+def plain_copy(model, network):
+    """The reference: `network` built from plain Keras layers (models.builder's plain
+    kernels, every input channel), with the project model's weights, each conv and dense
+    layer's full kernel and bias in order."""
+    from models import build_model
+
+    reference = build_model(network, input_shape=(28, 28, 3), kernels="plain")
+    values = []
+    for layer in model.layers:
+        if hasattr(layer, "kernel"):
+            values += [np.asarray(layer.kernel), np.asarray(layer.bias)]
+    reference.set_weights(values)
+    return reference
+
+
 class Pair:
     """The project's model and step beside the reference's, for one network."""
 
     def __init__(self, network, task, float_images, labels):
         import tensorflow as tf
 
-        from benchmarks.reference import build_reference, copy_weights
         from models import build_model
         from tasks.streams import TaskStream
         from training.steps import make_optimizer
 
         self.tf, self.network = tf, network
         self.model = build_model(network, input_shape=(28, 28, 3), carried=task.carried)
-        self.reference = build_reference(network, input_shape=(28, 28, 3))
-        copy_weights(self.model, self.reference)
+        self.reference = plain_copy(self.model, network)
         self.optimizer = make_optimizer("sgd", 0.01)
         self.optimizer.build(self.model.trainable_variables)
         self.reference_optimizer = tf.keras.optimizers.SGD(0.01)
@@ -162,13 +179,11 @@ def eval_figures(task, float_images, labels, min_rounds: int, seconds: float) ->
     against Keras's model.evaluate on float32 batches of the same size."""
     import tensorflow as tf
 
-    from benchmarks.reference import build_reference, copy_weights
     from models import build_model
     from training.steps import EVAL_BATCH, evaluate
 
     model = build_model(("conv", "fc"), input_shape=(28, 28, 3), carried=task.carried)
-    reference = build_reference(("conv", "fc"), input_shape=(28, 28, 3))
-    copy_weights(model, reference)
+    reference = plain_copy(model, ("conv", "fc"))
     reference.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"])
     dataset = tf.data.Dataset.from_tensor_slices((float_images, labels)).batch(EVAL_BATCH)

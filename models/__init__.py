@@ -3,8 +3,9 @@
 from lazy import lazy_names
 
 _HOMES = {
-    "INITS": "models.spec", "LAYER_KINDS": "models.spec", "NETWORKS": "models.spec",
-    "NORMS": "models.spec", "parse_network": "models.spec", "build_model": "models.builder",
+    **{name: "models.spec" for name in ("INITS", "KERNELS", "LAYER_KINDS", "NETWORKS", "NORMS",
+                                        "parse_network")},
+    "build_model": "models.builder",
     "LocalResponseNorm": "models.layers", "TaskHead": "models.layers",
 }
 __all__ = sorted(_HOMES)

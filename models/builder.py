@@ -1,14 +1,11 @@
 """The conv-net builder: a network spec such as `conv fc` becomes a Keras model.
 
 A spec is a list of layers, convolutions first, ending with the `fc` output
-layer. Each layer is a kind, optionally with its width as `kind:N`:
+layer (models.spec). Each layer is a kind, optionally with its width as `kind:N`:
   conv   the original study's block: 5x5 kernels, SAME padding, ReLU, 3x3
          max-pool with stride 2, a normalisation (local response normalisation
-         by default), dropout; the bias and ReLU are applied after the pool,
-         the same function on a quarter of the values; convolution, pool, bias
-         and ReLU are one layer (ConvMaxPool, fast on the first layer's images).
-         Without a width, the first conv has `conv_filters` filters and each
-         later one twice as many (64, 128).
+         by default), dropout. Without a width, the first conv has
+         `conv_filters` filters and each later one twice as many (64, 128).
   conv3  the ten-task paper's block: 3x3 kernels, stride 1, padding 1, ReLU,
          batch normalisation (momentum 0.9, PyTorch's), 2x2 max-pool. Without a
          width, `conv_filters`.
@@ -24,53 +21,57 @@ A task signal (a one-hot vector of the task) is concatenated to the flattened
 output of the last conv layer, the input of the first fc layer, as the paper did.
 Weights start as the original's (truncated normal, stddev 0.1; biases 0.1) or,
 with init `he`, He-normal with zero biases, which deep fc stacks need.
+
+`kernels` says how the layers compute: "plain" builds them from Keras's own
+layers, as written above; "fast" (the default) swaps in the layers of
+models.kernels, the same function with less work on a CPU: a conv block's
+convolution, pool, bias and ReLU as one layer (the bias and ReLU after the pool,
+on a quarter of the values), LRN as XLA loops, and a first layer that computes
+with only the input channels the run's tasks fill (`carried`).
 """
 
 from typing import Sequence
 
 import tensorflow as tf
 
-from models.layers import (CarriedConv2D, CarriedDense, ConvMaxPool, LocalResponseNorm,
-                           TaskHead)
-from errors import UserError
-from models.spec import INITS, NORMS, parse_network, split_layer
+from models.kernels.carried import CarriedConv2D, CarriedDense
+from models.kernels.conv_pool import ConvMaxPool
+from models.kernels.lrn import FastLocalResponseNorm
+from models.layers import LocalResponseNorm, TaskHead
+from models.spec import KERNELS, parse_network, split_layer
+
+INITIALIZERS = {
+    "truncated-normal": lambda seed: {
+        "kernel_initializer": tf.keras.initializers.TruncatedNormal(stddev=0.1, seed=seed),
+        "bias_initializer": tf.keras.initializers.Constant(0.1)},
+    "he": lambda seed: {"kernel_initializer": tf.keras.initializers.HeNormal(seed=seed),
+                        "bias_initializer": "zeros"},
+}
 
 
-def _initializers(init: str, seed: int):
-    if init == "he":
-        return {"kernel_initializer": tf.keras.initializers.HeNormal(seed=seed),
-                "bias_initializer": "zeros"}
-    if init == "truncated-normal":
-        return {"kernel_initializer": tf.keras.initializers.TruncatedNormal(stddev=0.1, seed=seed),
-                "bias_initializer": tf.keras.initializers.Constant(0.1)}
-    raise UserError(f"unknown --init {init!r}; use one of: {', '.join(INITS)}")
-
-
-def _norm_layer(norm: str, name: str):
+def _norm_layer(norm: str, name: str, fast: bool):
     if norm == "lrn":
-        return LocalResponseNorm(name=name)
+        return (FastLocalResponseNorm if fast else LocalResponseNorm)(name=name)
     if norm == "batch":
         return tf.keras.layers.BatchNormalization(name=name)
     if norm == "none":
         return None
-    raise UserError(f"unknown --norm {norm!r}; use one of: {', '.join(NORMS)}")
-
-
-def _conv(filters: int, size: int, name: str, subset: tuple | None, **options):
-    """A SAME convolution; on an input that carries a subset of the declared channels,
-    `subset` = (declared channels, (start, stop)), the CarriedConv2D of those channels."""
-    if subset is None:
-        return tf.keras.layers.Conv2D(filters, size, padding="same", name=name, **options)
-    return CarriedConv2D(filters, size, *subset, name=name, **options)
+    raise ValueError(f"unknown norm {norm!r}")
 
 
 def _conv_block(x, i: int, filters: int, norm: str, keep_prob: float, weights: dict,
-                seed: int, subset: tuple | None = None):
-    """The original's conv block: ConvMaxPool (convolution, max-pool, bias, ReLU), the
-    normalisation, dropout."""
+                seed: int, fast: bool, subset: tuple | None = None):
+    """The original's conv block: convolution, max-pool, bias and ReLU; the normalisation;
+    dropout."""
     name = f"layer{i + 1}"
-    x = ConvMaxPool(filters, 5, *(subset or (None, None)), name=f"{name}_conv", **weights)(x)
-    norm_layer = _norm_layer(norm, f"{name}_norm")
+    if fast:
+        x = ConvMaxPool(filters, 5, *(subset or (None, None)), name=f"{name}_conv",
+                        **weights)(x)
+    else:
+        x = tf.keras.layers.Conv2D(filters, 5, padding="same", activation="relu",
+                                   name=f"{name}_conv", **weights)(x)
+        x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
+    norm_layer = _norm_layer(norm, f"{name}_norm", fast)
     if norm_layer is not None:
         x = norm_layer(x)
     if keep_prob < 1.0:
@@ -79,19 +80,33 @@ def _conv_block(x, i: int, filters: int, norm: str, keep_prob: float, weights: d
 
 
 def _conv3_block(x, i: int, filters: int, weights: dict, subset: tuple | None = None):
+    """The ten-task paper's block: 3x3 convolution and ReLU, batch norm, 2x2 max-pool."""
     name = f"layer{i + 1}"
-    x = _conv(filters, 3, f"{name}_conv", subset, activation="relu", **weights)(x)
+    options = dict(activation="relu", name=f"{name}_conv", **weights)
+    x = (tf.keras.layers.Conv2D(filters, 3, padding="same", **options) if subset is None
+         else CarriedConv2D(filters, 3, *subset, **options))(x)
     # PyTorch's default momentum (the paper's framework): running statistics that settle
     # within the few hundred steps of an early episode.
     x = tf.keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_norm")(x)
     return tf.keras.layers.MaxPool2D(2, name=f"{name}_pool")(x)
 
 
+def _dense(x, i: int, units: int, last: bool, weights: dict, carried: dict | None):
+    """A dense layer, ReLU unless it gives the logits; the first fc layer on carried
+    channels computes with those rows of its kernel alone (CarriedDense)."""
+    options = dict(activation=None if last else "relu",
+                   name=f"layer{i + 1}_logits" if last else f"layer{i + 1}_fc", **weights)
+    if carried:
+        return CarriedDense(units, **carried, **options)(x)
+    return tf.keras.layers.Dense(units, **options)(x)
+
+
 def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
                 num_classes: int = 10, conv_filters: int = 64, fc_units: int = 500,
                 norm: str = "lrn", keep_prob: float = 0.9, seed: int = 0,
                 init: str = "truncated-normal", task_signal: int = 0,
-                heads: int = 1, carried: tuple[int, int] | None = None) -> tf.keras.Model:
+                heads: int = 1, carried: tuple[int, int] | None = None,
+                kernels: str = "fast") -> tf.keras.Model:
     """Builds the network of `network` (see the module docstring); outputs are logits.
 
     With `task_signal` > 0 the model takes (images, one-hot task [B, task_signal]) and
@@ -102,15 +117,20 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
     `input_shape` is the declared input, all channels of the input style. With
     `carried` (start, stop), the images given carry only those channels, the others
     being zero for every task of the run: the first layer keeps its weights for every
-    channel and computes with the carried ones (CarriedConv2D, CarriedDense), the same
-    function on less work.
+    channel and computes with the carried ones (models.kernels.carried), the same
+    function on less work; plain kernels take every channel.
     """
     network = parse_network(network)
+    if kernels not in KERNELS:
+        raise ValueError(f"unknown kernels {kernels!r}; use one of {KERNELS}")
+    fast = kernels == "fast"
     if task_signal and heads > 1 and task_signal != heads:
         raise ValueError(f"a task signal of {task_signal} tasks with {heads} heads")
     channels = input_shape[-1]
     if carried is None or tuple(carried) == (0, channels):
         subset, carried_shape = None, input_shape
+    elif not fast:
+        raise ValueError("plain kernels take every input channel; give carried=None")
     else:
         start, stop = carried
         subset, carried_shape = (channels, (start, stop)), (*input_shape[:2], stop - start)
@@ -122,28 +142,23 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
     x = images
     for i, layer in enumerate(network):
         kind, width = split_layer(layer)
-        weights = _initializers(init, seed + i)
+        weights = INITIALIZERS[init](seed + i)
         first = subset if i == 0 else None
         if kind == "conv":
             x = _conv_block(x, i, width or conv_filters * 2 ** i, norm, keep_prob, weights,
-                            seed + i, first)
+                            seed + i, fast, first)
         elif kind == "conv3":
             x = _conv3_block(x, i, width or conv_filters, weights, first)
         else:
-            name = f"layer{i + 1}"
             if i == 0 or not network[i - 1].startswith("fc"):
-                x = tf.keras.layers.Flatten(name=f"{name}_flatten")(x)
+                x = tf.keras.layers.Flatten(name=f"layer{i + 1}_flatten")(x)
                 if task_signal:
-                    x = tf.keras.layers.Concatenate(name=f"{name}_task_signal")([x, signal])
+                    x = tf.keras.layers.Concatenate(name=f"layer{i + 1}_task_signal")(
+                        [x, signal])
             last = i == len(network) - 1
-            units = num_classes * heads if last else width or fc_units
-            options = dict(activation=None if last else "relu",
-                           name=f"{name}_logits" if last else f"{name}_fc", **weights)
-            if first:
-                x = CarriedDense(units, input_shape[:2], *first, extra=task_signal,
-                                 **options)(x)
-            else:
-                x = tf.keras.layers.Dense(units, **options)(x)
+            x = _dense(x, i, num_classes * heads if last else width or fc_units, last,
+                       weights, first and dict(image_shape=input_shape[:2], channels=first[0],
+                                               carried=first[1], extra=task_signal))
             if last and heads > 1:
-                x = TaskHead(heads, num_classes, name=f"{name}_task_head")([x, signal])
+                x = TaskHead(heads, num_classes, name=f"layer{i + 1}_task_head")([x, signal])
     return tf.keras.Model(inputs, x, name="_".join(network).replace(":", "-"))

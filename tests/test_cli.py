@@ -39,7 +39,7 @@ def test_every_flag_reaches_the_config(tmp_path):
              "--epoch-size", "500", "--max-epochs", "3", "--init", "he", "--task-signal",
              "--task-signal-scale", "2", "--shapes-size", "32", "40", "--shapes-train", "100",
              "--shapes-test", "50", "--shapes-seed", "3", "--checkpoint-every", "7",
-             "--nondeterministic", "--head", "per-task",
+             "--nondeterministic", "--head", "per-task", "--kernels", "plain",
              "--run-name", "r", "--gpu"]
     # The training modes exclude episodes and one another: two more command lines.
     joint = ["--tasks", "id", "inv", "--mode", "joint", "--loss-weighting", "fixed",

@@ -16,7 +16,7 @@ from data.mnist_loader import SOURCES as MNIST_SOURCES
 from data.mnist_loader import TRAIN_SPLITS as MNIST_TRAIN_SPLITS
 from data.shapes import SIZES as SHAPES_SIZES
 from errors import UserError
-from models.spec import INITS, NETWORKS, NORMS, parse_network
+from models.spec import INITS, KERNELS, NETWORKS, NORMS, parse_network
 from tasks.input_style import INPUT_STYLES
 from tasks.registry import check_task_names
 
@@ -141,6 +141,12 @@ class RunConfig:
         "truncated-normal", "model",
         "initial weights: the original's truncated normal, or he (He-normal, for deep fc "
         "stacks such as shapes-paper)", choices=INITS)
+    kernels: str = setting(
+        "fast", "model",
+        "fast: the layers of models.kernels (conv, pool, bias and ReLU as one layer, LRN "
+        "as XLA loops, a first layer on the input channels the tasks fill) and a fused SGD "
+        "update; plain: Keras's own layers and SGD on every input channel, the network as "
+        "one would write it: the same function, slower", choices=KERNELS)
     input_style: str = setting(
         "combined", "model", "combined: greyscale in channel 0 of 3, RGB in all three; "
                              "channelplex: greyscale in channel 0 of 4, RGB in 1-3",

@@ -150,7 +150,8 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
         tasks = build_tasks(config.tasks, sources=sources, input_style=config.input_style,
                             seed=config.seed,
                             task_signal=config.task_signal or config.head == "per-task",
-                            signal_scale=config.task_signal_scale)
+                            signal_scale=config.task_signal_scale,
+                            all_channels=config.kernels == "plain")
         del sources  # The tasks hold their own copy, as tensors.
         model, optimizer, methods = _model_and_optimizer(config, tasks)
         if resume or restart:
@@ -202,9 +203,10 @@ def _model_and_optimizer(config: RunConfig, tasks: list[Task]):
                         init=config.init,
                         task_signal=len(config.tasks) if config.task_signal else 0,
                         heads=len(config.tasks) if config.head == "per-task" else 1,
-                        carried=tasks[0].carried)
+                        carried=tasks[0].carried, kernels=config.kernels)
     methods = build_methods(config, model, tasks)
-    optimizer = make_optimizer(config.optimizer, config.learning_rate)
+    optimizer = make_optimizer(config.optimizer, config.learning_rate,
+                               fused=config.kernels == "fast")
     optimizer.build(model.trainable_variables + methods.trained_variables)
     return model, optimizer, methods
 

@@ -29,10 +29,12 @@ class SGD(tf.keras.optimizers.SGD):
             delta=tf.cast(gradient, variable.dtype))
 
 
-def make_optimizer(name: str, learning_rate: float) -> tf.keras.optimizers.Optimizer:
-    """The optimizers the original offered (sgd, adam), with TF1's Adam epsilon, and two more."""
+def make_optimizer(name: str, learning_rate: float,
+                   fused: bool = True) -> tf.keras.optimizers.Optimizer:
+    """The optimizers the original offered (sgd, adam), with TF1's Adam epsilon, and two more;
+    plain SGD's update one fused kernel unless `fused` is off."""
     if name == "sgd":
-        return SGD(learning_rate)
+        return SGD(learning_rate) if fused else tf.keras.optimizers.SGD(learning_rate)
     if name == "momentum":
         return tf.keras.optimizers.SGD(learning_rate, momentum=0.9)
     if name == "adam":
