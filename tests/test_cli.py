@@ -44,7 +44,8 @@ def test_every_flag_reaches_the_config(tmp_path):
     # The training modes exclude episodes and one another: two more command lines.
     joint = ["--tasks", "id", "inv", "--mode", "joint", "--loss-weighting", "fixed",
              "--loss-weights", "1", "0.5", "--pcgrad"]
-    mitigated = ["--tasks", "id", "inv", "--ewc-lambda", "5", "--replay-size", "100"]
+    mitigated = ["--tasks", "id", "inv", "--ewc-lambda", "5", "--replay-size", "100",
+                 "--l2-lambda", "0.5"]
     defaults = RunConfig()
     changed = set()
     for line in (flags, joint, mitigated):

@@ -37,6 +37,7 @@ def _batches(n=4, seed=0):
     (dict(mode="joint", loss_weighting="uncertainty", pcgrad=True), ["joint"]),
     (dict(mode="alternate"), ["alternate"]),
     (dict(ewc_lambda=1.0, replay_size=20), ["ewc", "replay"]),
+    (dict(l2_lambda=0.5), ["l2"]),
 ])
 def test_the_config_names_the_methods_and_each_builds_for_a_run(settings, names):
     config = smoke_config(**settings)
@@ -48,7 +49,7 @@ def test_the_config_names_the_methods_and_each_builds_for_a_run(settings, names)
 
 
 def test_an_unknown_method_names_the_known_ones():
-    with pytest.raises(KeyError, match="known: joint, alternate, ewc, replay"):
+    with pytest.raises(KeyError, match="known: joint, alternate, ewc, l2, replay"):
         registry.method_class("si")
 
 
@@ -143,3 +144,32 @@ def test_help_lists_the_methods_and_the_flags_that_turn_them_on():
     for name, entry in registry.METHODS.items():
         assert f"{name} (" in text and entry.description in text
     assert "ewc (--ewc-lambda)" in text and "replay (--replay-size)" in text
+
+
+def test_l2_pulls_every_weight_toward_its_value_as_the_last_period_ended():
+    from training.methods.l2 import L2
+
+    model = _model()
+    variables = model.trainable_variables
+    l2 = L2(variables, strength=0.5)
+    assert float(l2.penalty(variables)) == 0.0  # No period has ended yet.
+
+    class Ended:  # What period_end reads of the run.
+        pass
+
+    run = Ended()
+    run.model = model
+    l2.period_end(run, 20)
+    assert float(l2.penalty(variables)) == 0.0  # At the anchor.
+    for v in variables:
+        v.assign_add(tf.fill(v.shape, 0.1))
+    size = sum(int(np.prod(v.shape)) for v in variables)
+    # strength * sum (theta - anchor)^2, Hsu et al.'s form (no 1/2).
+    assert float(l2.penalty(variables)) == pytest.approx(0.5 * 0.01 * size, rel=1e-4)
+    batch = next(_batches())
+    with_l2 = Methods([l2]).gradients(model, batch)[0]
+    without = Methods().gradients(model, batch)[0]
+    for a, b in zip(with_l2, without):
+        np.testing.assert_allclose(a.numpy() - b.numpy(), 2 * 0.5 * 0.1, rtol=1e-3)
+    l2.period_end(run, 40)  # The anchor moves to the weights as this period ends.
+    assert float(l2.penalty(variables)) == 0.0

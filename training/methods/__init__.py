@@ -20,7 +20,8 @@ Between windows of steps, in Python:
   trained_variables, state_variables         trained beside the model; checkpointed
   summary(task_names), remedy                summary.json's fields; advice on divergence
 
-Ported: joint (with its loss weightings and PCGrad), alternate, ewc, replay. The
+Ported: joint (with its loss weightings and PCGrad), alternate, ewc, replay; added on
+the seam: l2 (its file, this entry, its RunConfig field and its tests). The
 methods of the continual-learning literature that come next would use:
   online EWC   as ewc, but period_end folds the new Fisher into one running sum
                (gamma times the old plus the new) and anchors at the latest weights
@@ -74,6 +75,11 @@ METHODS: dict[str, MethodEntry] = {
         "elastic weight consolidation (Kirkpatrick et al. 2017): each task's weights held "
         "near their value at its period's end, by its diagonal Fisher information",
         lambda config: config.ewc_lambda > 0, ("ewc_lambda",)),
+    "l2": MethodEntry(
+        "training.methods.l2:L2",
+        "L2 to the previous task's weights (the baseline of Hsu et al. 2018): every weight "
+        "pulled toward its value as the latest period ended",
+        lambda config: config.l2_lambda > 0, ("l2_lambda",)),
     "replay": MethodEntry(
         "training.methods.replay:Replay",
         "a buffer of past tasks' training examples replayed as half of every batch",
