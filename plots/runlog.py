@@ -83,13 +83,23 @@ class Run:
 
 def load_tool_run(path: str) -> Run:
     """A run directory of this tool: config.json and metrics.jsonl."""
-    config = read_config(path, "is this a run directory?")
+    # A run made before a setting existed ran as its default says (a new setting's default
+    # is the behaviour from before it), so that such runs group with newer ones.
+    config = {**setting_defaults(), **read_config(path, "is this a run directory?")}
     records = read_metrics(path)
     tests = tuple(sorted((r for r in records if r.get("kind") == "test"), key=_step))
     trains = tuple(sorted((r for r in records if r.get("kind") == "train"), key=_step))
     if not tests:
         raise UserError(f"{path} has no test records yet; wait for its first evaluation")
     return Run(path, config, tests, trains)
+
+
+def setting_defaults() -> dict:
+    """RunConfig's defaults, as config.json writes them (tuples as lists)."""
+    from training.config import RunConfig
+
+    return {field.name: list(field.default) if isinstance(field.default, tuple)
+            else field.default for field in dataclasses.fields(RunConfig)}
 
 
 def _step(record: dict) -> int:

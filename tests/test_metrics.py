@@ -105,8 +105,8 @@ def test_the_setting_table_averages_each_setting_over_its_seeds(tmp_path):
             for seed in (0, 1)]
     rows = setting_table(runs)
     assert [(r["setting"], r["seeds"]) for r in rows] == [
-        ("ewc_lambda=None, mode=None", 2), ("ewc_lambda=10.0, mode=None", 2),
-        ("ewc_lambda=None, mode=joint", 2)]
+        ("ewc_lambda=0.0, mode=switch", 2), ("ewc_lambda=10.0, mode=switch", 2),
+        ("ewc_lambda=0.0, mode=joint", 2)]  # A setting a config lacks: its default.
     single = run_metrics(runs[0])
     assert rows[0]["forgetting"] == pytest.approx(single["forgetting"])
     assert rows[0]["forgetting_sd"] == pytest.approx(0.0)

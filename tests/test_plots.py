@@ -139,3 +139,15 @@ def test_help_lists_the_charts(capsys):
     out = capsys.readouterr().out
     for chart in ("tasks", "versus-single", "compare", "task-time", "width", "metrics"):
         assert chart in out
+
+
+def test_a_run_made_before_a_setting_existed_groups_with_runs_at_its_default(tmp_path):
+    """Runs whose config.json predates a setting (here `kernels`) ran as its default says,
+    so that a sweep resumed across such a change still draws one setting."""
+    old = write_run(tmp_path / "old", seed=0)
+    new = write_run(tmp_path / "new", seed=1, kernels="fast", l2_lambda=0.0)
+    other = write_run(tmp_path / "other", seed=2, kernels="plain")
+    runs = load_runs([old, new, other])
+    assert runs[0].config["kernels"] == "fast"
+    groups = group_by_settings(runs)
+    assert sorted(len(group) for group in groups) == [1, 2]
