@@ -38,6 +38,7 @@ def _batches(n=4, seed=0):
     (dict(mode="alternate"), ["alternate"]),
     (dict(ewc_lambda=1.0, replay_size=20), ["ewc", "replay"]),
     (dict(l2_lambda=0.5), ["l2"]),
+    (dict(si_c=1.0), ["si"]),
 ])
 def test_the_config_names_the_methods_and_each_builds_for_a_run(settings, names):
     config = smoke_config(**settings)
@@ -49,8 +50,8 @@ def test_the_config_names_the_methods_and_each_builds_for_a_run(settings, names)
 
 
 def test_an_unknown_method_names_the_known_ones():
-    with pytest.raises(KeyError, match="known: joint, alternate, ewc, l2, replay"):
-        registry.method_class("si")
+    with pytest.raises(KeyError, match="known: joint, alternate, ewc, l2, si, replay"):
+        registry.method_class("mas")
 
 
 class _Counting(Method):
@@ -66,7 +67,7 @@ class _Counting(Method):
         return self.strength * tf.add_n([tf.reduce_sum(tf.square(v))
                                          for v in model.trainable_variables])
 
-    def after_update(self, model):
+    def after_update(self, model, loss_gradients):
         self.updates.assign_add(1)
 
 
@@ -173,3 +174,48 @@ def test_l2_pulls_every_weight_toward_its_value_as_the_last_period_ended():
         np.testing.assert_allclose(a.numpy() - b.numpy(), 2 * 0.5 * 0.1, rtol=1e-3)
     l2.period_end(run, 40)  # The anchor moves to the weights as this period ends.
     assert float(l2.penalty(variables)) == 0.0
+
+
+def _loss_gradients(model, batch):
+    from training.losses import cross_entropies
+
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(cross_entropies(model(batch[0], training=True), batch[1]))
+    return [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
+
+
+def test_si_integrates_minus_the_loss_gradient_times_each_update_and_turns_it_into_importance():
+    from training.methods.si import SI
+
+    model = _model()
+    variables = model.trainable_variables
+    start = [v.numpy() for v in variables]
+    si = SI(variables, strength=2.0, damping=0.1)
+    optimizer = make_optimizer("sgd", 0.1)
+    batches = _batches()
+    batch = next(batches)
+    g = _loss_gradients(model, batch)
+    Methods([si]).step(model, optimizer, batch)
+    for w, gradient in zip(si.path, g):  # w = -g * (-0.1 g) = 0.1 g^2
+        np.testing.assert_allclose(w.numpy(), 0.1 * gradient ** 2, rtol=1e-4, atol=1e-9)
+    path = [w.numpy() for w in si.path]
+    si.consolidate(variables)
+    for o, w, v, s in zip(si.importance, path, variables, start):
+        np.testing.assert_allclose(o.numpy(), w / ((v.numpy() - s) ** 2 + 0.1), rtol=1e-5,
+                                   atol=1e-12)
+    assert all(not np.any(w.numpy()) for w in si.path)
+    importance = [o.numpy() for o in si.importance]
+    for v in variables:
+        v.assign_add(tf.fill(v.shape, 0.05))
+    expected = 2.0 * sum(float(np.sum(o * 0.05 ** 2)) for o in importance)
+    assert float(si.penalty(variables)) == pytest.approx(expected, rel=1e-4)
+    # With the penalty on, the path still integrates the plain loss's gradient.
+    before = [v.numpy() for v in variables]
+    last = [p.numpy() for p in si.previous]  # As the last update left them (the shift
+    g = _loss_gradients(model, batch)        # above counts in the path too).
+    Methods([si]).step(model, optimizer, batch)
+    for w, gradient, v, p in zip(si.path, g, variables, last):
+        np.testing.assert_allclose(w.numpy(), -gradient * (v.numpy() - p), rtol=1e-3,
+                                   atol=1e-9)
+    assert any(not np.allclose(v.numpy() - b, -0.1 * gradient)  # The penalty moved them too.
+               for v, b, gradient in zip(variables, before, g))

@@ -27,12 +27,11 @@ class RunSchedule:
     """What trains when, for the run loop: a schedule's every decision."""
 
     unit = "steps"  # What the progress line counts.
+    streams: tuple = ()  # tf.Modules whose state a checkpoint keeps (a stream's position).
 
     def __init__(self, config, tasks: list, methods: Methods):
         self.config, self.tasks, self.methods = config, tasks, methods
         self.names = [task.name for task in tasks]
-
-    streams: list = []  # tf.Modules whose state a checkpoint keeps (a stream's position).
 
     def progress_total(self) -> int:
         raise NotImplementedError

@@ -48,10 +48,7 @@ def _gradient_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimiz
                    methods) -> tuple[tf.Tensor, tf.Tensor]:
     """One gradient step as the run's methods form it; returns (loss, accuracy) of the
     batch."""
-    gradients, variables, loss, accuracy = methods.gradients(model, batch, optimizer.iterations)
-    optimizer.apply_gradients(zip(gradients, variables))
-    methods.after_update(model)
-    return loss, accuracy
+    return methods.step(model, optimizer, batch, optimizer.iterations)
 
 
 @tf.function

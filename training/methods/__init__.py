@@ -6,7 +6,8 @@ so a method writes only the hooks it needs. Compiled into the training step:
   loss_term(model, inputs, labels, logits)   a term added to the batch's loss
   gradients(model, batch, step)              the step's gradient, formed its own way
                                              (at most one method of a run)
-  after_update(model)                        after each update of the weights
+  after_update(model, loss_gradients)        after each update of the weights (with the
+                                             plain loss's gradients if it asks for them)
 Between windows of steps, in Python:
   period_end(run, step), period_start(run, step)
                                              as a task period ends and the next starts
@@ -21,7 +22,7 @@ Between windows of steps, in Python:
   summary(task_names), remedy                summary.json's fields; advice on divergence
 
 Ported: joint (with its loss weightings and PCGrad), alternate, ewc, replay; added on
-the seam: l2 (its file, this entry, its RunConfig field and its tests). The
+the seam: l2 and si (each its file, this entry, its RunConfig fields and its tests). The
 methods of the continual-learning literature that come next would use:
   online EWC   as ewc, but period_end folds the new Fisher into one running sum
                (gamma times the old plus the new) and anchors at the latest weights
@@ -80,6 +81,11 @@ METHODS: dict[str, MethodEntry] = {
         "L2 to the previous task's weights (the baseline of Hsu et al. 2018): every weight "
         "pulled toward its value as the latest period ended",
         lambda config: config.l2_lambda > 0, ("l2_lambda",)),
+    "si": MethodEntry(
+        "training.methods.si:SI",
+        "synaptic intelligence (Zenke et al. 2017): each weight held near its value at the "
+        "last period's end by how much its path moved the loss while tasks trained",
+        lambda config: config.si_c > 0, ("si_c", "si_damping")),
     "replay": MethodEntry(
         "training.methods.replay:Replay",
         "a buffer of past tasks' training examples replayed as half of every batch",

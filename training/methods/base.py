@@ -11,6 +11,9 @@ class Method:
 
     stream: str | None = None  # "joint" or "alternate": the run's training stream.
     remedy: str | None = None  # What a diverged run's message advises, beside the default.
+    # Whether after_update needs the gradients of the batch's plain loss (without the
+    # methods' terms), which then cost a second backward pass through the same tape.
+    needs_loss_gradients = False
 
     @classmethod
     def for_run(cls, config, model: tf.keras.Model, tasks: list) -> "Method":
@@ -37,8 +40,10 @@ class Method:
         None to leave it to the plain loss and its terms."""
         return None
 
-    def after_update(self, model: tf.keras.Model) -> None:
-        """Runs inside the step after each update of the weights."""
+    def after_update(self, model: tf.keras.Model, loss_gradients: list | None) -> None:
+        """Runs inside the step after each update of the weights; `loss_gradients`: the
+        plain loss's gradients of the model's trainable variables, if the method needs
+        them (else None)."""
 
     def period_end(self, run, step: int) -> None:
         """The period that ran to `step` has ended (called as the next one starts)."""
@@ -81,13 +86,27 @@ class Methods:
 
     def gradients(self, model: tf.keras.Model, batch, step: tf.Tensor | None = None):
         """(gradients, variables, loss, accuracy) of one step; loss is the cross-entropy."""
+        return self._gradients(model, batch, step)[:4]
+
+    def step(self, model: tf.keras.Model, optimizer, batch, step: tf.Tensor | None = None):
+        """One update as the methods form it, then their after_update hooks; returns the
+        batch's (loss, accuracy)."""
+        gradients, variables, loss, accuracy, loss_gradients = self._gradients(model, batch,
+                                                                                step)
+        optimizer.apply_gradients(zip(gradients, variables))
+        for method in self.methods:
+            method.after_update(model, loss_gradients)
+        return loss, accuracy
+
+    def _gradients(self, model, batch, step):
         for method in self.methods:
             formed = method.gradients(model, batch, step)
             if formed is not None:
-                return formed
+                return (*formed, None)
         inputs, labels = batch
         variables = model.trainable_variables
-        with tf.GradientTape() as tape:
+        wanted = any(m.needs_loss_gradients for m in self.methods)
+        with tf.GradientTape(persistent=wanted) as tape:
             logits = model(inputs, training=True)
             loss = tf.reduce_mean(cross_entropies(logits, labels))
             total = loss
@@ -95,12 +114,13 @@ class Methods:
                 term = method.loss_term(model, inputs, labels, logits)
                 if term is not None:
                     total = total + term
-        return (tape.gradient(total, variables), variables, loss,
-                tf.reduce_mean(correct(logits, labels)))
-
-    def after_update(self, model: tf.keras.Model) -> None:
-        for method in self.methods:
-            method.after_update(model)
+        gradients = tape.gradient(total, variables)
+        loss_gradients = None
+        if wanted:
+            loss_gradients = (gradients if total is loss else tape.gradient(
+                loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO))
+            del tape
+        return gradients, variables, loss, tf.reduce_mean(correct(logits, labels)), loss_gradients
 
     def period_boundary(self, run, step: int) -> None:
         """The hooks at the start of a period: the end of the one before, then the start."""
