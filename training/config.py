@@ -117,13 +117,12 @@ class RunConfig:
     l2_lambda: float = setting(
         0.0, "method", "--mode switch: L2's strength (Hsu et al. 2018): lambda * sum of "
                        "(weight - its value as the last period ended)^2; 0: off")
-    si_c: float = setting(
-        0.0, "method", "--mode switch: synaptic intelligence's strength c (Zenke et al. "
-                       "2017): c * sum of importance * (weight - its value as the last period "
-                       "ended)^2; 0: off")
-    si_damping: float = setting(
-        0.1, "method", "--si-c: the damping xi of each importance, w / (change^2 + xi) "
-                       "(Hsu et al. 2018's value)")
+    si_c: float = setting(0.0, "method", help=(
+        "--mode switch: synaptic intelligence's strength c (Zenke et al. 2017): c * sum of "
+        "importance * (weight - its value as the last period ended)^2; 0: off"))
+    si_damping: float = setting(0.1, "method", help=(
+        "--si-c: the damping xi of each importance, w / (change^2 + xi) (Hsu et al. 2018's "
+        "value)"))
     replay_size: int = setting(
         0, "method", "--mode switch: keep this many training examples of past tasks "
                      "(shared equally) and replay them as half of every batch; 0: off")
