@@ -45,7 +45,8 @@ def test_every_flag_reaches_the_config(tmp_path):
     joint = ["--tasks", "id", "inv", "--mode", "joint", "--loss-weighting", "fixed",
              "--loss-weights", "1", "0.5", "--pcgrad"]
     mitigated = ["--tasks", "id", "inv", "--ewc-lambda", "5", "--replay-size", "100",
-                 "--l2-lambda", "0.5", "--si-c", "2", "--si-damping", "0.2"]
+                 "--l2-lambda", "0.5", "--si-c", "2", "--si-damping", "0.2",
+                 "--mas-lambda", "3"]
     defaults = RunConfig()
     changed = set()
     for line in (flags, joint, mitigated):

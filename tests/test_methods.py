@@ -39,6 +39,7 @@ def _batches(n=4, seed=0):
     (dict(ewc_lambda=1.0, replay_size=20), ["ewc", "replay"]),
     (dict(l2_lambda=0.5), ["l2"]),
     (dict(si_c=1.0), ["si"]),
+    (dict(mas_lambda=1.0), ["mas"]),
 ])
 def test_the_config_names_the_methods_and_each_builds_for_a_run(settings, names):
     config = smoke_config(**settings)
@@ -50,8 +51,8 @@ def test_the_config_names_the_methods_and_each_builds_for_a_run(settings, names)
 
 
 def test_an_unknown_method_names_the_known_ones():
-    with pytest.raises(KeyError, match="known: joint, alternate, ewc, l2, si, replay"):
-        registry.method_class("mas")
+    with pytest.raises(KeyError, match="known: joint, alternate, ewc, l2, si, mas, replay"):
+        registry.method_class("lwf")
 
 
 class _Counting(Method):
@@ -219,3 +220,29 @@ def test_si_integrates_minus_the_loss_gradient_times_each_update_and_turns_it_in
                                    atol=1e-9)
     assert any(not np.allclose(v.numpy() - b, -0.1 * gradient)  # The penalty moved them too.
                for v, b, gradient in zip(variables, before, g))
+
+
+def test_mas_importance_is_the_mean_absolute_gradient_of_the_squared_output():
+    from training.methods.mas import MAS, output_sensitivity
+
+    model = _model()
+    variables = model.trainable_variables
+    rng = np.random.default_rng(3)
+    batches = [tf.constant(rng.random((n, 28, 28, 3)), tf.float32) for n in (4, 4, 2)]
+    expected = [np.zeros(v.shape) for v in variables]
+    for inputs in batches:  # By hand: one batch's mean of squared logits, |its gradient|.
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(inputs, training=False)))
+        for total, g in zip(expected, tape.gradient(loss, variables)):
+            total += np.abs(g.numpy()) / len(batches)
+    sensitivity = output_sensitivity(model, iter(batches))
+    for got, want in zip(sensitivity, expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-9)
+    mas = MAS(variables, strength=3.0)
+    assert float(mas.penalty(variables)) == 0.0  # No importance yet.
+    mas.consolidate(sensitivity, variables)
+    mas.consolidate(sensitivity, variables)  # Importance accumulates; the anchor moves.
+    for v in variables:
+        v.assign_add(tf.fill(v.shape, 0.02))
+    want = 3.0 * sum(float(np.sum(2 * e * 0.02 ** 2)) for e in expected)
+    assert float(mas.penalty(variables)) == pytest.approx(want, rel=1e-3)

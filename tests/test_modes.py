@@ -280,7 +280,7 @@ def data_dir(tmp_path_factory):
     dict(mode="joint", loss_weighting="uncertainty", pcgrad=True),
     dict(mode="alternate"),
     dict(ewc_lambda=1.0, replay_size=20),
-    dict(l2_lambda=0.5, si_c=0.5),
+    dict(l2_lambda=0.5, si_c=0.5, mas_lambda=0.5),
 ])
 def test_each_mode_runs_end_to_end(data_dir, tmp_path, settings):
     config = smoke_config(data_dir=data_dir, log_dir=str(tmp_path), run_name="run", batch=8,

@@ -123,6 +123,10 @@ class RunConfig:
     si_damping: float = setting(0.1, "method", help=(
         "--si-c: the damping xi of each importance, w / (change^2 + xi) (Hsu et al. 2018's "
         "value)"))
+    mas_lambda: float = setting(0.0, "method", help=(
+        "--mode switch: memory aware synapses' strength (Aljundi et al. 2018): lambda * sum "
+        "of importance * (weight - its value as the last period ended)^2, the importance "
+        "how much the output moves with the weight; 0: off"))
     replay_size: int = setting(
         0, "method", "--mode switch: keep this many training examples of past tasks "
                      "(shared equally) and replay them as half of every batch; 0: off")
@@ -312,7 +316,7 @@ class RunConfig:
                 or not all(math.isfinite(w) and w >= 0 for w in self.loss_weights)):
             raise UserError(f"--loss-weights needs {len(self.tasks)} non-negative numbers, one "
                             f"per task, got {' '.join(map(str, self.loss_weights))}")
-        for name in ("ewc_lambda", "l2_lambda", "si_c"):
+        for name in ("ewc_lambda", "l2_lambda", "si_c", "mas_lambda"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise UserError(f"{flag_of(name)} must be zero (off) or positive, "
                                 f"got {getattr(self, name)!r}")
@@ -321,11 +325,12 @@ class RunConfig:
                             f"examples, got {self.replay_size!r}")
         if not (math.isfinite(self.si_damping) and self.si_damping > 0):
             raise UserError(f"--si-damping must be positive, got {self.si_damping!r}")
-        if ((self.ewc_lambda or self.l2_lambda or self.si_c or self.replay_size)
+        if ((self.ewc_lambda or self.l2_lambda or self.si_c or self.mas_lambda
+             or self.replay_size)
                 and (self.mode, self.schedule) != ("switch", "switch")):
-            raise UserError("--ewc-lambda, --l2-lambda, --si-c and --replay-size mitigate "
-                            "forgetting between task periods: they need --mode switch on the "
-                            "switch schedule (episodes replay by design)")
+            raise UserError("--ewc-lambda, --l2-lambda, --si-c, --mas-lambda and --replay-size "
+                            "mitigate forgetting between task periods: they need --mode switch "
+                            "on the switch schedule (episodes replay by design)")
         if self.replay_size and self.replay_size < len(self.tasks):
             raise UserError(f"--replay-size {self.replay_size} keeps too few examples to "
                             f"share among {len(self.tasks)} tasks")

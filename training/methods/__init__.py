@@ -22,14 +22,15 @@ Between windows of steps, in Python:
   summary(task_names), remedy                summary.json's fields; advice on divergence
 
 Ported: joint (with its loss weightings and PCGrad), alternate, ewc, replay; added on
-the seam: l2 and si (each its file, this entry, its RunConfig fields and its tests). The
-methods of the continual-learning literature that come next would use:
+the seam: l2, si and mas (each its file, its entry here, its RunConfig fields and its
+tests), whose hooks show how the methods that come next would use them:
+  SI           after_update accumulates each weight's path integral (the plain loss's
+               gradient times the update); period_end turns it into importances;
+               loss_term as ewc (si.py)
+  MAS          period_end measures importances as the mean absolute gradient of the
+               output's squared mean on the task's examples; loss_term as ewc (mas.py)
   online EWC   as ewc, but period_end folds the new Fisher into one running sum
                (gamma times the old plus the new) and anchors at the latest weights
-  SI           after_update accumulates each weight's path integral (gradient times
-               the update); period_end turns it into importances; loss_term as ewc
-  MAS          period_end measures importances as the mean absolute gradient of the
-               output's squared norm on the task's examples; loss_term as ewc
   LwF          period_start keeps a frozen copy of the model; loss_term distils the
                copy's outputs on the batch's inputs into the model's (its logits given)
   A-GEM        batches adds a batch from an episodic memory filled at period_end;
@@ -86,6 +87,11 @@ METHODS: dict[str, MethodEntry] = {
         "synaptic intelligence (Zenke et al. 2017): each weight held near its value at the "
         "last period's end by how much its path moved the loss while tasks trained",
         lambda config: config.si_c > 0, ("si_c", "si_damping")),
+    "mas": MethodEntry(
+        "training.methods.mas:MAS",
+        "memory aware synapses (Aljundi et al. 2018): each weight held near its value at the "
+        "last period's end by how much the network's output moves with it",
+        lambda config: config.mas_lambda > 0, ("mas_lambda",)),
     "replay": MethodEntry(
         "training.methods.replay:Replay",
         "a buffer of past tasks' training examples replayed as half of every batch",

@@ -1,0 +1,72 @@
+"""Memory aware synapses (Aljundi et al. 2018), --mas-lambda: a weight's importance is how much
+the network's output moves with it on a task's examples, and the weights are held near
+their value at the end of each period in proportion to it."""
+
+import tensorflow as tf
+
+from seeds import derive_seed
+from training.methods.base import Method
+
+
+class MAS(Method):
+    """As a period ends: over the ended task's training examples, in batches of --batch, the
+    mean over batches of |d mean(output^2) / d weight| (dropout off; the output the logits
+    the model answers with) is added to each weight's importance, and the anchor moves
+    to the weights; while later periods train, the loss carries lambda * sum_i
+    importance_i (theta_i - anchor_i)^2 (Hsu et al. 2018's form, one running importance)."""
+
+    remedy = "lower --mas-lambda or --learning-rate"
+
+    def __init__(self, variables: list[tf.Variable], strength: float):
+        self.strength = strength
+        self.anchors = [tf.Variable(v, trainable=False) for v in variables]
+        self.importance = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+
+    @classmethod
+    def for_run(cls, config, model, tasks) -> "MAS":
+        return cls(model.trainable_variables, config.mas_lambda)
+
+    @property
+    def state_variables(self) -> list[tf.Variable]:
+        return [*self.anchors, *self.importance]
+
+    def penalty(self, variables: list[tf.Variable]) -> tf.Tensor:
+        return self.strength * tf.add_n([tf.reduce_sum(o * tf.square(v - a)) for o, v, a
+                                         in zip(self.importance, variables, self.anchors)])
+
+    def loss_term(self, model, inputs, labels, logits) -> tf.Tensor:
+        return self.penalty(model.trainable_variables)
+
+    def period_end(self, run, step: int) -> None:
+        task = run.tasks[run.periods.task_index_at(step - 1)]
+        size, batch = len(task.train), run.config.batch
+        seed = derive_seed(run.config.seed, "mas", str(step))
+        batches = (task.prepare(*task.train.take(tf.range(start, min(start + batch, size))),
+                                tf.constant([seed, start], tf.int64))[0]
+                   for start in range(0, size, batch))
+        self.consolidate(output_sensitivity(run.model, batches), run.model.trainable_variables)
+
+    def consolidate(self, sensitivity: list[tf.Tensor], variables: list[tf.Variable]) -> None:
+        for o, s, a, v in zip(self.importance, sensitivity, self.anchors, variables):
+            o.assign_add(s)
+            a.assign(v)
+
+
+def output_sensitivity(model: tf.keras.Model, batches) -> list[tf.Tensor]:
+    """The mean over the input batches of |the gradient of mean(output^2)| for each trainable
+    variable, dropout off."""
+    totals, count = None, 0
+    for inputs in batches:
+        gradients = _absolute_output_gradients(model, inputs)
+        totals = gradients if totals is None else [t + g for t, g in zip(totals, gradients)]
+        count += 1
+    return [t / count for t in totals]
+
+
+@tf.function(reduce_retracing=True)
+def _absolute_output_gradients(model, inputs):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(inputs, training=False)))
+    gradients = tape.gradient(loss, model.trainable_variables,
+                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return [tf.abs(g) for g in gradients]
