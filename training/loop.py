@@ -140,8 +140,8 @@ class Run:
             self.progress.close()
 
     def _train_window(self, step: int) -> int:
+        tick = time.monotonic()  # Training time includes the methods' period hooks.
         count, batches = self.schedule.window(self, step)
-        tick = time.monotonic()
         losses, accuracies = train_steps(self.model, self.optimizer, batches,
                                          tf.constant(count), self.methods)
         losses, accuracies = np.asarray(losses), np.asarray(accuracies)
