@@ -132,7 +132,7 @@ def add_setting_flags(parser: argparse.ArgumentParser, fields: tuple[str, ...],
 
 def _presets_before(flag: Flag) -> list:
     """The presets listed just before `flag`: those whose first field it sets."""
-    return [p for p in PRESETS if next(iter(next(iter(p.values.values())))) in flag.fields]
+    return [p for p in PRESETS if next(iter(p.values[p.default])) in flag.fields]
 
 
 def parse_flags(argv: list[str]) -> argparse.Namespace:

@@ -4,6 +4,7 @@ together: the one object the compiled training step and the run loop call."""
 import tensorflow as tf
 
 from training.losses import correct, cross_entropies
+from training.methods import method_class, methods_for
 
 
 class Method:
@@ -144,7 +145,5 @@ PLAIN = Methods()
 
 def build_methods(config, model: tf.keras.Model, tasks: list) -> Methods:
     """The methods the config asks for, made for this run's model and tasks."""
-    from training.methods import method_class, methods_for
-
     return Methods([method_class(name).for_run(config, model, tasks)
                     for name in methods_for(config)])
