@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                                            "here; with --gpu, each run asks for a GPU)")
     run.add_argument("--log-dir", help="where the runs and the chart go "
                                        "(default: runs/NAME-FORM[-quick])")
+    run.add_argument("--runs-per-process", type=int,
+                     help="runs a worker process makes before a fresh one starts (default: "
+                          "the experiment's: 20 for split-mnist's short runs, else 1)")
     run.add_argument("--quick", action="store_true",
                      help="every run a hundredfold shorter, for a smoke test")
     run.add_argument("--form", choices=all_forms(),
@@ -60,7 +63,8 @@ def list_experiments() -> None:
     print(f"{'experiment':16} {'forms':10} {'runs':>7}  {'chart':14} description")
     for name, experiment in EXPERIMENTS.items():
         sizes = "/".join(str(len(experiment.points(form))) for form in experiment.forms)
-        print(f"{name:16} {'/'.join(experiment.forms):10} {sizes:>7}  {experiment.chart:14} "
+        print(f"{name:16} {'/'.join(experiment.forms):10} {sizes:>7}  "
+              f"{experiment.chart or 'table':14} "
               f"{experiment.description}")
     print("\nruns: settings per form (times --seeds); --quick shrinks each run a hundredfold "
           "(paper-shapes: one 4-task Latin square of small scenes)")
@@ -93,6 +97,8 @@ def run(args) -> int:
         form = experiment.forms[0]
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
+    if args.runs_per_process is not None and args.runs_per_process < 1:
+        raise UserError(f"--runs-per-process must be at least 1, got {args.runs_per_process}")
     log_dir = args.log_dir or os.path.join(
         "runs", f"{args.name}-{form}" + ("-quick" if args.quick else ""))
     specs = sweep.expand(experiment, form, seeds=args.seeds, log_dir=log_dir,
@@ -111,19 +117,40 @@ def run(args) -> int:
 
         results = run_ray(todo, args.ray_address, sweep.threads_per_run(args.workers), report)
     elif todo:
-        results = sweep.run_local(todo, args.workers, report)
+        results = sweep.run_local(todo, args.workers, report,
+                                  args.runs_per_process or experiment.runs_per_process)
     failed = [name for name, result in results.items() if result["status"] != "completed"]
     print(f"sweep took {time.monotonic() - start:.0f} s; {len(specs) - len(failed)} of "
           f"{len(specs)} runs complete" + (f"; failed: {', '.join(failed)}" if failed else ""))
     complete = [spec.run_dir for spec in specs if is_complete(spec.run_dir)]
-    if complete:
+    if complete and experiment.chart:
         chart = os.path.join(log_dir, f"{args.name}.png")
         _draw(experiment.chart, complete, chart)
         print(f"chart: {chart}")
+    if complete:
         table = os.path.join(log_dir, f"{args.name}-metrics.json")
         _table(complete, table)
         print(f"metrics by setting: {table}")
+    if complete and experiment.table:
+        _result_table(experiment, [spec for spec in specs if is_complete(spec.run_dir)],
+                      os.path.join(log_dir, f"{args.name}-table.json"))
     return 1 if failed else 0
+
+
+def _result_table(experiment, specs: list, out: str) -> None:
+    """The experiment's own table of its complete runs: printed, and written as JSON."""
+    import json
+
+    from rundir import read_summary
+
+    summaries = {}
+    for spec in specs:
+        summaries.setdefault(spec.point, []).append(read_summary(spec.run_dir))
+    table = experiment.table(summaries)
+    print(experiment.format_table(table))
+    with open(out, "w") as f:
+        json.dump(table, f, indent=2)
+    print(f"table: {out}")
 
 
 def _table(run_dirs: list[str], out: str) -> None:

@@ -11,7 +11,7 @@ import dataclasses
 from typing import Callable
 
 from errors import UserError
-from experiments import paper_shapes
+from experiments import paper_shapes, split_mnist
 
 FORMS = ("mnist", "dog")
 
@@ -26,12 +26,19 @@ class Experiment:
     """A set of runs: `points(form)` gives each run's settings, seeds aside."""
 
     description: str
-    chart: str  # The plots chart that draws it.
+    chart: str | None  # The plots chart that draws it; None: a table says it better.
     points: Callable[[str], list[dict]]
     forms: tuple[str, ...] = FORMS
     # The --quick grid, if not every point shrunk by quick(). A point may name its run
     # with "name" and set its "seed" (the base of its seeds).
     quick_points: Callable[[str], list[dict]] | None = None
+    # A table of the results: (point name -> its seeds' summaries) -> JSON-ready table,
+    # and the table as text; written as NAME-table.json beside the runs.
+    table: Callable[[dict], dict] | None = None
+    format_table: Callable[[dict], str] | None = None
+    # Runs one worker process makes before a fresh one starts: more than one for many
+    # short runs, so that TensorFlow's start is paid once for several.
+    runs_per_process: int = 1
 
 
 def _switching(form):
@@ -108,6 +115,11 @@ EXPERIMENTS: dict[str, Experiment] = {
                                "orders, 3 dimensions x 6 blocks x 10", "paper-figure2",
                                paper_shapes.points, forms=("cpu", "paper"),
                                quick_points=paper_shapes.quick_points),
+    "split-mnist": Experiment("Hsu et al. 2018's Table 2: split MNIST in the task-, domain- "
+                              "and class-incremental scenarios, every method as the authors' "
+                              "scripts set it", None, split_mnist.points, forms=("mnist",),
+                              quick_points=split_mnist.quick_points, table=split_mnist.table,
+                              format_table=split_mnist.format_table, runs_per_process=20),
 }
 
 

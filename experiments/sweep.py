@@ -33,6 +33,7 @@ class RunSpec:
     name: str
     config: RunConfig
     resume: bool = False  # Continue its directory from the latest checkpoint.
+    point: str = ""  # The setting's label, which its seeds share.
 
     @property
     def run_dir(self) -> str:
@@ -66,13 +67,14 @@ def expand(experiment: Experiment, form: str, *, seeds: int, log_dir: str, is_qu
     specs = []
     for i, point in enumerate(points):
         settings = {k: v for k, v in point.items() if k != "name"}
-        label = point.get("name") or _label(point, keys)
+        # A named point's runs keep their names as the grid grows; others are numbered.
+        label = point.get("name") or f"{i:0{width}d}-{_label(point, keys)}"
         for seed in range(seeds):
-            name = f"{i:0{width}d}-{label}-s{seed}"
+            name = f"{label}-s{seed}"
             config = RunConfig(**{**(overrides or {}), **settings,
                                   "seed": settings.get("seed", 0) * seeds + seed,
                                   "log_dir": log_dir, "run_name": name})
-            specs.append(RunSpec(name, config))
+            specs.append(RunSpec(name, config, point=label))
     return specs
 
 
@@ -95,8 +97,8 @@ def execute(config_json: dict, threads: int, resume: bool = False) -> dict:
 
     start = time.monotonic()
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        _set_threads(tf, threads)
+        tf.keras.backend.clear_session()  # What an earlier run of this process left.
         with open(os.devnull, "w") as quiet:
             run_dir = run_experiment(RunConfig(**config_json), progress_stream=quiet,
                                      resume=resume)
@@ -109,6 +111,15 @@ def execute(config_json: dict, threads: int, resume: bool = False) -> dict:
     except Exception as e:  # A bug or a TensorFlow failure: keep the trace for the report.
         return {"status": "failed", "seconds": time.monotonic() - start,
                 "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+
+
+def _set_threads(tf, threads: int) -> None:
+    """TensorFlow's thread pools, which are fixed once it has run an op: an error then,
+    unless they already have this size (a worker's later runs)."""
+    if tf.config.threading.get_intra_op_parallelism_threads() == threads:
+        return
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
 
 
 def execute_logged(config_json: dict, threads: int, log_path: str, resume: bool = False) -> dict:
@@ -130,13 +141,17 @@ def threads_per_run(workers: int) -> int:
 
 
 def run_local(specs: list[RunSpec], workers: int,
-              report: Callable[[RunSpec, dict], None]) -> dict[str, dict]:
-    """Runs the specs in `workers` processes (a fresh one per run), threads split among them;
-    each run's console output goes to <run dir>.log beside it."""
+              report: Callable[[RunSpec, dict], None],
+              runs_per_process: int = 1) -> dict[str, dict]:
+    """Runs the specs in `workers` processes, threads split among them, each process making
+    `runs_per_process` runs before a fresh one replaces it (TensorFlow's start paid once
+    for them; each run still seeded and logged alone); each run's console output goes to
+    <run dir>.log beside it."""
     threads = threads_per_run(workers)
     results = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context,
+                             max_tasks_per_child=runs_per_process) as pool:
         futures = {pool.submit(execute_logged, dataclasses.asdict(spec.config), threads,
                                f"{spec.run_dir}.log", spec.resume): spec
                    for spec in specs}

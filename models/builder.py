@@ -19,8 +19,9 @@ conv3:48 conv3:64 fc:512 fc:512 fc:512 fc:512 fc.
 
 A task signal (a one-hot vector of the task) is concatenated to the flattened
 output of the last conv layer, the input of the first fc layer, as the paper did.
-Weights start as the original's (truncated normal, stddev 0.1; biases 0.1) or,
-with init `he`, He-normal with zero biases, which deep fc stacks need.
+Weights start as the original's (truncated normal, stddev 0.1; biases 0.1); with
+init `he`, He-normal with zero biases, which deep fc stacks need; with `pytorch`,
+as PyTorch's layers start, weights and biases uniform in +-1/sqrt(fan-in).
 
 `kernels` says how the layers compute: "plain" builds them from Keras's own
 layers, as written above; "fast" (the default) swaps in the layers of
@@ -32,6 +33,7 @@ with only the input channels the run's tasks fill (`carried`).
 
 from typing import Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from models.kernels.carried import CarriedConv2D, CarriedDense
@@ -40,12 +42,22 @@ from models.kernels.lrn import FastLocalResponseNorm
 from models.layers import LocalResponseNorm, TaskHead
 from models.spec import KERNELS, parse_network, split_layer
 
+def _pytorch_default(seed: int, fan_in: int) -> dict:
+    """PyTorch's default for Linear and Conv2d: weights and biases U(+-1/sqrt(fan_in))."""
+    bound = fan_in ** -0.5
+    return {"kernel_initializer": tf.keras.initializers.RandomUniform(-bound, bound, seed=seed),
+            "bias_initializer": tf.keras.initializers.RandomUniform(-bound, bound,
+                                                                    seed=seed + 10_000)}
+
+
+# init -> (seed, fan_in: the inputs of each of the layer's units) -> initializer options.
 INITIALIZERS = {
-    "truncated-normal": lambda seed: {
+    "truncated-normal": lambda seed, fan_in: {
         "kernel_initializer": tf.keras.initializers.TruncatedNormal(stddev=0.1, seed=seed),
         "bias_initializer": tf.keras.initializers.Constant(0.1)},
-    "he": lambda seed: {"kernel_initializer": tf.keras.initializers.HeNormal(seed=seed),
-                        "bias_initializer": "zeros"},
+    "he": lambda seed, fan_in: {"kernel_initializer": tf.keras.initializers.HeNormal(seed=seed),
+                                "bias_initializer": "zeros"},
+    "pytorch": _pytorch_default,
 }
 
 
@@ -142,8 +154,14 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
     x = images
     for i, layer in enumerate(network):
         kind, width = split_layer(layer)
-        weights = INITIALIZERS[init](seed + i)
         first = subset if i == 0 else None
+        declared = input_shape if i == 0 else x.shape[1:]  # All channels, carried or not.
+        if kind == "fc":
+            flattened = i == 0 or not network[i - 1].startswith("fc")  # The signal joins.
+            fan_in = int(np.prod(declared)) + (task_signal if flattened else 0)
+        else:
+            fan_in = declared[-1] * {"conv": 5 * 5, "conv3": 3 * 3}[kind]
+        weights = INITIALIZERS[init](seed + i, fan_in)
         if kind == "conv":
             x = _conv_block(x, i, width or conv_filters * 2 ** i, norm, keep_prob, weights,
                             seed + i, fast, first)

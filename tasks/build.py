@@ -14,7 +14,8 @@ from tasks.task import Split, Task, balanced_indices
 
 def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_style: str,
                 seed: int, task_signal: bool = False, signal_scale: float = 1.0,
-                all_channels: bool = False) -> list[Task]:
+                all_channels: bool = False, labels: str = "task", pad: int = 0,
+                normalize: tuple[float, float] | None = None) -> list[Task]:
     """Builds the named tasks, seeded from the run seed.
 
     `sources` maps a source name to its arrays (an object with train_images,
@@ -22,7 +23,10 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
     tasks of one source share one copy of its images. A yes/no task is held out on
     a balanced subset of the test images (the same for every run seed), so that
     chance is 50%. With `task_signal`, each task's inputs carry its one-hot index
-    (its hot value `signal_scale`).
+    (its hot value `signal_scale`). A task of some digits only (Split MNIST) keeps
+    those examples, labelled 0, 1, ... in its `digits` order under `labels` "task"
+    and by the digits themselves under "global". Images are padded by `pad` zero
+    pixels a side and standardised as (x - mean) / sd with `normalize` (Task).
 
     The tasks' images carry only the input channels that some task of the run fills
     (each Task's `carried` range; one channel for MNIST-only runs in the combined
@@ -41,7 +45,8 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
     tasks = []
     for index, name in enumerate(names):
         spec = TASKS[name]
-        train, test = _splits(name, spec, sources[spec.source], *images[spec.source])
+        train, test = _splits(name, spec, sources[spec.source], *images[spec.source],
+                              labels=labels)
         task_seed = derive_seed(seed, name)
         transform = getattr(transforms, spec.transform)
         if spec.seeded:
@@ -51,12 +56,16 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
                           rgb=rgb[spec.source], carried=carried,
                           whole_input=spec.whole_input, index=index,
                           signal_size=len(names) if task_signal else 0,
-                          signal_scale=signal_scale))
+                          signal_scale=signal_scale, pad=pad, normalize=normalize))
     return tasks
 
 
 def _splits(name: str, spec: TaskSpec, arrays, train_images: tf.Tensor,
-            test_images: tf.Tensor) -> tuple[Split, Split]:
+            test_images: tf.Tensor, labels: str = "task") -> tuple[Split, Split]:
+    if spec.digits is not None:
+        return tuple(_digit_split(images, getattr(arrays, f"{split}_labels"), spec.digits,
+                                  labels) for split, images in (("train", train_images),
+                                                                ("test", test_images)))
     if spec.labels is None:
         return (Split(train_images, tf.constant(arrays.train_labels)),
                 Split(test_images, tf.constant(arrays.test_labels)))
@@ -65,3 +74,14 @@ def _splits(name: str, spec: TaskSpec, arrays, train_images: tf.Tensor,
     rows = balanced_indices(test_labels, None, rng, spec.classes)
     return (Split(train_images, tf.constant(spec.labels(arrays, "train"))),
             Split(test_images, tf.constant(test_labels), tf.constant(rows)))
+
+
+def _digit_split(images: tf.Tensor, source_labels: np.ndarray, digits: tuple[int, ...],
+                 labels: str) -> Split:
+    """The examples of `digits`, in the source's order, labelled as `labels` says."""
+    rows = np.flatnonzero(np.isin(source_labels, digits))
+    if labels == "task":
+        numbering = np.zeros(max(digits) + 1, np.int32)
+        numbering[list(digits)] = np.arange(len(digits))
+        source_labels = numbering[np.minimum(source_labels, max(digits))]
+    return Split(images, tf.constant(source_labels, tf.int32), tf.constant(rows))

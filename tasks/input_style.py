@@ -4,6 +4,8 @@
 RGB image fills all three, so the two kinds of task share the input. `channelplex`
 gives it 4: greyscale in channel 0 and RGB in channels 1-3, so the channel itself
 tells the network which kind of task it sees. Both follow the original code.
+`grey` gives it 1, for greyscale tasks only: the input of the continual-learning
+benchmarks' networks (an MLP on MNIST's pixels, each weight's fan-in as theirs).
 """
 
 from errors import UserError
@@ -12,6 +14,7 @@ from errors import UserError
 INPUT_STYLES = {
     "combined": (3, 0, 0),
     "channelplex": (4, 0, 1),
+    "grey": (1, 0, None),  # No RGB task fits.
 }
 
 
@@ -36,6 +39,9 @@ def carried_channels(style: str, spans: list[tuple[int, int]]) -> tuple[int, int
 def image_span(style: str, rgb: bool) -> tuple[int, int]:
     """The channels [start, stop) an image fills under `style`."""
     _, grey_at, rgb_at = _style(style)
+    if rgb and rgb_at is None:
+        raise UserError(f"--input-style {style} has one channel, for greyscale tasks only; "
+                        "use combined or channelplex with RGB tasks (dog, shapes)")
     return (rgb_at, rgb_at + 3) if rgb else (grey_at, grey_at + 1)
 
 

@@ -29,6 +29,19 @@ class TaskSpec:
     labels: Callable[[object, str], np.ndarray] | None = None
     # The transform acts on the stacked input, every channel (Task.whole_input).
     whole_input: bool = False
+    # The source classes the task keeps (a split task's digits); None: all of them.
+    digits: tuple[int, ...] | None = None
+
+    def num_classes(self, labels: str = "task") -> int:
+        """The task's classes: its own (numbered from 0 in `digits` order) under --labels
+        task, the source's under --labels global."""
+        return len(self.digits) if self.digits and labels == "task" else self.classes
+
+    def classes_of(self, labels: str = "task") -> tuple[int, ...]:
+        """The output classes the task's examples take under `labels`."""
+        if self.digits and labels == "global":
+            return self.digits
+        return tuple(range(self.num_classes(labels)))
 
 
 # Names of the original study keep its code's meaning (see README, "Fidelity"). Its `ref` and
@@ -63,6 +76,22 @@ TASKS: dict[str, TaskSpec] = {
 }
 
 
+SPLIT_PAIRS = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
+PERMUTED_TASKS = 20  # pixperm-1 .. pixperm-20: Permuted MNIST with up to 20 tasks.
+
+# Split MNIST (Zenke et al. 2017; Hsu et al. 2018): five tasks of two digits each.
+TASKS.update({
+    f"split-{a}{b}": TaskSpec(f"MNIST digits {a} and {b} only (Split MNIST); --labels task "
+                              f"numbers them 0 and 1", "identity", digits=(a, b))
+    for a, b in SPLIT_PAIRS})
+# Permuted MNIST with N tasks: each its own fixed pixel permutation, drawn from the run
+# seed and the task's name.
+TASKS.update({
+    f"pixperm-{k}": TaskSpec(f"MNIST with fixed permutation number {k} of all 784 pixels "
+                             "(Permuted MNIST's task k)", "permute_pixels", seeded=True)
+    for k in range(1, PERMUTED_TASKS + 1)})
+
+
 def _shapes_task(dimension: str, feature: str) -> TaskSpec:
     return TaskSpec(f"shapes scenes: is there a {feature} object? ({dimension}, yes/no)",
                     "identity", source="shapes", classes=2,
@@ -75,11 +104,13 @@ TASKS.update({f"shapes-{dimension}-{feature}": _shapes_task(dimension, feature)
 
 
 def known_tasks() -> str:
-    """The task names, the shapes tasks by pattern: for --help and errors."""
-    plain = " ".join(name for name, spec in TASKS.items() if spec.source != "shapes")
+    """The task names, the shapes and permuted tasks by pattern: for --help and errors."""
+    plain = " ".join(name for name, spec in TASKS.items()
+                     if spec.source != "shapes" and not name.startswith("pixperm-"))
     features = "; ".join(f"{dimension}: {' '.join(FEATURES[dimension])}"
                          for dimension in DIMENSIONS)
-    return f"known: {plain}, and shapes-DIMENSION-FEATURE ({features})"
+    return (f"known: {plain}, pixperm-1 .. pixperm-{PERMUTED_TASKS}, and "
+            f"shapes-DIMENSION-FEATURE ({features})")
 
 
 def check_task_names(names: Sequence[str]) -> tuple[str, ...]:
@@ -98,9 +129,9 @@ def check_task_names(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def task_classes(names: Sequence[str]) -> int:
-    """The number of classes the run's shared output layer needs."""
-    return max(TASKS[name].classes for name in check_task_names(names))
+def task_classes(names: Sequence[str], labels: str = "task") -> int:
+    """The number of classes the run's output layer (or each head) needs."""
+    return max(TASKS[name].num_classes(labels) for name in check_task_names(names))
 
 
 def sources_needed(names: Sequence[str]) -> set[str]:

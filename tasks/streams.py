@@ -9,7 +9,7 @@ this project's two CPU cores an `fc fc` step that draws its batches so was 10-13
 faster than one drawing them through tf.data, whose map, prefetch and GetNext
 shared the cores with the step (paired rounds); on a GPU it keeps the data there.
 `SwitchStream`, `JointStream` and `AlternateStream` combine the task streams for
-the run's modes, one stream a run, so that the training loop is traced once for
+the run's modes (`UnionStream` draws every task's examples as one set, offline), one stream a run, so that the training loop is traced once for
 all the tasks.
 
 Task t's batch k is the one a plain epoch-by-epoch shuffle gives: the examples
@@ -164,9 +164,48 @@ class MixStream(tf.Module):
                            tf.stack([self.seed.read_value(), number]))
 
 
-def train_stream(tasks: list[Task], mode: str, batch_size: int) -> _Combined:
+class UnionStream(tf.Module):
+    """Every task's training examples as one set, shuffled each epoch (offline training):
+    as a TaskStream over the tasks' examples end to end, each example prepared by its own
+    task with the seed (union seed, batch number). Its state is `position`."""
+
+    def __init__(self, tasks: list[Task], batch_size: int, seed: int):
+        super().__init__(name="union_stream")
+        self.tasks, self.batch_size = tuple(tasks), batch_size
+        sizes = [len(task.train) for task in tasks]
+        self.size = sum(sizes)
+        self.starts = tf.constant([sum(sizes[:i]) for i in range(len(sizes))], tf.int64)
+        self.seed = derive_seed(seed, "union")
+        self.position = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="position")
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        number = self.position.assign_add(1, read_value=True) - 1
+        rows = number * self.batch_size + tf.range(self.batch_size, dtype=tf.int64)
+        epochs, within = rows // self.size, rows % self.size
+        # Each row's example in its epoch's order (a batch may span two epochs).
+        orders = [self._order(epochs[0] + k) for k in range(2)]
+        shuffled = tf.where(epochs == epochs[0], tf.gather(orders[0], within),
+                            tf.gather(orders[1], within))
+        task_ids = tf.cast(tf.searchsorted(self.starts, shuffled, side="right") - 1, tf.int32)
+        example_ids = shuffled - tf.gather(self.starts, task_ids)
+        return mixed_batch(list(self.tasks), task_ids, example_ids,
+                           tf.stack([tf.constant(self.seed, tf.int64), number]))
+
+    def _order(self, epoch: tf.Tensor) -> tf.Tensor:
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(epoch, tf.int64)])
+        return tf.random.experimental.stateless_shuffle(
+            tf.range(self.size, dtype=tf.int64), seed=seed)
+
+
+def train_stream(tasks: list[Task], mode: str, batch_size: int, seed: int = 0):
     """A run's training stream: the active task's batches (switch), a batch of every task
-    at once (joint), or the tasks' batches in turn (alternate)."""
+    at once (joint), the tasks' batches in turn (alternate), or every task's examples
+    as one shuffled set (offline; `seed` orders it)."""
+    if mode == "offline":
+        return UnionStream(tasks, batch_size, seed)
     streams = [TaskStream(task, batch_size) for task in tasks]
     return {"switch": SwitchStream, "joint": JointStream,
             "alternate": AlternateStream}[mode](streams)

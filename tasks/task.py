@@ -79,6 +79,11 @@ class Split:
     def __len__(self) -> int:
         return int((self.labels if self.rows is None else self.rows).shape[0])
 
+    def label_array(self) -> np.ndarray:
+        """The split's labels in its own order, as numpy."""
+        labels = self.labels if self.rows is None else tf.gather(self.labels, self.rows)
+        return labels.numpy()
+
     def take(self, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """The images and labels at positions `index` of the split."""
         if self.rows is not None:
@@ -104,12 +109,29 @@ class Task:
     index: int = 0  # The task's place in the run, which its one-hot signal marks.
     signal_size: int = 0  # Length of the one-hot task signal; 0: the network gets none.
     signal_scale: float = 1.0  # The signal's "hot" value.
+    pad: int = 0  # Zero pixels added on each side of the image (2: MNIST as 32x32).
+    # (mean, sd): the padded image standardised, (x - mean) / sd; None: left in [0, 1].
+    normalize: tuple[float, float] | None = None
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """The height and width of the images the network gets."""
+        height, width = self.train.images.shape[1:3]
+        return height + 2 * self.pad, width + 2 * self.pad
 
     def prepare_images(self, images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor):
-        """uint8 images and labels of a batch -> the network's float images and the labels."""
+        """uint8 images and labels of a batch -> the network's float images and the labels:
+        scaled to [0, 1], transformed, padded and standardised, placed in the input's
+        channels (a whole-input transform after)."""
         images = tf.cast(images, tf.float32) / 255.0
         if not self.whole_input:
             images, labels = self.transform(images, labels, seed)
+        if self.pad:
+            spatial = [[self.pad, self.pad]] * 2 + ([[0, 0]] if self.rgb else [])
+            images = tf.pad(images, [[0, 0]] * (len(images.shape) - len(spatial)) + spatial)
+        if self.normalize is not None:
+            mean, sd = self.normalize
+            images = (images - mean) / sd
         images = place_channels(images, self.input_style, rgb=self.rgb, carried=self.carried)
         if self.whole_input:
             images, labels = self.transform(images, labels, seed)

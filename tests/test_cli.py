@@ -47,13 +47,30 @@ def test_every_flag_reaches_the_config(tmp_path):
     mitigated = ["--tasks", "id", "inv", "--ewc-lambda", "5", "--replay-size", "100",
                  "--l2-lambda", "0.5", "--si-c", "2", "--si-damping", "0.2",
                  "--mas-lambda", "3"]
+    benchmark = ["--tasks", "split-01", "split-23", "--scenario", "class", "--task-epochs", "2",
+                 "--image-pad", "2", "--normalize", "0.1", "0.3", "--ewc-lambda", "1",
+                 "--ewc-online", "--ewc-fisher-examples", "0", "--ewc-fisher-labels",
+                 "predicted"]
     defaults = RunConfig()
     changed = set()
-    for line in (flags, joint, mitigated):
+    for line in (flags, joint, mitigated, benchmark):
         config = config_from_args(parse_flags(["task.py", *line]))
         changed |= {f.name for f in dataclasses.fields(RunConfig)
                     if getattr(config, f.name) != getattr(defaults, f.name)}
     assert changed == {f.name for f in dataclasses.fields(RunConfig)}
+
+
+@pytest.mark.parametrize("line, expected", [
+    ([], ("task", "shared", "all")),
+    (["--scenario", "task"], ("task", "per-task", "all")),
+    (["--scenario", "class"], ("global", "shared", "seen")),
+    (["--scenario", "class", "--loss-classes", "all"], ("global", "shared", "all")),
+])
+def test_the_scenario_sets_labels_head_and_loss_classes_and_their_flags_override_it(
+        line, expected):
+    config = config_from_args(parse_flags(["task.py", "--tasks", "split-01", "split-23",
+                                           *line]))
+    assert (config.labels, config.head, config.loss_classes) == expected
 
 
 def test_the_readme_flag_tables_are_generated_from_the_config():

@@ -169,7 +169,7 @@ def test_paper_shapes_expands_to_episodic_runs_and_a_small_quick_grid(tmp_path):
     assert config.schedule == "episodes" and config.task_signal and len(config.tasks) == 10
     assert config.network[0] == "conv3:16"
     assert (config.shapes_height, config.shapes_width) == (48, 48)
-    assert full[0].name == "000-shape-b0-r0-s0"
+    assert full[0].name == "shape-b0-r0-s0"  # Named points keep their names, unnumbered.
     paper = sweep.expand(experiment, "paper", seeds=1, log_dir=str(tmp_path), is_quick=False)
     assert (paper[0].config.shapes_height, paper[0].config.shapes_width) == (120, 160)
     assert paper[0].config.shapes_train == 45000 and paper[0].config.task_signal_scale == 1.0
@@ -183,7 +183,7 @@ def test_the_mitigation_experiment_compares_each_mitigation_and_mode(tmp_path):
     experiment = registry.get_experiment("mitigation")
     for form, tasks in (("mnist", ("id", "inv", "perm")), ("dog", ("id", "dog"))):
         specs = sweep.expand(experiment, form, seeds=1, log_dir=str(tmp_path), is_quick=False)
-        configs = {spec.name.split("-", 1)[1].rsplit("-s", 1)[0]: spec.config for spec in specs}
+        configs = {spec.point: spec.config for spec in specs}
         assert set(configs) == {"switch", "ewc", "replay", "per-task-heads", "joint",
                                 "joint-uncertainty", "joint-pcgrad", "alternate"}
         assert all(c.tasks == tasks and c.max_steps == 2 * len(tasks) * 2000

@@ -51,7 +51,7 @@ def test_the_config_names_the_methods_and_each_builds_for_a_run(settings, names)
 
 
 def test_an_unknown_method_names_the_known_ones():
-    with pytest.raises(KeyError, match="known: joint, alternate, ewc, l2, si, mas, replay"):
+    with pytest.raises(KeyError, match="known: joint, alternate, offline, seen-classes, ewc, l2, si, mas, replay"):
         registry.method_class("lwf")
 
 
@@ -145,7 +145,7 @@ def test_help_lists_the_methods_and_the_flags_that_turn_them_on():
     text = " ".join(result.stdout.split())
     for name, entry in registry.METHODS.items():
         assert f"{name} (" in text and entry.description in text
-    assert "ewc (--ewc-lambda)" in text and "replay (--replay-size)" in text
+    assert "ewc (--ewc-lambda, --ewc-online" in text and "replay (--replay-size)" in text
 
 
 def test_l2_pulls_every_weight_toward_its_value_as_the_last_period_ended():

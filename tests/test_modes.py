@@ -159,18 +159,40 @@ def test_ewc_pulls_gradients_back_toward_the_anchor():
         [a.ravel() for a in anchors]))
 
 
-def test_the_fisher_is_the_mean_squared_gradient_of_each_example():
+@pytest.mark.parametrize("predicted", [False, True])
+def test_the_fisher_is_the_mean_squared_gradient_of_each_example(predicted):
     model = _model()
     images, labels = _batch(4, n=5)
-    fisher = diagonal_fisher(model, images, labels)
+    chunks = [(images[:3], labels[:3]), (images[3:], labels[3:])]  # Chunks sum as one.
+    fisher = diagonal_fisher(model, chunks, predicted=predicted)
     expected = [np.zeros(v.shape) for v in model.trainable_variables]
     for i in range(5):
+        logits = model(images[i:i + 1])
+        label = np.argmax(logits.numpy(), axis=-1) if predicted else labels[i:i + 1]
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(cross_entropies(model(images[i:i + 1]), labels[i:i + 1]))
+            loss = tf.reduce_sum(cross_entropies(model(images[i:i + 1]), label))
         for total, g in zip(expected, tape.gradient(loss, model.trainable_variables)):
             total += g.numpy() ** 2 / 5
     for got, want in zip(fisher, expected):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-8)
+
+
+def test_online_ewc_sums_the_fishers_into_one_slot_and_keeps_the_latest_anchor():
+    model = _model()
+    variables = model.trainable_variables
+    ewc = EWC(variables, tasks=3, strength=2.0, online=True)
+    ones = [tf.ones_like(v) for v in variables]
+    ewc.consolidate(0, ones, variables)
+    for v in variables:
+        v.assign_add(tf.fill(v.shape, 0.5))
+    ewc.consolidate(1, [2.0 * o for o in ones], variables)
+    assert len(ewc.fisher) == 1 and np.allclose(_flat(ewc.fisher[0]), 3.0)
+    np.testing.assert_allclose(_flat(ewc.anchors[0]), _flat(variables))
+    for v in variables:
+        v.assign_add(tf.fill(v.shape, 0.1))
+    size = sum(int(np.prod(v.shape)) for v in variables)
+    # (lambda / 2) * sum F (theta - theta*)^2 = 1 * 3 * 0.01 per weight.
+    np.testing.assert_allclose(float(ewc.penalty(variables)), 0.03 * size, rtol=1e-4)
 
 
 def _tiny_tasks(names=("id", "inv", "perm")):

@@ -41,7 +41,7 @@ def test_defaults_follow_the_original_code():
     (dict(learning_rate=float("nan")), "--learning-rate must be positive"),
     (dict(dropout=0.0), "keep probability"),
     (dict(dropout=1.5), "keep probability"),
-    (dict(optimizer="adagrad"), "unknown --optimizer 'adagrad'; use one of: sgd"),
+    (dict(optimizer="lbfgs"), "unknown --optimizer 'lbfgs'; use one of: sgd"),
     (dict(norm="layer"), "unknown --norm"),
     (dict(input_style="rgb"), "unknown --input-style"),
     (dict(mnist_source="web"), "unknown --mnist-source"),

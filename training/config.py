@@ -18,12 +18,14 @@ from data.shapes import SIZES as SHAPES_SIZES
 from errors import UserError
 from models.spec import INITS, KERNELS, NETWORKS, NORMS, parse_network
 from tasks.input_style import INPUT_STYLES
-from tasks.registry import check_task_names
+from tasks.registry import check_task_names, sources_needed
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
+OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "adagrad")
 SCHEDULES = ("switch", "episodes")
 HEADS = ("shared", "per-task")
-MODES = ("switch", "joint", "alternate")
+MODES = ("switch", "joint", "alternate", "offline")
+LABELS = ("task", "global")
+LOSS_CLASSES = ("all", "seen")
 LOSS_WEIGHTINGS = ("equal", "fixed", "uncertainty")
 MAX_SEED = 2**32 - 1
 
@@ -68,7 +70,18 @@ SHAPES_PRESET = Preset(
             "shapes_train": v["train"], "shapes_test": v["test"]}
      for name, v in SHAPES_SIZES.items()},
     default="cpu")
-PRESETS = (SHAPES_PRESET,)
+# The three scenarios of Hsu et al. 2018 and van de Ven and Tolias 2019.
+SCENARIO_PRESET = Preset(
+    "scenario", "schedule",
+    "the continual-learning scenario: task (task-incremental: a head per task, the task "
+    "given), domain (one head for every task, each task's classes numbered from 0: the "
+    "blog's switching), class (class-incremental: one head over every task's classes, "
+    "the loss over those seen so far); --labels, --head and --loss-classes override it",
+    {"task": {"labels": "task", "head": "per-task", "loss_classes": "all"},
+     "domain": {"labels": "task", "head": "shared", "loss_classes": "all"},
+     "class": {"labels": "global", "head": "shared", "loss_classes": "seen"}},
+    default="domain")
+PRESETS = (SCENARIO_PRESET, SHAPES_PRESET)
 _CPU = SHAPES_PRESET.values["cpu"]
 
 
@@ -79,6 +92,9 @@ class RunConfig:
     tasks: tuple[str, ...] = setting(
         ("id",), "schedule", "tasks in schedule order (the names: README, Tasks, or the end of "
                    "--help)", metavar="TASK")
+    labels: str = setting("task", "schedule", choices=LABELS, help=(
+        "task: each task's classes numbered from 0 (Split MNIST's 2 and 3 are 0 and 1); "
+        "global: the source's own classes (the digits); the same for tasks of every class"))
     schedule: str = setting(
         "switch", "schedule",
         "switch: a new task every --task-time steps (the blog); episodes: the ten-task "
@@ -87,6 +103,12 @@ class RunConfig:
     task_time: int = setting(
         2000, "schedule", "switch: steps on one task before switching to the next")
     max_steps: int = setting(25000, "schedule", "switch: training steps in all")
+    task_epochs: int | None = setting(None, "schedule", shown="none: --task-time", help=(
+        "switch: train each task for this many epochs of its training set (with rehearsal, "
+        "of the set and the memory), once through the tasks, in place of --task-time and "
+        "--max-steps: E epochs are ceil(E x examples / --batch) steps, an epoch's last "
+        "batch completed from the next epoch's order; offline: E epochs of every task's "
+        "set together"))
     criterion: float = setting(
         0.95, "schedule", "episodes: held-out accuracy every trained task must reach, "
                           "judged at the end of each epoch")
@@ -100,7 +122,8 @@ class RunConfig:
         "switch", "method", choices=MODES,
         help="switch: the active task trains, a new one every --task-time steps (the "
              "original); joint: every step sums the losses of one batch of each task; "
-             "alternate: a different task every step")
+             "alternate: a different task every step; offline: every task's training "
+             "examples as one shuffled set (the upper bound of continual learning)")
     loss_weighting: str = setting(
         "equal", "method",
         "--mode joint: equal (a plain sum), fixed (--loss-weights) or uncertainty (learned "
@@ -108,12 +131,25 @@ class RunConfig:
     loss_weights: tuple[float, ...] | None = setting(
         None, "method", "--loss-weighting fixed: one weight per task, in --tasks order",
         metavar="W", shown="none")
+    loss_classes: str = setting("all", "method", choices=LOSS_CLASSES, help=(
+        "all: the training loss over every output class; seen: over the classes of the "
+        "tasks trained so far, the others' logits left out (class-incremental training, "
+        "as Hsu et al. 2018)"))
     pcgrad: bool = setting(
         False, "method", "--mode joint: PCGrad (Yu et al. 2020): project each task's "
                          "gradient off the ones it conflicts with before summing")
     ewc_lambda: float = setting(
         0.0, "method", "--mode switch: elastic weight consolidation's strength (Kirkpatrick "
                        "et al. 2017); each task is consolidated as its period ends; 0: off")
+    ewc_online: bool = setting(False, "method", help=(
+        "--ewc-lambda: online EWC (Schwarz et al. 2018, as Hsu et al. 2018): one Fisher, the "
+        "sum of every ended period's, and one anchor, the weights as the latest ended"))
+    ewc_fisher_examples: int = setting(200, "method", help=(
+        "--ewc-lambda: training examples of the ended task whose squared gradients estimate "
+        "its Fisher (0: all of them, as Hsu et al.)"))
+    ewc_fisher_labels: str = setting("true", "method", choices=("true", "predicted"), help=(
+        "--ewc-lambda: the Fisher's gradients at each example's true label (the empirical "
+        "Fisher) or at the label the network predicts (Hsu et al.)"))
     l2_lambda: float = setting(
         0.0, "method", "--mode switch: L2's strength (Hsu et al. 2018): lambda * sum of "
                        "(weight - its value as the last period ended)^2; 0: off")
@@ -138,7 +174,8 @@ class RunConfig:
                       "1 disables dropout")
     optimizer: str = setting(
         "sgd", "model", "sgd or adam (the original's two; Adam with TF1's epsilon 1e-8), "
-                        "momentum (0.9) or rmsprop", choices=OPTIMIZERS)
+                        "momentum (0.9), rmsprop, or adagrad (PyTorch's: accumulator from 0, "
+                        "epsilon 1e-10)", choices=OPTIMIZERS)
     network: tuple[str, ...] = setting(
         ("conv", "fc"), "model",
         "layer kinds (conv, conv3, fc; optionally KIND:WIDTH), convs first, ending in the fc "
@@ -152,8 +189,9 @@ class RunConfig:
                         "batch (the blog's text) or none", choices=NORMS)
     init: str = setting(
         "truncated-normal", "model",
-        "initial weights: the original's truncated normal, or he (He-normal, for deep fc "
-        "stacks such as shapes-paper)", choices=INITS)
+        "initial weights: the original's truncated normal; he (He-normal, for deep fc "
+        "stacks such as shapes-paper); or pytorch (PyTorch's default: weights and biases "
+        "uniform in +-1/sqrt(fan-in), as the benchmarks of Hsu et al.)", choices=INITS)
     kernels: str = setting(
         "fast", "model",
         "fast: the layers of models.kernels (conv, pool, bias and ReLU as one layer, LRN "
@@ -162,7 +200,8 @@ class RunConfig:
         "one would write it: the same function, slower", choices=KERNELS)
     input_style: str = setting(
         "combined", "model", "combined: greyscale in channel 0 of 3, RGB in all three; "
-                             "channelplex: greyscale in channel 0 of 4, RGB in 1-3",
+                             "channelplex: greyscale in channel 0 of 4, RGB in 1-3; grey: "
+                             "one channel, greyscale tasks only",
         choices=tuple(INPUT_STYLES))
     task_signal: bool = setting(
         False, "model", "give the network each example's task as a one-hot vector, "
@@ -177,7 +216,8 @@ class RunConfig:
                            "answered by its task's", choices=HEADS)
     test_frequency: int = setting(
         100, "evaluation", "evaluate every task's test set every this many steps, and at "
-                           "step 0 and the end")
+                           "step 0 and the end (with --task-epochs, at every task switch "
+                           "too)")
     test_examples: int | None = setting(
         None, "evaluation", "evaluate on each task's first N test examples, a fixed subset",
         shown="all")
@@ -193,6 +233,12 @@ class RunConfig:
         "original: train on the last 55,000 of MNIST's 60,000 training images, as the "
         "original (TF1's reader held the first 5,000 out as validation, never used); all: "
         "on all 60,000", choices=tuple(MNIST_TRAIN_SPLITS))
+    image_pad: int = setting(0, "data", help=(
+        "zero pixels added on each side of every image (2: MNIST as 32x32, as Hsu et al.)"))
+    normalize: tuple[float, float] | None = setting(
+        None, "data", "standardise every (padded) image as (x - MEAN) / SD, x in [0, 1] "
+                      "(Hsu et al.'s 32x32 MNIST: 0.1 0.2752)", nargs=2,
+        metavar=("MEAN", "SD"), shown="none")
     data_dir: str | None = setting(
         None, "data", "folder with the four MNIST IDX files, gzipped or not",
         shown="the copy bundled in data/mnist")
@@ -252,6 +298,8 @@ class RunConfig:
             object.__setattr__(self, "dog_breeds", tuple(self.dog_breeds))
         if self.loss_weights is not None:
             object.__setattr__(self, "loss_weights", tuple(float(w) for w in self.loss_weights))
+        if self.normalize is not None:
+            object.__setattr__(self, "normalize", tuple(float(x) for x in self.normalize))
         for field in dataclasses.fields(self):
             allowed = field.metadata.get("choices")
             if allowed is not None and getattr(self, field.name) not in allowed:
@@ -263,10 +311,11 @@ class RunConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise UserError(f"{flag_of(name)} must be a positive integer, got {value!r}")
-        for name in ("test_examples", "epoch_size"):
+        for name in ("test_examples", "epoch_size", "task_epochs"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise UserError(f"{flag_of(name)} must be a positive integer, got {value!r}")
+        self._check_inputs()
         if not (math.isfinite(self.task_signal_scale) and self.task_signal_scale > 0):
             raise UserError(f"--task-signal-scale must be positive, got {self.task_signal_scale!r}")
         if (self.schedule == "episodes" and self.epoch_size is not None
@@ -300,11 +349,35 @@ class RunConfig:
                                           or self.run_name in (".", "..")):
             raise UserError(f"--run-name {self.run_name!r} must be a plain directory name")
 
+    def _check_inputs(self) -> None:
+        """The images' padding, standardisation and channels."""
+        if not isinstance(self.image_pad, int) or self.image_pad < 0:
+            raise UserError(f"--image-pad must be 0 or a positive number of pixels, "
+                            f"got {self.image_pad!r}")
+        if self.normalize is not None and (
+                len(self.normalize) != 2 or not all(map(math.isfinite, self.normalize))
+                or self.normalize[1] <= 0):
+            raise UserError(f"--normalize takes a MEAN and a positive SD, got "
+                            f"{' '.join(map(str, self.normalize))}")
+        if self.input_style == "grey" and sources_needed(self.tasks) != {"mnist"}:
+            raise UserError("--input-style grey has one channel, for MNIST tasks only; use "
+                            "combined or channelplex with dog or shapes tasks")
+
     def _check_modes(self) -> None:
         """The training modes and mitigations, and the settings each one needs."""
         if self.mode != "switch" and self.schedule != "switch":
             raise UserError(f"--mode {self.mode} needs the switch schedule, not --schedule "
                             f"{self.schedule}")
+        if self.task_epochs is not None and (self.schedule != "switch"
+                                             or self.mode not in ("switch", "offline")):
+            raise UserError("--task-epochs sets the periods of the switch schedule (or the "
+                            "length of offline training): it needs --mode switch or offline "
+                            "on --schedule switch")
+        if self.loss_classes == "seen" and (self.head != "shared"
+                                            or self.mode not in ("switch", "offline")):
+            raise UserError("--loss-classes seen trains one shared head on the classes seen "
+                            "so far: it needs --head shared and --mode switch (or offline, "
+                            "where every class is seen from the start)")
         if self.mode != "joint" and (self.loss_weighting != "equal" or self.pcgrad):
             raise UserError("--loss-weighting and --pcgrad weigh and combine the tasks' losses "
                             "of joint training; add --mode joint")
@@ -323,6 +396,9 @@ class RunConfig:
         if not isinstance(self.replay_size, int) or self.replay_size < 0:
             raise UserError(f"--replay-size must be zero (off) or a positive number of "
                             f"examples, got {self.replay_size!r}")
+        if not isinstance(self.ewc_fisher_examples, int) or self.ewc_fisher_examples < 0:
+            raise UserError(f"--ewc-fisher-examples must be 0 (all) or a positive number, "
+                            f"got {self.ewc_fisher_examples!r}")
         if not (math.isfinite(self.si_damping) and self.si_damping > 0):
             raise UserError(f"--si-damping must be positive, got {self.si_damping!r}")
         if ((self.ewc_lambda or self.l2_lambda or self.si_c or self.mas_lambda

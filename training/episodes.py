@@ -67,8 +67,8 @@ class EpisodeSchedule(RunSchedule):
             raise UserError(f"--epoch-size {self.epoch_size} is too small for {len(tasks)} "
                             f"tasks in batches of {config.batch}; give at least "
                             f"{config.batch * len(tasks)}")
-        self.train_labels = [task.train.labels.numpy() for task in tasks]
-        self.classes = task_classes(self.names)
+        self.train_labels = [task.train.label_array() for task in tasks]
+        self.classes = task_classes(self.names, config.labels)
         self.rng = np.random.default_rng(derive_seed(config.seed, "episodes"))
         self.stream = MixStream(tasks, config.batch)
         self.trials = np.zeros(len(tasks), np.int64)

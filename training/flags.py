@@ -99,7 +99,8 @@ def build_parser(prog: str = "task.py") -> argparse.ArgumentParser:
                     "test accuracy.",
         epilog="Tasks: " + "; ".join(f"{name}: {spec.description}"
                                      for name, spec in TASKS.items()
-                                     if spec.source != "shapes")
+                                     if spec.source != "shapes"
+                                     and not name.startswith("pixperm-"))
                + "; shapes-DIMENSION-FEATURE: shapes scenes, is there an object with the "
                  f"feature? (yes/no). {known_tasks()}. Training methods: "
                + "; ".join(f"{name} ({', '.join(map(flag_of, entry.settings))})"

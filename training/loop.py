@@ -74,6 +74,10 @@ class RunSchedule:
     def summary(self, step: int) -> dict:
         return {}
 
+    def describe(self) -> dict:
+        """What config.json records of the schedule beside the settings."""
+        return {}
+
     def _frequency_end(self, step: int, *periods: int) -> int:
         """The next multiple after `step` of the train summary and test frequencies and of
         `periods`."""

@@ -80,9 +80,11 @@ def check_memory(config: RunConfig) -> None:
     out-of-memory error is caught as one line)."""
     size = ((config.shapes_height, config.shapes_width) if "shapes" in sources_needed(
         config.tasks) else (IMAGE_SIZE, IMAGE_SIZE))
+    size = tuple(side + 2 * config.image_pad for side in size)
     needed = memory_floor(config.network, input_shape=(*size, input_channels(config.input_style)),
                           batch=config.batch, conv_filters=config.conv_filters,
-                          fc_units=config.fc_units, num_classes=task_classes(config.tasks),
+                          fc_units=config.fc_units,
+                          num_classes=task_classes(config.tasks, config.labels),
                           heads=len(config.tasks) if config.head == "per-task" else 1,
                           task_signal=len(config.tasks) if config.task_signal else 0)
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -151,9 +153,14 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
                             seed=config.seed,
                             task_signal=config.task_signal or config.head == "per-task",
                             signal_scale=config.task_signal_scale,
-                            all_channels=config.kernels == "plain")
+                            all_channels=config.kernels == "plain", labels=config.labels,
+                            pad=config.image_pad, normalize=config.normalize)
         del sources  # The tasks hold their own copy, as tensors.
         model, optimizer, methods = _model_and_optimizer(config, tasks)
+        schedule = (EpisodeSchedule if config.schedule == "episodes" else SwitchSchedule)(
+            config, tasks, methods)
+        if metadata is not None:
+            metadata.update(schedule.describe())
         if resume or restart:
             run_dir = existing
             if restart:
@@ -164,14 +171,13 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
         # Resuming, the log is cut back only once the checkpoint is restored (Run.__init__).
         log = RunLog(run_dir, config.tasks, metadata)
         held.callback(log.close)
-        return _train(config, tasks, model, optimizer, methods, log, progress_stream, resume)
+        return _train(config, tasks, model, optimizer, methods, schedule, log, progress_stream,
+                      resume)
 
 
-def _train(config: RunConfig, tasks: list[Task], model, optimizer, methods: Methods, log: RunLog,
-           progress_stream, resume: bool) -> str:
+def _train(config: RunConfig, tasks: list[Task], model, optimizer, methods: Methods,
+           schedule, log: RunLog, progress_stream, resume: bool) -> str:
     try:
-        schedule = (EpisodeSchedule if config.schedule == "episodes" else SwitchSchedule)(
-            config, tasks, methods)
         run = Run(config, tasks, model, optimizer, log, schedule, methods, resume=resume,
                   progress_stream=progress_stream)
         with StopRequests() as stop:
@@ -194,10 +200,9 @@ def _train(config: RunConfig, tasks: list[Task], model, optimizer, methods: Meth
 
 
 def _model_and_optimizer(config: RunConfig, tasks: list[Task]):
-    image_shape = tuple(tasks[0].train.images.shape[1:3])
     model = build_model(config.network,
-                        input_shape=(*image_shape, input_channels(config.input_style)),
-                        num_classes=task_classes(config.tasks),
+                        input_shape=(*tasks[0].image_shape, input_channels(config.input_style)),
+                        num_classes=task_classes(config.tasks, config.labels),
                         conv_filters=config.conv_filters, fc_units=config.fc_units,
                         norm=config.norm, keep_prob=config.dropout, seed=config.seed,
                         init=config.init,

@@ -31,7 +31,7 @@ class SGD(tf.keras.optimizers.SGD):
 
 def make_optimizer(name: str, learning_rate: float,
                    fused: bool = True) -> tf.keras.optimizers.Optimizer:
-    """The optimizers the original offered (sgd, adam), with TF1's Adam epsilon, and two more;
+    """The optimizers the original offered (sgd, adam), with TF1's Adam epsilon, and three more;
     plain SGD's update one fused kernel unless `fused` is off."""
     if name == "sgd":
         return SGD(learning_rate) if fused else tf.keras.optimizers.SGD(learning_rate)
@@ -41,7 +41,11 @@ def make_optimizer(name: str, learning_rate: float,
         return tf.keras.optimizers.Adam(learning_rate, epsilon=1e-8)
     if name == "rmsprop":
         return tf.keras.optimizers.RMSprop(learning_rate)
-    raise UserError(f"unknown --optimizer {name!r}; use one of: sgd, momentum, adam, rmsprop")
+    if name == "adagrad":  # PyTorch's, as the benchmarks of Hsu et al. used it.
+        return tf.keras.optimizers.Adagrad(learning_rate, initial_accumulator_value=0.0,
+                                           epsilon=1e-10)
+    raise UserError(f"unknown --optimizer {name!r}; use one of: sgd, momentum, adam, rmsprop, "
+                    "adagrad")
 
 
 def _gradient_step(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer, batch,

@@ -18,11 +18,13 @@ Between windows of steps, in Python:
   stream                                     which training stream the run draws (the
                                              active task's, every task's at once, or
                                              the tasks in turn)
+  train_logits(logits)                       the logits the training loss reads (compiled)
+  memory_examples(period, tasks)             a memory's examples, counted in an epoch
   trained_variables, state_variables         trained beside the model; checkpointed
   summary(task_names), remedy                summary.json's fields; advice on divergence
 
 Ported: joint (with its loss weightings and PCGrad), alternate, ewc, replay; added on
-the seam: l2, si and mas (each its file, its entry here, its RunConfig fields and its
+the seam: offline, seen-classes, l2, si and mas (each its file, its entry here, its RunConfig fields and its
 tests), whose hooks show how the methods that come next would use them:
   SI           after_update accumulates each weight's path integral (the plain loss's
                gradient times the update); period_end turns it into importances;
@@ -72,11 +74,23 @@ METHODS: dict[str, MethodEntry] = {
     "alternate": MethodEntry(
         "training.methods.alternate:Alternate", "a different task every step, in turn",
         lambda config: config.mode == "alternate", ("mode",)),
+    "offline": MethodEntry(
+        "training.methods.offline:Offline",
+        "every task's training examples as one set, shuffled each epoch: the upper bound "
+        "that continual learning is measured against",
+        lambda config: config.mode == "offline", ("mode",)),
+    "seen-classes": MethodEntry(
+        "training.methods.seen_classes:SeenClasses",
+        "the training loss over the classes of the tasks trained so far, the other logits "
+        "left out (class-incremental training, as Hsu et al. 2018)",
+        lambda config: config.loss_classes == "seen" and config.mode == "switch",
+        ("loss_classes",)),
     "ewc": MethodEntry(
         "training.methods.ewc:EWC",
         "elastic weight consolidation (Kirkpatrick et al. 2017): each task's weights held "
         "near their value at its period's end, by its diagonal Fisher information",
-        lambda config: config.ewc_lambda > 0, ("ewc_lambda",)),
+        lambda config: config.ewc_lambda > 0,
+        ("ewc_lambda", "ewc_online", "ewc_fisher_examples", "ewc_fisher_labels")),
     "l2": MethodEntry(
         "training.methods.l2:L2",
         "L2 to the previous task's weights (the baseline of Hsu et al. 2018): every weight "

@@ -31,6 +31,16 @@ class Method:
         """What a checkpoint must hold beside the model and optimizer."""
         return []
 
+    def train_logits(self, logits: tf.Tensor) -> tf.Tensor:
+        """The logits the training loss reads (a class-incremental run leaves out the classes
+        not seen yet)."""
+        return logits
+
+    def memory_examples(self, period: int, tasks: list) -> int:
+        """Examples the method adds to period `period`'s training set (a rehearsal memory),
+        which --task-epochs counts in an epoch."""
+        return 0
+
     def loss_term(self, model: tf.keras.Model, inputs, labels: tf.Tensor,
                   logits: tf.Tensor) -> tf.Tensor | None:
         """A term added to the batch's mean cross-entropy, or None."""
@@ -108,7 +118,7 @@ class Methods:
         variables = model.trainable_variables
         wanted = any(m.needs_loss_gradients for m in self.methods)
         with tf.GradientTape(persistent=wanted) as tape:
-            logits = model(inputs, training=True)
+            logits = self.train_logits(model(inputs, training=True))
             loss = tf.reduce_mean(cross_entropies(logits, labels))
             total = loss
             for method in self.methods:
@@ -122,6 +132,18 @@ class Methods:
                 loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO))
             del tape
         return gradients, variables, loss, tf.reduce_mean(correct(logits, labels)), loss_gradients
+
+    def train_logits(self, logits: tf.Tensor) -> tf.Tensor:
+        """The logits as every method leaves them for the training loss."""
+        for method in self.methods:
+            logits = method.train_logits(logits)
+        return logits
+
+    def period_examples(self, period: int, tasks: list) -> int:
+        """The examples of period `period` (the task's, and any method's memory): what an
+        epoch of --task-epochs covers."""
+        own = len(tasks[period % len(tasks)].train)
+        return own + sum(m.memory_examples(period, tasks) for m in self.methods)
 
     def period_boundary(self, run, step: int) -> None:
         """The hooks at the start of a period: the end of the one before, then the start."""

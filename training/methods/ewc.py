@@ -1,5 +1,7 @@
 """Elastic weight consolidation (Kirkpatrick et al. 2017), --ewc-lambda: each task's weights
-held near their value at the end of its period, in proportion to its Fisher information."""
+held near their value at the end of its period, in proportion to its Fisher information;
+online EWC (--ewc-online, Schwarz et al. 2018 as Hsu et al. 2018 ran it) keeps one
+running Fisher and one anchor."""
 
 import numpy as np
 import tensorflow as tf
@@ -8,7 +10,7 @@ from seeds import derive_seed
 from training.losses import cross_entropies
 from training.methods.base import Method
 
-FISHER_EXAMPLES = 200  # Training examples whose squared gradients estimate a task's Fisher.
+FISHER_CHUNK = 64  # Examples whose per-example gradients are held at once.
 
 
 class EWC(tf.Module, Method):
@@ -16,25 +18,34 @@ class EWC(tf.Module, Method):
     sum_i F_i (theta_i - theta*_i)^2.
 
     A task is consolidated at the end of each of its periods: its Fisher and anchor
-    are replaced by the newest. The Fisher is the empirical one (squared gradients of
-    each example's loss at its true label), from FISHER_EXAMPLES training examples."""
+    are replaced by the newest. The Fisher is the mean over --ewc-fisher-examples of
+    the task's training examples (all of them: 0) of each example's squared gradient
+    of the cross-entropy at its true label (the empirical Fisher) or at the label the
+    network predicts (--ewc-fisher-labels predicted, as Hsu et al.). Online: one Fisher,
+    the sum of every consolidated task's (no decay, as Hsu et al.'s online EWC), and one
+    anchor, the weights as the latest period ended; the penalty holds in every period."""
 
     remedy = ("lower --ewc-lambda or --learning-rate (EWC's penalty is stable while "
               "lambda x Fisher x learning rate stays below 2)")
 
-    def __init__(self, variables: list[tf.Variable], tasks: int, strength: float):
+    def __init__(self, variables: list[tf.Variable], tasks: int, strength: float,
+                 examples: int | None = 200, predicted: bool = False, online: bool = False):
         super().__init__(name="ewc")
-        self.strength = strength
+        self.strength, self.examples = strength, examples
+        self.predicted, self.online = predicted, online
+        slots = 1 if online else tasks
         self.fisher = [[tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
-                       for _ in range(tasks)]
+                       for _ in range(slots)]
         self.anchors = [[tf.Variable(v, trainable=False) for v in variables]
-                        for _ in range(tasks)]
-        self.consolidated = tf.Variable(tf.zeros([tasks]), trainable=False)
-        self.active = tf.Variable(-1, trainable=False)  # The task training now; -1: none.
+                        for _ in range(slots)]
+        self.consolidated = tf.Variable(tf.zeros([slots]), trainable=False)
+        self.active = tf.Variable(-1, trainable=False)  # The slot training now; -1: none.
 
     @classmethod
     def for_run(cls, config, model, tasks) -> "EWC":
-        return cls(model.trainable_variables, len(tasks), config.ewc_lambda)
+        return cls(model.trainable_variables, len(tasks), config.ewc_lambda,
+                   config.ewc_fisher_examples or None, config.ewc_fisher_labels == "predicted",
+                   config.ewc_online)
 
     @property
     def state_variables(self) -> list[tf.Variable]:
@@ -53,12 +64,16 @@ class EWC(tf.Module, Method):
 
     def consolidate(self, task_index: int, fisher: list[tf.Tensor],
                     variables: list[tf.Variable]) -> None:
-        for target, value in zip(self.fisher[task_index], fisher):
-            target.assign(value)
-        for anchor, variable in zip(self.anchors[task_index], variables):
+        slot = 0 if self.online else task_index
+        for target, value in zip(self.fisher[slot], fisher):
+            if self.online:
+                target.assign_add(value)
+            else:
+                target.assign(value)
+        for anchor, variable in zip(self.anchors[slot], variables):
             anchor.assign(variable)
         self.consolidated.assign(tf.tensor_scatter_nd_update(
-            self.consolidated, [[task_index]], [1.0]))
+            self.consolidated, [[slot]], [1.0]))
 
     def period_end(self, run, step: int) -> None:
         """Consolidates the task whose period ran to `step`. (A checkpoint at a period's
@@ -67,36 +82,53 @@ class EWC(tf.Module, Method):
         ended = run.periods.task_index_at(step - 1)
         task, seed = run.tasks[ended], run.config.seed
         rng = np.random.default_rng(derive_seed(seed, "fisher", str(step)))
-        rows = rng.choice(len(task.train), min(FISHER_EXAMPLES, len(task.train)), replace=False)
-        inputs, labels = task.prepare(*task.train.take(tf.constant(rows)),
-                                      tf.constant([seed, step], tf.int64))
-        self.consolidate(ended, diagonal_fisher(run.model, inputs, labels),
+        count = min(self.examples or len(task.train), len(task.train))
+        rows = rng.choice(len(task.train), count, replace=False)
+        chunks = ((task.prepare(*task.train.take(tf.constant(rows[i:i + FISHER_CHUNK])),
+                                tf.constant([seed, step + i], tf.int64)))
+                  for i in range(0, count, FISHER_CHUNK))
+        self.consolidate(ended, diagonal_fisher(run.model, chunks, self.predicted,
+                                                run.methods.train_logits),
                          run.model.trainable_variables)
 
     def period_start(self, run, step: int) -> None:
-        self.active.assign(run.periods.task_index_at(step))
+        self.active.assign(-1 if self.online else run.periods.task_index_at(step))
 
     def summary(self, task_names) -> dict:
         consolidated = self.consolidated.numpy()
         return {"ewc_consolidated": [name for name, c in zip(task_names, consolidated) if c]}
 
 
-def diagonal_fisher(model: tf.keras.Model, images, labels: tf.Tensor) -> list[tf.Tensor]:
+def diagonal_fisher(model: tf.keras.Model, chunks, predicted: bool = False,
+                    train_logits=None) -> list[tf.Tensor]:
     """The mean over examples of each trainable variable's squared per-example gradient of
-    the cross-entropy (dropout off)."""
-    return _diagonal_fisher(model, images, labels)
+    the cross-entropy (dropout off), at each example's label or, if `predicted`, at the
+    class the network predicts; `chunks` yields (inputs, labels) batches, `train_logits`
+    the logits the training loss reads (class-incremental: the classes seen)."""
+    sums, count = None, 0
+    for inputs, labels in chunks:
+        squares = _squared_gradients(model, inputs, labels, predicted,
+                                     train_logits or (lambda logits: logits))
+        sums = squares if sums is None else [s + q for s, q in zip(sums, squares)]
+        count += int(labels.shape[0])
+    return [s / count for s in sums]
 
 
-@tf.function
-def _diagonal_fisher(model, images, labels):
+@tf.function(reduce_retracing=True)
+def _squared_gradients(model, inputs, labels, predicted, train_logits):
+    """Sums over the batch of each example's squared gradient, all examples at once
+    (tf.vectorized_map)."""
     variables = model.trainable_variables
-    sums = [tf.zeros_like(v) for v in variables]
-    count = tf.shape(labels)[0]
-    for i in tf.range(count):
-        one = tf.nest.map_structure(lambda x: x[i:i + 1], images)
+
+    def one(example):
+        single, label = tf.nest.map_structure(lambda x: x[tf.newaxis], example)
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(cross_entropies(model(one, training=False), labels[i:i + 1]))
+            logits = train_logits(model(single, training=False))
+            if predicted:
+                label = tf.argmax(logits, axis=-1, output_type=label.dtype)
+            loss = tf.reduce_sum(cross_entropies(logits, label))
         gradients = tape.gradient(loss, variables,
                                   unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        sums = [s + tf.square(g) for s, g in zip(sums, gradients)]
-    return [s / tf.cast(count, tf.float32) for s in sums]
+        return [tf.square(g) for g in gradients]
+
+    return [tf.reduce_sum(s, axis=0) for s in tf.vectorized_map(one, (inputs, labels))]

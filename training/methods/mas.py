@@ -44,7 +44,8 @@ class MAS(Method):
         batches = (task.prepare(*task.train.take(tf.range(start, min(start + batch, size))),
                                 tf.constant([seed, start], tf.int64))[0]
                    for start in range(0, size, batch))
-        self.consolidate(output_sensitivity(run.model, batches), run.model.trainable_variables)
+        self.consolidate(output_sensitivity(run.model, batches, run.methods.train_logits),
+                         run.model.trainable_variables)
 
     def consolidate(self, sensitivity: list[tf.Tensor], variables: list[tf.Variable]) -> None:
         for o, s, a, v in zip(self.importance, sensitivity, self.anchors, variables):
@@ -52,21 +53,26 @@ class MAS(Method):
             a.assign(v)
 
 
-def output_sensitivity(model: tf.keras.Model, batches) -> list[tf.Tensor]:
+def output_sensitivity(model: tf.keras.Model, batches, train_logits=None) -> list[tf.Tensor]:
     """The mean over the input batches of |the gradient of mean(output^2)| for each trainable
-    variable, dropout off."""
+    variable, dropout off; the mean over the outputs that `train_logits` leaves (a
+    class-incremental run's seen classes, as Hsu et al. cut the output)."""
     totals, count = None, 0
     for inputs in batches:
-        gradients = _absolute_output_gradients(model, inputs)
+        gradients = _absolute_output_gradients(model, inputs,
+                                               train_logits or (lambda logits: logits))
         totals = gradients if totals is None else [t + g for t, g in zip(totals, gradients)]
         count += 1
     return [t / count for t in totals]
 
 
 @tf.function(reduce_retracing=True)
-def _absolute_output_gradients(model, inputs):
+def _absolute_output_gradients(model, inputs, train_logits):
     with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.square(model(inputs, training=False)))
+        outputs = train_logits(model(inputs, training=False))
+        kept = tf.math.is_finite(outputs)  # Outputs left out are -inf.
+        loss = (tf.reduce_sum(tf.square(tf.where(kept, outputs, 0.0)))
+                / tf.reduce_sum(tf.cast(kept, tf.float32)))
     gradients = tape.gradient(loss, model.trainable_variables,
                               unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return [tf.abs(g) for g in gradients]
