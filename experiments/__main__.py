@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
                                            "here; with --gpu, each run asks for a GPU)")
     run.add_argument("--log-dir", help="where the runs and the chart go "
                                        "(default: runs/NAME-FORM[-quick])")
+    run.add_argument("--only", nargs="+", metavar="PATTERN",
+                     help="run only the settings whose names match one of these shell "
+                          "patterns (e.g. 'class-*' '*-ewc'); the table and metrics still "
+                          "gather every complete run of the grid")
     run.add_argument("--runs-per-process", type=int,
                      help="runs a worker process makes before a fresh one starts (default: "
                           "the experiment's: 20 for split-mnist's short runs, else 1)")
@@ -103,10 +107,11 @@ def run(args) -> int:
         "runs", f"{args.name}-{form}" + ("-quick" if args.quick else ""))
     specs = sweep.expand(experiment, form, seeds=args.seeds, log_dir=log_dir,
                          is_quick=args.quick, overrides=overrides)
-    done, todo = sweep.pending(specs, can_resume=not args.ray_address)
+    chosen = sweep.matching(specs, args.only) if args.only else specs
+    done, todo = sweep.pending(chosen, can_resume=not args.ray_address)
     where = f"Ray at {args.ray_address}" if args.ray_address else f"{args.workers} local workers"
     resumed = sum(spec.resume for spec in todo)
-    print(f"{args.name} ({form} form{', quick' if args.quick else ''}): {len(specs)} runs in "
+    print(f"{args.name} ({form} form{', quick' if args.quick else ''}): {len(chosen)} runs in "
           f"{log_dir}, {len(done)} already complete, {len(todo)} to run on {where}"
           + (f" ({resumed} resumed from checkpoints)" if resumed else ""), flush=True)
     start = time.monotonic()
@@ -120,8 +125,8 @@ def run(args) -> int:
         results = sweep.run_local(todo, args.workers, report,
                                   args.runs_per_process or experiment.runs_per_process)
     failed = [name for name, result in results.items() if result["status"] != "completed"]
-    print(f"sweep took {time.monotonic() - start:.0f} s; {len(specs) - len(failed)} of "
-          f"{len(specs)} runs complete" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(f"sweep took {time.monotonic() - start:.0f} s; {len(chosen) - len(failed)} of "
+          f"{len(chosen)} runs complete" + (f"; failed: {', '.join(failed)}" if failed else ""))
     complete = [spec.run_dir for spec in specs if is_complete(spec.run_dir)]
     if complete and experiment.chart:
         chart = os.path.join(log_dir, f"{args.name}.png")

@@ -45,12 +45,29 @@ METHODS = {
     "Adagrad": {s: dict(optimizer="adagrad", learning_rate=0.01) for s in SCENARIOS},
     "L2": {"task": dict(l2_lambda=0.01), "domain": dict(l2_lambda=0.5),
            "class": dict(l2_lambda=100.0)},
+    "Naive rehearsal 1100": {s: dict(rehearsal_memory=1100) for s in SCENARIOS},
+    "Naive rehearsal 4400": {s: dict(rehearsal_memory=4400) for s in SCENARIOS},
     "EWC": {"task": _ewc(100), "domain": _ewc(100), "class": _ewc(600)},
     "Online EWC": {"task": _ewc(400, True), "domain": _ewc(700, True),
                    "class": _ewc(100, True)},
     "SI": {"task": dict(si_c=300.0), "domain": dict(si_c=3000.0), "class": dict(si_c=600.0)},
     "MAS": {"task": dict(mas_lambda=1.0), "domain": dict(mas_lambda=10000.0),
             "class": dict(mas_lambda=1.0)},
+    # Their GEM agent also trains on its memory as naive rehearsal does (GEM.learn_batch
+    # calls Naive_Rehearsal's): their GEM is GEM beside rehearsal, with SGD at 0.01 and
+    # --reg_coef 0.5, the margin. (Their agent also stores each task's memory twice, two
+    # constraints a task; here one.)
+    "GEM 1100": {s: dict(SGD, gem_memory=1100, rehearsal_memory=1100, gem_margin=0.5)
+                 for s in SCENARIOS},
+    "GEM 4400": {s: dict(SGD, gem_memory=4400, rehearsal_memory=4400, gem_margin=0.5)
+                 for s in SCENARIOS},
+    # Not in the scripts: A-GEM with GEM's optimizer and memories and the A-GEM paper's
+    # reference batch of 256.
+    "A-GEM 1100": {s: dict(SGD, agem_memory=1100, agem_batch=256) for s in SCENARIOS},
+    "A-GEM 4400": {s: dict(SGD, agem_memory=4400, agem_batch=256) for s in SCENARIOS},
+    # Not in the scripts: Li and Hoiem's own settings, lambda_o = 1 and T = 2, with the
+    # scripts' Adam.
+    "LwF": {s: dict(lwf_lambda=1.0, lwf_temperature=2.0) for s in SCENARIOS},
     "Offline": {s: dict(mode="offline") for s in SCENARIOS},
 }
 

@@ -7,14 +7,16 @@ is reported with its error and the rest go on.
 """
 
 import dataclasses
+import fnmatch
 import json
 import multiprocessing
 import os
+import queue
 import shutil
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable
 
 import runtime
@@ -78,6 +80,17 @@ def expand(experiment: Experiment, form: str, *, seeds: int, log_dir: str, is_qu
     return specs
 
 
+def matching(specs: list[RunSpec], patterns: list[str]) -> list[RunSpec]:
+    """The specs whose setting's name matches one of the shell `patterns`; an error naming
+    the settings if none does."""
+    chosen = [spec for spec in specs
+              if any(fnmatch.fnmatchcase(spec.point, pattern) for pattern in patterns)]
+    if not chosen:
+        names = ", ".join(dict.fromkeys(spec.point for spec in specs))
+        raise UserError(f"--only {' '.join(patterns)} matches no setting; the settings: {names}")
+    return chosen
+
+
 def set_aside_incomplete(spec: RunSpec) -> str | None:
     """Moves a started but unfinished run directory aside, so the run can start again."""
     if not os.path.exists(spec.run_dir):
@@ -103,7 +116,8 @@ def execute(config_json: dict, threads: int, resume: bool = False) -> dict:
             run_dir = run_experiment(RunConfig(**config_json), progress_stream=quiet,
                                      resume=resume)
         return {"status": "completed", "seconds": time.monotonic() - start,
-                "accuracy": read_summary(run_dir)["final_test_accuracy_all"]}
+                "accuracy": read_summary(run_dir)["final_test_accuracy_all"],
+                "worker": os.getpid()}
     except UserError as e:
         return {"status": "failed", "seconds": time.monotonic() - start, "error": str(e)}
     except RunInterrupted as e:
@@ -140,29 +154,59 @@ def threads_per_run(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
+def execute_runs(runs: list[tuple[str, dict, str, bool]], threads: int, results) -> None:
+    """`execute_logged` for several runs, (name, config, log path, resume) each, one after
+    another in this worker process; each (name, result) is put on `results` as it ends."""
+    for name, config_json, log_path, resume in runs:
+        results.put((name, execute_logged(config_json, threads, log_path, resume)))
+
+
 def run_local(specs: list[RunSpec], workers: int,
               report: Callable[[RunSpec, dict], None],
               runs_per_process: int = 1) -> dict[str, dict]:
     """Runs the specs in `workers` processes, threads split among them, each process making
-    `runs_per_process` runs before a fresh one replaces it (TensorFlow's start paid once
-    for them; each run still seeded and logged alone); each run's console output goes to
-    <run dir>.log beside it."""
+    up to `runs_per_process` runs in turn before a fresh one takes the next (TensorFlow's
+    start paid once for them; each run still seeded and logged alone); each run's
+    console output goes to <run dir>.log beside it, and each is reported as it ends.
+
+    (A pool whose workers exit after several tasks, max_tasks_per_child > 1, hung here
+    once its first workers had exited, on Python 3.11: so each pool task is a chunk of
+    runs, in a fresh process, its results sent back one by one through a queue.)"""
     threads = threads_per_run(workers)
+    by_name = {spec.name: spec for spec in specs}
+    chunks = [specs[i:i + runs_per_process] for i in range(0, len(specs), runs_per_process)]
     results = {}
+
+    def take(name, result):
+        results[name] = result
+        report(by_name[name], result)
+
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context,
-                             max_tasks_per_child=runs_per_process) as pool:
-        futures = {pool.submit(execute_logged, dataclasses.asdict(spec.config), threads,
-                               f"{spec.run_dir}.log", spec.resume): spec
-                   for spec in specs}
-        for future in as_completed(futures):
-            spec = futures[future]
+    with context.Manager() as manager, ProcessPoolExecutor(
+            workers, mp_context=context, max_tasks_per_child=1) as pool:
+        ended = manager.Queue()
+        futures = {pool.submit(execute_runs, [(spec.name, dataclasses.asdict(spec.config),
+                                               f"{spec.run_dir}.log", spec.resume)
+                                              for spec in chunk], threads, ended): chunk
+                   for chunk in chunks}
+        while futures:
             try:
-                result = future.result()
-            except Exception as e:  # The worker process itself died (killed, out of memory).
-                result = {"status": "failed", "error": f"worker died: {type(e).__name__}: {e}"}
-            results[spec.name] = result
-            report(spec, result)
+                take(*ended.get(timeout=1.0))
+                continue
+            except queue.Empty:
+                pass
+            done = [future for future in futures if future.done()]
+            while not ended.empty():  # What the done chunks put before they ended.
+                take(*ended.get())
+            for future in done:
+                chunk = futures.pop(future)
+                try:
+                    future.result()
+                except Exception as e:  # The worker process itself died (killed, memory).
+                    for spec in chunk:
+                        if spec.name not in results:
+                            take(spec.name, {"status": "failed",
+                                             "error": f"worker died: {type(e).__name__}: {e}"})
     return results
 
 

@@ -6,6 +6,7 @@ import os
 
 from errors import UserError
 from rundir import has_metrics, read_config, read_metrics, task_index_at
+from training.schedule import Schedule
 
 # config.json keys that describe how or where a run was made, not what was run: runs that
 # differ only in these are seeds of one configuration.
@@ -61,9 +62,12 @@ class Run:
             ends = {r["episode"]: r["step"] for r in self.tests}
             starts = [0] + [ends[e] for e in sorted(ends)][:-1]
             return [(start, ends[e], self.tasks[e - 1]) for start, e in zip(starts, sorted(ends))]
-        end = max(self.last_step, self.config.get("max_steps") or 0)
+        end = max(self.last_step, self.config.get("total_steps")
+                  or self.config.get("max_steps") or 0)
         if not self.switching:
             return []  # Every task trains all along.
+        if self.config.get("period_steps"):  # --task-epochs: each task's own length.
+            return Schedule(self.tasks, tuple(self.config["period_steps"])).periods(end)
         if not self.task_time:
             return [(0, end, self.tasks[0])] if len(self.tasks) == 1 else []
         return [(start, min(start + self.task_time, end),

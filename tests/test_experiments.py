@@ -104,6 +104,25 @@ def test_a_failed_run_is_reported_and_the_others_complete(tmp_path):
         assert rundir.is_complete(os.path.join(tmp_path, "log", name))
 
 
+def test_a_worker_that_makes_several_runs_gives_each_the_numbers_it_would_have_alone(tmp_path):
+    def numbers(spec):
+        lines = rundir.read_metrics(spec.run_dir)
+        return [(r["step"], r.get("test_accuracy"), r.get("loss")) for r in lines]
+
+    first, other, again = _tiny_specs(tmp_path, [
+        ("first", {"network": ("fc:8", "fc")}),
+        ("other", {"optimizer": "adam", "ewc_lambda": 5.0, "seed": 3}),
+        ("again", {"network": ("fc:8", "fc")})])
+    reported = []
+    results = sweep.run_local([other, first, again], workers=1,
+                              report=lambda s, r: reported.append(s.name), runs_per_process=2)
+    assert reported == ["other", "first", "again"]  # Each as it ended.
+    assert {r["status"] for r in results.values()} == {"completed"}
+    # One process made `other`, then `first`; a fresh one made `again`, the same config.
+    assert results["other"]["worker"] == results["first"]["worker"] != results["again"]["worker"]
+    assert numbers(first) == numbers(again) and numbers(first) != numbers(other)
+
+
 def test_a_two_run_sweep_with_two_workers_end_to_end(tmp_path, monkeypatch, capsys):
     write_mnist_dir(tmp_path / "mnist", n_train=40, n_test=20)
     tiny = registry.Experiment(
@@ -285,3 +304,15 @@ def test_a_sweep_killed_with_its_workers_resumes_them_to_the_uninterrupted_log(t
         summary = json.load(f)
     assert summary["status"] == "completed" and summary["resumed_from_steps"] == [stopped_at]
     assert _metrics(tmp_path / "killed") == _metrics(tmp_path / "whole")
+
+
+def test_only_picks_the_settings_whose_names_match(tmp_path):
+    specs = sweep.expand(registry.EXPERIMENTS["split-mnist"], "mnist", seeds=2,
+                         log_dir=str(tmp_path), is_quick=True)
+    chosen = sweep.matching(specs, ["class-*", "*-lwf"])
+    assert {spec.point for spec in chosen} == (
+        {spec.point for spec in specs if spec.point.startswith("class-")}
+        | {"task-lwf", "domain-lwf"})
+    assert len(chosen) == 2 * len({spec.point for spec in chosen})
+    with pytest.raises(UserError, match="matches no setting; the settings: task-adam"):
+        sweep.matching(specs, ["nothing-*"])

@@ -246,3 +246,94 @@ def test_mas_importance_is_the_mean_absolute_gradient_of_the_squared_output():
         v.assign_add(tf.fill(v.shape, 0.02))
     want = 3.0 * sum(float(np.sum(2 * e * 0.02 ** 2)) for e in expected)
     assert float(mas.penalty(variables)) == pytest.approx(want, rel=1e-3)
+
+
+class _Periods:
+    """Period hooks' view of a schedule: task t trains in steps [10 t, 10 t + 10)."""
+
+    @staticmethod
+    def task_index_at(step):
+        return step // 10
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_lwf_distils_the_ended_network_s_softened_answers_on_the_old_classes():
+    from training.methods.lwf import LwF
+
+    model = build_model(["fc:8", "fc"], input_shape=(28, 28, 1), keep_prob=1.0, seed=0)
+    lwf = LwF(model, [(0, 1), (2, 3)], strength=3.0, temperature=2.0)
+    run = type("FakeRun", (), {"periods": _Periods(), "model": model})
+    images = tf.constant(np.random.default_rng(0).random((5, 28, 28, 1)), tf.float32)
+    labels = tf.constant([2, 3, 2, 3, 2])
+    lwf.period_start(run, 0)
+    assert float(lwf.loss_term(model, images, labels, model(images))) == 0.0  # Nothing ended.
+    lwf.period_end(run, 10)
+    lwf.period_start(run, 10)
+    old = model(images).numpy()
+    for v in model.trainable_variables:  # The network moves on; the copy stays.
+        v.assign_add(tf.fill(v.shape, 0.05))
+    new = model(images).numpy()
+    targets = _softmax(old[:, :2] / 2.0)
+    want = 3.0 * np.mean(-np.sum(targets * np.log(_softmax(new[:, :2] / 2.0)), axis=-1))
+    got = float(lwf.loss_term(model, images, labels, model(images)))
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_lwf_with_a_head_per_task_distils_each_ended_head_but_the_training_one():
+    from training.methods.lwf import LwF
+
+    model = build_model(["fc:8", "fc"], input_shape=(28, 28, 1), num_classes=2, heads=3,
+                        keep_prob=1.0, seed=0)
+    lwf = LwF(model, [(0, 1)] * 3, strength=1.0, temperature=2.0, heads=3)
+    run = type("FakeRun", (), {"periods": _Periods(), "model": model})
+    images = tf.constant(np.random.default_rng(1).random((4, 28, 28, 1)), tf.float32)
+    labels = tf.constant([0, 1, 0, 1])
+    signal = lambda k: tf.one_hot([k] * 4, 3)  # noqa: E731
+    lwf.period_end(run, 10)   # Task 0 ended,
+    lwf.period_end(run, 20)   # then task 1;
+    lwf.period_start(run, 20)  # task 2 trains.
+    old = [model((images, signal(k))).numpy() for k in range(3)]
+    for v in model.trainable_variables:
+        v.assign_add(tf.fill(v.shape, 0.05))
+    want = 0.0
+    for k in (0, 1):
+        new = model((images, signal(k))).numpy()
+        want += np.mean(-np.sum(_softmax(old[k] / 2) * np.log(_softmax(new / 2)), axis=-1))
+    inputs = (images, signal(2))
+    got = float(lwf.loss_term(model, inputs, labels, model(inputs)))
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_agem_projects_only_a_gradient_that_conflicts_with_the_memory_s():
+    from training.methods.agem import project_off
+
+    g = [tf.constant([1.0, 2.0]), tf.constant([[-1.0]])]
+    agreeing = [tf.constant([1.0, 0.0]), tf.constant([[0.0]])]
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in
+               zip(project_off(g, agreeing), g))
+    reference = [tf.constant([0.0, -1.0]), tf.constant([[1.0]])]  # g . r = -3, r . r = 2
+    projected = [p.numpy() for p in project_off(g, reference)]
+    np.testing.assert_allclose(projected[0], [1.0, 2.0 - 1.5])
+    np.testing.assert_allclose(projected[1], [[-1.0 + 1.5]])
+    assert float(np.dot(np.concatenate([p.ravel() for p in projected]), [0.0, -1.0, 1.0])) \
+        == pytest.approx(0.0)
+
+
+def test_gem_s_programme_projects_onto_every_past_task_s_half_space():
+    from training.methods.gem import EPSILON, project_by_qp
+
+    g = np.array([1.0, 1.0, -2.0])
+    memory = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # Conflicts with the first only.
+    projected = project_by_qp(memory, g, margin=0.0)
+    # One active constraint: g - (g . G1 / (|G1|^2 + eps)) G1, the dual with eps on its
+    # diagonal (the authors' code), nearly A-GEM's projection.
+    np.testing.assert_allclose(projected, [1.0, 1.0, -2.0 + 2.0 / (1.0 + EPSILON)],
+                               rtol=1e-6)
+    assert np.all(memory @ projected >= -1e-2)
+    # The margin floors every dual variable: the agreeing task's gradient is added half.
+    stronger = project_by_qp(memory, g, margin=0.5)
+    np.testing.assert_allclose(stronger, [1.5, 1.0, -2.0 + 2.0 / (1.0 + EPSILON)], rtol=1e-6)

@@ -166,6 +166,30 @@ class RunConfig:
     replay_size: int = setting(
         0, "method", "--mode switch: keep this many training examples of past tasks "
                      "(shared equally) and replay them as half of every batch; 0: off")
+    lwf_lambda: float = setting(0.0, "method", help=(
+        "--mode switch: learning without forgetting's strength (Li and Hoiem 2016): lambda "
+        "times the cross-entropy from the network's softened answers for the earlier tasks "
+        "as the last period ended to its present ones, on the new task's images; 0: off"))
+    lwf_temperature: float = setting(2.0, "method", help=(
+        "--lwf-lambda: the distillation's temperature T (Li and Hoiem's)"))
+    rehearsal_memory: int = setting(0, "method", help=(
+        "--mode switch: naive rehearsal (Hsu et al. 2018): keep this many training examples "
+        "of past tasks (shared equally) and train each new task on its examples and the "
+        "memory's as one shuffled set; 0: off"))
+    agem_memory: int = setting(0, "method", help=(
+        "--mode switch: A-GEM (Chaudhry et al. 2019): keep this many training examples of "
+        "past tasks (shared equally); a step that would raise the loss on a batch of them "
+        "is projected so that it does not; 0: off"))
+    agem_batch: int = setting(256, "method", help=(
+        "--agem-memory: memory examples each step's reference gradient is taken on (the "
+        "paper's 256)"))
+    gem_memory: int = setting(0, "method", help=(
+        "--mode switch: GEM (Lopez-Paz and Ranzato 2017): keep this many training examples of "
+        "past tasks (shared equally); each step's gradient is projected, by a quadratic "
+        "programme (quadprog), so that no past task's memory loss rises; 0: off"))
+    gem_margin: float = setting(0.5, "method", help=(
+        "--gem-memory: the memory strength gamma, a floor on every constraint's dual "
+        "variable (Hsu et al.'s --reg_coef 0.5)"))
     batch: int = setting(100, "model", "batch size")
     learning_rate: float = setting(
         0.01, "model", "learning rate (the original code's default; its blog says 0.1)")
@@ -389,22 +413,36 @@ class RunConfig:
                 or not all(math.isfinite(w) and w >= 0 for w in self.loss_weights)):
             raise UserError(f"--loss-weights needs {len(self.tasks)} non-negative numbers, one "
                             f"per task, got {' '.join(map(str, self.loss_weights))}")
-        for name in ("ewc_lambda", "l2_lambda", "si_c", "mas_lambda"):
+        for name in ("ewc_lambda", "l2_lambda", "si_c", "mas_lambda", "lwf_lambda"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise UserError(f"{flag_of(name)} must be zero (off) or positive, "
                                 f"got {getattr(self, name)!r}")
-        if not isinstance(self.replay_size, int) or self.replay_size < 0:
-            raise UserError(f"--replay-size must be zero (off) or a positive number of "
-                            f"examples, got {self.replay_size!r}")
+        for name in ("replay_size", "rehearsal_memory", "agem_memory", "gem_memory"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise UserError(f"{flag_of(name)} must be zero (off) or a positive number of "
+                                f"examples, got {getattr(self, name)!r}")
+        if not isinstance(self.agem_batch, int) or self.agem_batch <= 0:
+            raise UserError(f"--agem-batch must be a positive number, got {self.agem_batch!r}")
+        if not (math.isfinite(self.gem_margin) and self.gem_margin >= 0):
+            raise UserError(f"--gem-margin must be zero or positive, got {self.gem_margin!r}")
+        if self.agem_memory and self.gem_memory:
+            raise UserError("--agem-memory and --gem-memory both project the gradient; give one")
+        if self.replay_size and self.rehearsal_memory:
+            raise UserError("--replay-size and --rehearsal-memory are two ways to train on "
+                            "past examples; give one")
         if not isinstance(self.ewc_fisher_examples, int) or self.ewc_fisher_examples < 0:
             raise UserError(f"--ewc-fisher-examples must be 0 (all) or a positive number, "
                             f"got {self.ewc_fisher_examples!r}")
+        if not (math.isfinite(self.lwf_temperature) and self.lwf_temperature > 0):
+            raise UserError(f"--lwf-temperature must be positive, got {self.lwf_temperature!r}")
         if not (math.isfinite(self.si_damping) and self.si_damping > 0):
             raise UserError(f"--si-damping must be positive, got {self.si_damping!r}")
         if ((self.ewc_lambda or self.l2_lambda or self.si_c or self.mas_lambda
-             or self.replay_size)
+             or self.lwf_lambda or self.replay_size or self.rehearsal_memory
+             or self.agem_memory or self.gem_memory)
                 and (self.mode, self.schedule) != ("switch", "switch")):
-            raise UserError("--ewc-lambda, --l2-lambda, --si-c, --mas-lambda and --replay-size "
+            raise UserError("--ewc-lambda, --l2-lambda, --si-c, --mas-lambda, --lwf-lambda, "
+                            "--replay-size, --rehearsal-memory, --agem-memory and --gem-memory "
                             "mitigate forgetting between task periods: they need --mode switch "
                             "on the switch schedule (episodes replay by design)")
         if self.replay_size and self.replay_size < len(self.tasks):

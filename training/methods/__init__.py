@@ -6,6 +6,9 @@ so a method writes only the hooks it needs. Compiled into the training step:
   loss_term(model, inputs, labels, logits)   a term added to the batch's loss
   gradients(model, batch, step)              the step's gradient, formed its own way
                                              (at most one method of a run)
+  adjust_gradients(model, gradients, step, training_loss)
+                                             the gradient the update applies (A-GEM and
+                                             GEM project it off the memory's)
   after_update(model, loss_gradients)        after each update of the weights (with the
                                              plain loss's gradients if it asks for them)
 Between windows of steps, in Python:
@@ -24,21 +27,27 @@ Between windows of steps, in Python:
   summary(task_names), remedy                summary.json's fields; advice on divergence
 
 Ported: joint (with its loss weightings and PCGrad), alternate, ewc, replay; added on
-the seam: offline, seen-classes, l2, si and mas (each its file, its entry here, its RunConfig fields and its
-tests), whose hooks show how the methods that come next would use them:
+the seam: offline, seen-classes, l2, si, mas, lwf and rehearsal (each its file, its
+entry here, its RunConfig fields and its tests), whose hooks show how the methods that come next
+would use them:
+  offline      only the stream: every task's examples as one set (offline.py)
+  seen-classes train_logits sets the logits of classes not yet trained to -inf;
+               period_start adds the new task's classes (seen_classes.py)
   SI           after_update accumulates each weight's path integral (the plain loss's
                gradient times the update); period_end turns it into importances;
                loss_term as ewc (si.py)
   MAS          period_end measures importances as the mean absolute gradient of the
                output's squared mean on the task's examples; loss_term as ewc (mas.py)
-  online EWC   as ewc, but period_end folds the new Fisher into one running sum
-               (gamma times the old plus the new) and anchors at the latest weights
-  LwF          period_start keeps a frozen copy of the model; loss_term distils the
-               copy's outputs on the batch's inputs into the model's (its logits given)
-  A-GEM        batches adds a batch from an episodic memory filled at period_end;
-               gradients projects the batch's gradient off the memory's when they conflict
-  GEM          as A-GEM with one memory gradient per past task and a small quadratic
-               programme in gradients
+  online EWC   ewc.py with --ewc-online: period_end adds the new Fisher to one running
+               sum and anchors at the latest weights
+  rehearsal    memory_examples counts the memory in an epoch; batches mixes the
+               task's examples and the memory's into one shuffled set (rehearsal.py)
+  LwF          period_end keeps a copy of the model; loss_term distils the copy's
+               outputs on the batch's inputs into the model's (lwf.py)
+  A-GEM        period_end fills an episodic memory; adjust_gradients projects the
+               batch's gradient off a memory batch's when they conflict (agem.py)
+  GEM          as A-GEM with one memory gradient per past task and a quadratic
+               programme (quadprog) in the projection (gem.py)
   DER++        batches mixes in remembered examples with the logits they had when
                stored (state_variables hold them); loss_term matches those logits and
                labels
@@ -106,10 +115,30 @@ METHODS: dict[str, MethodEntry] = {
         "memory aware synapses (Aljundi et al. 2018): each weight held near its value at the "
         "last period's end by how much the network's output moves with it",
         lambda config: config.mas_lambda > 0, ("mas_lambda",)),
+    "lwf": MethodEntry(
+        "training.methods.lwf:LwF",
+        "learning without forgetting (Li and Hoiem 2016): the earlier tasks' answers on the "
+        "new task's images distilled from the network as the last period ended",
+        lambda config: config.lwf_lambda > 0, ("lwf_lambda", "lwf_temperature")),
     "replay": MethodEntry(
         "training.methods.replay:Replay",
         "a buffer of past tasks' training examples replayed as half of every batch",
         lambda config: config.replay_size > 0, ("replay_size",)),
+    "agem": MethodEntry(
+        "training.methods.agem:AGEM",
+        "averaged gradient episodic memory (Chaudhry et al. 2019): a step that would raise "
+        "the loss on a batch of past tasks' remembered examples is projected so it does not",
+        lambda config: config.agem_memory > 0, ("agem_memory", "agem_batch")),
+    "gem": MethodEntry(
+        "training.methods.gem:GEM",
+        "gradient episodic memory (Lopez-Paz and Ranzato 2017): each step projected, by a "
+        "quadratic programme, so that no past task's remembered examples' loss rises",
+        lambda config: config.gem_memory > 0, ("gem_memory", "gem_margin")),
+    "rehearsal": MethodEntry(
+        "training.methods.rehearsal:Rehearsal",
+        "naive rehearsal (Hsu et al. 2018): a fixed memory of past tasks' training examples, "
+        "trained on together with the new task's as one shuffled set",
+        lambda config: config.rehearsal_memory > 0, ("rehearsal_memory",)),
 }
 
 

@@ -51,6 +51,13 @@ class Method:
         None to leave it to the plain loss and its terms."""
         return None
 
+    def adjust_gradients(self, model: tf.keras.Model, gradients: list, step: tf.Tensor | None,
+                         training_loss) -> list:
+        """The gradient the update applies, given the batch's (A-GEM and GEM project it off
+        the past tasks' memory gradients); `training_loss(model, inputs, labels)` is the
+        loss the run trains on, for other examples (a memory's)."""
+        return gradients
+
     def after_update(self, model: tf.keras.Model, loss_gradients: list | None) -> None:
         """Runs inside the step after each update of the weights; `loss_gradients`: the
         plain loss's gradients of the model's trainable variables, if the method needs
@@ -104,6 +111,8 @@ class Methods:
         batch's (loss, accuracy)."""
         gradients, variables, loss, accuracy, loss_gradients = self._gradients(model, batch,
                                                                                 step)
+        for method in self.methods:
+            gradients = method.adjust_gradients(model, gradients, step, self.training_loss)
         optimizer.apply_gradients(zip(gradients, variables))
         for method in self.methods:
             method.after_update(model, loss_gradients)
@@ -132,6 +141,12 @@ class Methods:
                 loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO))
             del tape
         return gradients, variables, loss, tf.reduce_mean(correct(logits, labels)), loss_gradients
+
+    def training_loss(self, model: tf.keras.Model, inputs, labels: tf.Tensor) -> tf.Tensor:
+        """The mean cross-entropy a step trains on, for any examples: the logits as the
+        methods leave them (without the methods' loss terms)."""
+        logits = self.train_logits(model(inputs, training=True))
+        return tf.reduce_mean(cross_entropies(logits, labels))
 
     def train_logits(self, logits: tf.Tensor) -> tf.Tensor:
         """The logits as every method leaves them for the training loss."""

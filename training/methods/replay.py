@@ -39,7 +39,7 @@ class Replay(Method):
         """The period's mixed batches, from where `step` stands in the period (so that a
         resumed run draws what the uninterrupted run drew)."""
         config = run.config
-        period = step // config.task_time
+        period, start, _ = run.periods.period_at(step)
         if self._period != period:
             self._period = period
             mix = period_mix(run.periods, period, self.replay_size,
@@ -48,18 +48,14 @@ class Replay(Method):
             if self._mixed:
                 self._stream = self._stream or MixStream(run.tasks, config.batch)
                 self._stream.use(*mix, derive_seed(config.seed, "replay-batches", str(period)),
-                                 start=step - period * config.task_time)
+                                 start=step - start)
         return self._stream if self._mixed else batches
 
 
 def buffer_at(schedule: Schedule, period: int, replay_size: int, train_sizes: list[int],
               seed: int) -> dict[int, np.ndarray]:
     """The buffer when period `period` starts: task index -> indices of its kept examples."""
-    seen = []
-    for earlier in range(period):
-        index = schedule.task_index_at(earlier * schedule.task_time)
-        if index not in seen:
-            seen.append(index)
+    seen = tasks_before(period, len(schedule.tasks))
     if not seen:
         return {}
     share = replay_size // len(seen)
@@ -67,19 +63,25 @@ def buffer_at(schedule: Schedule, period: int, replay_size: int, train_sizes: li
             for index in seen}
 
 
+def tasks_before(period: int, tasks: int) -> list[int]:
+    """The indices of the tasks whose periods ended before period `period` (round robin), in
+    the order they first trained."""
+    return list(dict.fromkeys(earlier % tasks for earlier in range(period)))
+
+
 def period_mix(schedule: Schedule, period: int, replay_size: int, train_sizes: list[int],
                batch: int, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """A period's batches as (task index, example index) arrays of task_time * batch rows, a
-    batch after another; None when nothing is replayed (the first period, or only the
+    """A period's batches as (task index, example index) arrays of (its steps) * batch rows,
+    a batch after another; None when nothing is replayed (the first period, or only the
     training task in the buffer)."""
-    active = schedule.task_index_at(period * schedule.task_time)
+    active = period % len(schedule.tasks)
     buffer = {t: kept for t, kept in buffer_at(schedule, period, replay_size, train_sizes,
                                                 seed).items() if t != active}
     if not buffer:
         return None
     rng = np.random.default_rng(derive_seed(seed, "replay", str(period)))
     replayed = int(round(batch * REPLAY_FRACTION))
-    steps, own = schedule.task_time, batch - replayed
+    steps, own = schedule.lengths[active], batch - replayed
     epochs = -(-steps * own // train_sizes[active])
     own_ids = np.concatenate([rng.permutation(train_sizes[active]) for _ in range(epochs)])
     own_ids = own_ids[:steps * own].reshape(steps, own)

@@ -1,0 +1,77 @@
+"""Learning without forgetting (Li and Hoiem 2016), --lwf-lambda: while a new task trains,
+the network's answers on its images for the earlier tasks are held to those the network
+gave as the last period ended (knowledge distillation; no old example is kept)."""
+
+import tensorflow as tf
+
+from tasks.registry import TASKS
+from training.methods.base import Method
+
+
+class LwF(tf.Module, Method):
+    """Adds lambda * sum over the earlier tasks' outputs of the cross-entropy between the
+    softened answers of the network as the last period ended, softmax(old / T), and the
+    present network's, softmax(new / T), over the earlier tasks' classes (Li and Hoiem's
+    form: their lambda_o = 1 and T = 2 by default). With a head per task, each ended
+    task's head is distilled on the batch's images (the task training now excepted);
+    with one shared head, the classes of the ended tasks are."""
+
+    remedy = "lower --lwf-lambda or --learning-rate"
+
+    def __init__(self, model: tf.keras.Model, task_classes: list[tuple[int, ...]],
+                 strength: float, temperature: float, heads: int = 1):
+        super().__init__(name="lwf")
+        self.strength, self.temperature, self.heads = strength, temperature, heads
+        self.task_classes = task_classes
+        self.previous = tf.keras.models.clone_model(model)  # The network as a period ended.
+        self.previous.set_weights(model.get_weights())
+        classes = model.output_shape[-1]
+        self.ended = tf.Variable(tf.zeros([len(task_classes)]), trainable=False)
+        self.old = tf.Variable(tf.zeros([classes], tf.bool), trainable=False)  # Shared head.
+        self.active = tf.Variable(0, trainable=False)
+
+    @classmethod
+    def for_run(cls, config, model, tasks) -> "LwF":
+        return cls(model, [TASKS[task.name].classes_of(config.labels) for task in tasks],
+                   config.lwf_lambda, config.lwf_temperature,
+                   heads=len(tasks) if config.head == "per-task" else 1)
+
+    @property
+    def state_variables(self) -> list[tf.Variable]:
+        return [*self.previous.variables, self.ended, self.old, self.active]
+
+    def distillation(self, old_logits: tf.Tensor, new_logits: tf.Tensor,
+                     classes: tf.Tensor) -> tf.Tensor:
+        """The batch's mean cross-entropy from softmax(old / T) to softmax(new / T) over
+        the class indices `classes`."""
+        old = tf.gather(old_logits, classes, axis=-1) / self.temperature
+        new = tf.gather(new_logits, classes, axis=-1) / self.temperature
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
+            labels=tf.nn.softmax(old), logits=new))
+
+    def loss_term(self, model, inputs, labels, logits) -> tf.Tensor:
+        if self.heads == 1:
+            old_classes = tf.where(self.old)[:, 0]
+            term = self.distillation(self.previous(inputs, training=False), logits, old_classes)
+            return self.strength * tf.reduce_max(self.ended) * term
+        images, _ = inputs
+        weights = self.ended * (1.0 - tf.one_hot(self.active, self.heads))
+        total = tf.constant(0.0)
+        for k in range(self.heads):
+            signal = tf.one_hot(tf.fill(tf.shape(labels), k), self.heads)
+            classes = tf.constant(self.task_classes[k], tf.int64)
+            total += weights[k] * self.distillation(
+                self.previous((images, signal), training=False),
+                model((images, signal), training=True), classes)
+        return self.strength * total
+
+    def period_end(self, run, step: int) -> None:
+        ended = run.periods.task_index_at(step - 1)
+        self.previous.set_weights(run.model.get_weights())
+        self.ended.assign(tf.tensor_scatter_nd_update(self.ended, [[ended]], [1.0]))
+        classes = self.task_classes[ended]
+        self.old.assign(tf.tensor_scatter_nd_update(
+            self.old, [[c] for c in classes], [True] * len(classes)))
+
+    def period_start(self, run, step: int) -> None:
+        self.active.assign(run.periods.task_index_at(step))
