@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--json", help="also write the metrics to this JSON file")
     metrics.add_argument("--by-setting", action="store_true",
                          help="one row per setting, each metric's mean and sd over its seeds")
+    metrics.add_argument("--alone", nargs="+", metavar="RUN_DIR",
+                         help="runs of each task trained alone: the reference of forward "
+                              "transfer (alone)")
     metrics.add_argument("--tolerance", type=float, default=0.0,
                          help="a task has recovered when within this much of its accuracy "
                               "at the switch (default: %(default)s)")
@@ -57,13 +60,14 @@ def _number(value) -> str:
 
 
 def print_metrics(results: list[dict], out=None) -> None:
+    from plots.metrics import FWT_LEGEND, SUMMARISED, TITLES
+
     out = out or sys.stdout
-    print(f"{'run':40} {'avg acc':>8} {'forget':>8} {'BWT':>8} {'FWT':>8}", file=out)
+    print(f"{'run':40} " + " ".join(f"{TITLES[name]:>9}" for name in SUMMARISED), file=out)
     for r in results:
         print(f"{os.path.basename(os.path.normpath(r['run']))[:40]:40} "
-              f"{_number(r['average_accuracy']):>8} {_number(r['forgetting']):>8} "
-              f"{_number(r['backward_transfer']):>8} {_number(r['forward_transfer']):>8}",
-              file=out)
+              + " ".join(f"{_number(r[name]):>9}" for name in SUMMARISED), file=out)
+    print(FWT_LEGEND, file=out)
     for r in results:
         print(f"\n{r['run']}\naccuracy at the end of each period (rows) for each task:", file=out)
         print(f"  {'period':>6} {'trained':>8} " + " ".join(f"{t:>8}" for t in r["tasks"]),
@@ -83,17 +87,20 @@ def print_metrics(results: list[dict], out=None) -> None:
 
 def print_setting_table(rows: list[dict], out=None) -> None:
     """metrics --by-setting: a row per setting, mean (sd) over its seeds."""
+    from plots.metrics import FWT_LEGEND, SUMMARISED, TITLES
+
     out = out or sys.stdout
     width = max([len("setting")] + [len(r["setting"]) for r in rows])
     print(f"{'setting':{width}} {'seeds':>5} " + " ".join(
-        f"{title:>15}" for title in ("avg accuracy", "forgetting", "BWT", "FWT")), file=out)
+        f"{TITLES[name]:>15}" for name in SUMMARISED), file=out)
     for r in rows:
         cells = []
-        for name in ("average_accuracy", "forgetting", "backward_transfer", "forward_transfer"):
+        for name in SUMMARISED:
             mean, sd = r[name], r[f"{name}_sd"]
             spread = "" if sd is None or math.isnan(sd) else f" ({sd:.3f})"
             cells.append(f"{_number(mean) + spread:>15}")
         print(f"{r['setting']:{width}} {r['seeds']:>5} " + " ".join(cells), file=out)
+    print(FWT_LEGEND, file=out)
 
 
 def _print_episodes(episodes: dict, out) -> None:
@@ -119,13 +126,14 @@ def main(argv: list[str]) -> int:
     try:
         runs = load_runs(args.runs)
         if args.command == "metrics":
-            from plots.metrics import json_ready, run_metrics, setting_table
+            from plots.metrics import alone_accuracies, json_ready, run_metrics, setting_table
 
+            alone = alone_accuracies(load_runs(args.alone)) if args.alone else None
             if args.by_setting:
-                results = json_ready(setting_table(runs))
+                results = json_ready(setting_table(runs, alone))
                 print_setting_table(results)
             else:
-                results = [json_ready(run_metrics(run, args.tolerance)) for run in runs]
+                results = [json_ready(run_metrics(run, args.tolerance, alone)) for run in runs]
                 print_metrics(results)
             if args.json:
                 with open(args.json, "w") as f:

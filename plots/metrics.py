@@ -3,10 +3,19 @@
 acc[i, j] is the test accuracy of task j at the end of period i; trained[i] is the
 task trained in period i. With each task trained once in order (trained[i] == i,
 the default) the functions are the published ones: forgetting as Chaudhry et al.
-(2018), backward and forward transfer as Lopez-Paz and Ranzato (2017), forward
-transfer measured against each task's accuracy at step 0. When a schedule comes
-back to a task, "learned" means its last period (backward transfer) and "before
-it was learned" its first (forward transfer). A metric with no terms is NaN.
+(2018), backward transfer as Lopez-Paz and Ranzato (2017), and forward transfer in
+the three definitions of the literature, each named where it is printed:
+  init   Lopez-Paz and Ranzato (2017): a task's accuracy just before its first period
+         minus its accuracy at step 0 (the network at initialisation);
+  all    Diaz-Rodriguez et al. (2018): the mean over every period before the task's
+         first of its accuracy then, minus its accuracy at step 0;
+  alone  against a network trained on the task alone (a single-task reference, as
+         Continual World, Wolczyk et al. 2021, measures transfer; here on final
+         accuracies): a task's accuracy at the end of its first period minus the
+         reference's, which other runs give (`plots metrics --alone RUN_DIR...`).
+When a schedule comes back to a task, "learned" means its last period (backward
+transfer) and "before it was learned" its first (forward transfer). A metric with
+no terms is NaN.
 """
 
 import math
@@ -51,6 +60,31 @@ def forward_transfer(acc: np.ndarray, initial: np.ndarray,
     for i, task in enumerate(trained):
         first_period.setdefault(task, i)
     terms = [acc[i - 1, j] - initial[j] for j, i in first_period.items() if i > 0]
+    return float(np.mean(terms)) if terms else np.nan
+
+
+def forward_transfer_all(acc: np.ndarray, initial: np.ndarray,
+                         trained: Sequence[int] | None = None) -> float:
+    """Diaz-Rodriguez et al.'s: the mean over task j and every period i before j's first of
+    acc[i, j] minus j's accuracy at step 0."""
+    trained = _trained(acc, trained)
+    first_period = {}
+    for i, task in enumerate(trained):
+        first_period.setdefault(task, i)
+    terms = [acc[i, j] - initial[j] for j, first in first_period.items() for i in range(first)]
+    return float(np.mean(terms)) if terms else np.nan
+
+
+def forward_transfer_alone(acc: np.ndarray, alone: dict[int, float],
+                           trained: Sequence[int] | None = None) -> float:
+    """Against a single-task reference: the mean over tasks j with a reference `alone[j]`
+    (j's accuracy when trained alone) and a first period that is not the run's first of
+    acc[first period of j, j] - alone[j]."""
+    trained = _trained(acc, trained)
+    first_period = {}
+    for i, task in enumerate(trained):
+        first_period.setdefault(task, i)
+    terms = [acc[i, j] - alone[j] for j, i in first_period.items() if i > 0 and j in alone]
     return float(np.mean(terms)) if terms else np.nan
 
 
@@ -99,9 +133,11 @@ def switch_events(run: Run, tolerance: float = 0.0) -> list[dict]:
     return events
 
 
-def run_metrics(run: Run, tolerance: float = 0.0) -> dict:
-    """Every metric of one run, as written by `python -m plots metrics --json`. A joint or
-    alternate run has no task periods: one row (the end), and no forgetting or transfer."""
+def run_metrics(run: Run, tolerance: float = 0.0, alone: dict[str, float] | None = None) -> dict:
+    """Every metric of one run, as written by `python -m plots metrics --json`; `alone`:
+    each task's accuracy when trained alone, the single-task reference of forward
+    transfer (alone). A joint or alternate run has no task periods: one row (the end),
+    and no forgetting or transfer."""
     if not run.switching:
         final = [run.tests[-1]["test_accuracy"][task] for task in run.tasks]
         nan = float("nan")
@@ -109,7 +145,8 @@ def run_metrics(run: Run, tolerance: float = 0.0) -> dict:
                 "period_tasks": ["all"],
                 "initial_accuracy": [run.tests[0]["test_accuracy"][t] for t in run.tasks],
                 "average_accuracy": float(np.mean(final)), "forgetting": nan,
-                "backward_transfer": nan, "forward_transfer": nan, "switches": []}
+                "backward_transfer": nan, "forward_transfer": nan,
+                "forward_transfer_all": nan, "forward_transfer_alone": nan, "switches": []}
     acc, trained, initial = accuracy_matrix(run)
     return {
         "run": run.path,
@@ -121,6 +158,10 @@ def run_metrics(run: Run, tolerance: float = 0.0) -> dict:
         "forgetting": forgetting(acc, trained),
         "backward_transfer": backward_transfer(acc, trained),
         "forward_transfer": forward_transfer(acc, initial, trained),
+        "forward_transfer_all": forward_transfer_all(acc, initial, trained),
+        "forward_transfer_alone": forward_transfer_alone(
+            acc, {run.tasks.index(t): a for t, a in (alone or {}).items() if t in run.tasks},
+            trained),
         "switches": [] if run.episodic else switch_events(run, tolerance),
         **({"episodes": episode_metrics(run)} if run.episodic else {}),
     }
@@ -137,17 +178,38 @@ def json_ready(value):
     return value
 
 
-SUMMARISED = ("average_accuracy", "forgetting", "backward_transfer", "forward_transfer")
+SUMMARISED = ("average_accuracy", "forgetting", "backward_transfer", "forward_transfer",
+              "forward_transfer_all", "forward_transfer_alone")
+# The printed tables' column titles: forward transfer named by its reference.
+TITLES = {"average_accuracy": "avg acc", "forgetting": "forget", "backward_transfer": "BWT",
+          "forward_transfer": "FWT init", "forward_transfer_all": "FWT all",
+          "forward_transfer_alone": "FWT alone"}
+FWT_LEGEND = ("FWT init: before a task's first period minus at step 0 (Lopez-Paz and Ranzato "
+              "2017); FWT all: every period before it, minus at step 0 (Diaz-Rodriguez et al. "
+              "2018); FWT alone: after its first period minus the task trained alone "
+              "(--alone runs)")
 
 
-def setting_table(runs: list[Run]) -> list[dict]:
+def alone_accuracies(runs: list[Run]) -> dict[str, float]:
+    """Each task's final accuracy in single-task runs (the mean over runs of one task), the
+    reference of forward transfer (alone); runs of several tasks are an error."""
+    by_task: dict[str, list[float]] = {}
+    for run in runs:
+        if len(run.tasks) != 1:
+            raise UserError(f"--alone {run.path} trains {len(run.tasks)} tasks; give runs of "
+                            "one task each, the single-task reference")
+        by_task.setdefault(run.tasks[0], []).append(run.tests[-1]["test_accuracy"][run.tasks[0]])
+    return {task: float(np.mean(values)) for task, values in by_task.items()}
+
+
+def setting_table(runs: list[Run], alone: dict[str, float] | None = None) -> list[dict]:
     """One row per setting (runs that differ only by seed): its label (group_labels), the
     number of seeds, and the mean and standard deviation over seeds of each metric in
     SUMMARISED (NaN where the metric is undefined, as forgetting in joint training)."""
     groups = group_by_settings(runs)
     rows = []
     for group, label in zip(groups, group_labels(groups)):
-        metrics = [run_metrics(run) for run in group]
+        metrics = [run_metrics(run, alone=alone) for run in group]
         row = {"setting": label, "seeds": len(group),
                "runs": [run.path for run in group]}
         for name in SUMMARISED:

@@ -103,6 +103,16 @@ TASKS.update({f"shapes-{dimension}-{feature}": _shapes_task(dimension, feature)
               for dimension in DIMENSIONS for feature in FEATURES[dimension]})
 
 
+def class_identities(spec: TaskSpec, labels: str) -> tuple[int, ...]:
+    """What each of the task's output classes means across tasks, for answering without
+    the task given: under --labels task a split task's classes are its digits, and any
+    other task's classes are themselves; under --labels global the outputs are the
+    source's classes already."""
+    if labels == "task":
+        return spec.classes_of("global") if spec.digits else tuple(range(spec.classes))
+    return tuple(range(spec.classes))
+
+
 def known_tasks() -> str:
     """The task names, the shapes and permuted tasks by pattern: for --help and errors."""
     plain = " ".join(name for name, spec in TASKS.items()

@@ -50,10 +50,12 @@ def test_every_flag_reaches_the_config(tmp_path):
     benchmark = ["--tasks", "split-01", "split-23", "--scenario", "class", "--task-epochs", "2",
                  "--image-pad", "2", "--normalize", "0.1", "0.3", "--ewc-lambda", "1",
                  "--ewc-online", "--ewc-fisher-examples", "0", "--ewc-fisher-labels",
-                 "predicted"]
+                 "predicted", "--agem-memory", "30", "--agem-batch", "10"]
+    memories = ["--tasks", "id", "inv", "--rehearsal-memory", "50", "--gem-memory", "40",
+                "--gem-margin", "0.2", "--lwf-lambda", "1", "--lwf-temperature", "3"]
     defaults = RunConfig()
     changed = set()
-    for line in (flags, joint, mitigated, benchmark):
+    for line in (flags, joint, mitigated, benchmark, memories):
         config = config_from_args(parse_flags(["task.py", *line]))
         changed |= {f.name for f in dataclasses.fields(RunConfig)
                     if getattr(config, f.name) != getattr(defaults, f.name)}

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from plots.metrics import (accuracy_matrix, average_accuracy, backward_transfer, forgetting,
-                           forward_transfer, run_metrics, setting_table, switch_events)
+from plots.metrics import (accuracy_matrix, alone_accuracies, average_accuracy,
+                           backward_transfer, forgetting, forward_transfer,
+                           forward_transfer_all, forward_transfer_alone, run_metrics,
+                           setting_table, switch_events)
 from plots.runlog import load_run
 from tests.run_fixtures import write_run
 
@@ -31,6 +33,35 @@ def test_backward_transfer_is_final_minus_just_learned():
 def test_forward_transfer_is_before_learning_minus_step_zero():
     # Task 1 before its period: 0.1 - 0.05; task 2: 0.3 - 0.1.
     assert forward_transfer(ACC, INITIAL) == pytest.approx((0.05 + 0.2) / 2)
+
+
+def test_forward_transfer_all_averages_every_period_before_the_task_s_first():
+    # Task 1: after period 0, 0.1 - 0.05; task 2: after periods 0 and 1, 0.2 - 0.1, 0.3 - 0.1.
+    assert forward_transfer_all(ACC, INITIAL) == pytest.approx((0.05 + 0.1 + 0.2) / 3)
+
+
+def test_forward_transfer_alone_is_just_learned_minus_the_task_trained_alone():
+    # Task 1 just learned 0.8 against 0.9 alone; task 2, 0.95 against 0.9; task 0 is first.
+    alone = {0: 0.99, 1: 0.9, 2: 0.9}
+    assert forward_transfer_alone(ACC, alone) == pytest.approx((-0.1 + 0.05) / 2)
+    assert forward_transfer_alone(ACC, {1: 0.9}) == pytest.approx(-0.1)  # Only referenced ones.
+    assert np.isnan(forward_transfer_alone(ACC, {}))
+
+
+def test_metrics_name_each_forward_transfer_and_read_the_alone_runs(tmp_path, capsys):
+    from plots.__main__ import main
+
+    run = write_run(tmp_path / "pair", tasks=("id", "inv"), task_time=100, max_steps=200,
+                    accuracy=lambda j, step, active: 0.5 + 0.1 * j + step / 1000)
+    write_run(tmp_path / "alone-inv", tasks=("inv",), task_time=100, max_steps=100,
+              accuracy=lambda j, step, active: 0.9)
+    assert alone_accuracies([load_run(str(tmp_path / "alone-inv"))]) == {"inv": 0.9}
+    assert main(["metrics", run, "--alone", str(tmp_path / "alone-inv")]) == 0
+    out = capsys.readouterr().out
+    assert "FWT init" in out and "FWT all" in out and "FWT alone" in out
+    assert "Lopez-Paz and Ranzato" in out and "Diaz-Rodriguez" in out
+    metrics = run_metrics(load_run(run), alone={"inv": 0.9})
+    assert metrics["forward_transfer_alone"] == pytest.approx((0.5 + 0.1 + 0.2) - 0.9)
 
 
 def test_metrics_do_not_modify_their_input():

@@ -18,7 +18,7 @@ from tests.conftest import write_mnist_dir
 from training import RunConfig, Schedule, run_experiment, smoke_config
 from training.losses import cross_entropies
 from training.methods.base import Methods
-from training.methods.ewc import EWC, diagonal_fisher
+from training.methods.ewc import EWC, dense_stack, diagonal_fisher
 from training.methods.joint import JointTraining, project_conflicting
 from training.methods.replay import REPLAY_FRACTION, buffer_at, period_mix
 from training.steps import train_steps
@@ -159,9 +159,12 @@ def test_ewc_pulls_gradients_back_toward_the_anchor():
         [a.ravel() for a in anchors]))
 
 
+@pytest.mark.parametrize("network", [("fc:16", "fc"), ("conv:4", "fc")])
 @pytest.mark.parametrize("predicted", [False, True])
-def test_the_fisher_is_the_mean_squared_gradient_of_each_example(predicted):
-    model = _model()
+def test_the_fisher_is_the_mean_squared_gradient_of_each_example(predicted, network):
+    tf.keras.utils.set_random_seed(0)
+    model = build_model(network, input_shape=(28, 28, 3), keep_prob=1.0, seed=0)
+    assert (dense_stack(model) is not None) == (network[0] == "fc:16")  # Closed form or not.
     images, labels = _batch(4, n=5)
     chunks = [(images[:3], labels[:3]), (images[3:], labels[3:])]  # Chunks sum as one.
     fisher = diagonal_fisher(model, chunks, predicted=predicted)
@@ -337,3 +340,24 @@ def test_a_run_that_ewc_makes_diverge_names_the_lambda(data_dir, tmp_path):
                           ewc_lambda=1e12)
     with pytest.raises(RunDiverged, match="lower --ewc-lambda"):
         run_experiment(config, progress_stream=io.StringIO())
+
+
+def test_the_closed_form_fisher_of_a_dense_stack_equals_every_example_s_gradient():
+    from training.methods.ewc import _dense_squared_gradients, _squared_gradients
+
+    model = build_model(("fc:6", "fc:5", "fc"), input_shape=(28, 28, 1), num_classes=3,
+                        heads=2, keep_prob=1.0, seed=2)
+    layers = dense_stack(model)
+    assert layers is not None
+    rng = np.random.default_rng(5)
+    inputs = (tf.constant(rng.random((7, 28, 28, 1)), tf.float32),
+              tf.one_hot(rng.integers(0, 2, 7), 2))
+    labels = tf.constant(rng.integers(0, 3, 7), tf.int32)
+    keep = tf.constant([True, True, False])  # As a class-incremental run's seen classes.
+    masked = lambda logits: tf.where(keep, logits, -float("inf"))  # noqa: E731
+    for predicted in (False, True):
+        fast = _dense_squared_gradients(layers, inputs, tf.minimum(labels, 1), predicted,
+                                        masked)
+        exact = _squared_gradients(model, inputs, tf.minimum(labels, 1), predicted, masked)
+        for f, e in zip(fast, exact):
+            np.testing.assert_allclose(f.numpy(), e.numpy(), rtol=1e-4, atol=1e-7)

@@ -266,7 +266,7 @@ def test_the_table_gives_percent_mean_and_sample_sd_over_seeds():
         math.sqrt(2.0)), "seeds": 2}
     assert table["task"]["Offline"]["sd"] is None and "SGD" not in table["task"]
     text = split_mnist.format_table(table)
-    assert "20.00 ± 1.41 (2)" in text and "99.00 ± — (1)" in text
+    assert "20.00 ± 1.41 (2) | 19.72: +0.28" in text and "99.00 ± — (1) | 99.61: -0.61" in text
     json.dumps(table)  # Plain JSON: no NaN.
 
 
@@ -294,3 +294,26 @@ def test_permuted_mnist_of_ten_tasks_runs_with_every_method_that_applies(tmp_pat
         saved = json.load(open(os.path.join(run_dir, "config.json")))
         assert len(saved["period_steps"]) == 10 and summary["steps"] == sum(
             saved["period_steps"])
+
+
+def test_a_head_per_task_is_also_judged_without_the_task_given():
+    from tasks.registry import TASKS, class_identities
+    from training.steps import evaluate, task_heads
+
+    tasks = build_tasks(["split-01", "split-23"], sources={"mnist": _mnist()},
+                        input_style="grey", seed=0, task_signal=True)
+    model = build_model(("fc:8", "fc"), input_shape=(28, 28, 1), num_classes=2, heads=2,
+                        keep_prob=1.0, seed=1)
+    heads = task_heads(model, [class_identities(TASKS[t.name], "task") for t in tasks])
+    assert heads[1].numpy().tolist() == [[0, 1], [2, 3]]  # Each head's classes: its digits.
+    results = evaluate(model, tasks, heads=heads)
+    for index, task in enumerate(tasks):
+        (images, signal), labels = _all_of(task, "test")
+        every = heads[0]((images, signal)).numpy().reshape(-1, 2, 2)
+        own = every[:, index].argmax(-1)
+        assert results[task.name]["accuracy"] == pytest.approx(np.mean(own == labels.numpy()))
+        guess = every.reshape(-1, 4).argmax(-1)  # Head k, class c: the digit 2k + c.
+        truth = 2 * index + labels.numpy()
+        assert results[task.name]["accuracy_task_agnostic"] == pytest.approx(
+            np.mean(guess == truth))
+    assert task_heads(build_model(("fc:8", "fc"), input_shape=(28, 28, 1)), []) is None

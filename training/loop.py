@@ -20,7 +20,8 @@ from training.checkpoint import Checkpointer, StopRequests
 from training.methods.base import Methods
 from training.progress import Progress
 from training.run_log import RunLog, evaluation_record, mean, write_train_window
-from training.steps import evaluate, train_steps
+from tasks.registry import TASKS, class_identities
+from training.steps import evaluate, task_heads, train_steps
 
 
 class RunSchedule:
@@ -101,6 +102,9 @@ class Run:
         self.checkpointer = Checkpointer(log.run_dir, model, optimizer, schedule.streams,
                                          methods.state_variables)
         self.step, self.train_time, self.eval_time, self.resumed_from = 0, 0.0, 0.0, []
+        # A head per task: every head's logits, for the accuracy without the task given.
+        self.heads = task_heads(model, [class_identities(TASKS[task.name], config.labels)
+                                        for task in tasks])
         self.results: dict = {}
         state = {}
         if resume:
@@ -161,7 +165,7 @@ class Run:
 
     def _evaluate(self, step: int) -> None:
         tick = time.monotonic()
-        self.results = evaluate(self.model, self.tasks, self.config.test_examples)
+        self.results = evaluate(self.model, self.tasks, self.config.test_examples, self.heads)
         self.eval_time += time.monotonic() - tick
         record = evaluation_record(step, self.schedule.active(step), self.results,
                                    self.elapsed())
@@ -177,8 +181,13 @@ class Run:
 
     def _summary(self, step: int) -> dict:
         accuracy = {name: r["accuracy"] for name, r in self.results.items()}
+        agnostic = {name: r["accuracy_task_agnostic"] for name, r in self.results.items()
+                    if "accuracy_task_agnostic" in r}
         return {
             "status": "completed",
+            **({"final_test_accuracy_task_agnostic": agnostic,
+                "final_test_accuracy_task_agnostic_all": mean(list(agnostic.values()))}
+               if agnostic else {}),
             **self.schedule.summary(step),
             "steps": step,
             "final_test_accuracy": accuracy,

@@ -125,13 +125,19 @@ class RunLog:
 
 
 def evaluation_record(step: int, active: str, results: dict, wall_time: float) -> dict:
-    """A test line of metrics.jsonl, from evaluate()'s results."""
+    """A test line of metrics.jsonl, from evaluate()'s results; with a head per task, the
+    task-agnostic accuracies beside the task-aware ones (test_accuracy)."""
     accuracy = {name: r["accuracy"] for name, r in results.items()}
-    return {"step": step, "kind": "test", "active_task": active,
-            "test_accuracy": accuracy,
-            "test_accuracy_all": mean(list(accuracy.values())),
-            "test_loss": {name: r["loss"] for name, r in results.items()},
-            "wall_time": wall_time}
+    record = {"step": step, "kind": "test", "active_task": active,
+              "test_accuracy": accuracy,
+              "test_accuracy_all": mean(list(accuracy.values())),
+              "test_loss": {name: r["loss"] for name, r in results.items()}}
+    agnostic = {name: r["accuracy_task_agnostic"] for name, r in results.items()
+                if "accuracy_task_agnostic" in r}
+    if agnostic:  # A head per task: the accuracy without the task given, too.
+        record["test_accuracy_task_agnostic"] = agnostic
+        record["test_accuracy_task_agnostic_all"] = mean(list(agnostic.values()))
+    return {**record, "wall_time": wall_time}
 
 
 def mean(values: list[float]) -> float:
