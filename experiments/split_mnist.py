@@ -145,3 +145,24 @@ def format_table(table: dict) -> str:
             cells.append(text)
         lines.append(f"{method:22}" + "".join(f"{c:>{width}}" for c in cells))
     return "\n".join(lines)
+
+
+def markdown_table(table: dict) -> str:
+    """The table as markdown for docs/results.md: each scenario's mean ± sd (seeds), the
+    authors' logs' mean ± sd beside it and the difference."""
+    lines = ["| method | " + " | ".join(f"{s}-incremental: ours | their logs | diff"
+                                         for s in SCENARIOS) + " |",
+             "|---|" + "---|---|---|" * len(SCENARIOS)]
+    for method in METHODS:
+        cells = []
+        for scenario in SCENARIOS:
+            cell, logged = table[scenario].get(method), AUTHORS_LOGS[scenario].get(method)
+            ours = "—" if cell is None else (
+                f"{cell['mean']:.2f} ± {cell['sd']:.2f} ({cell['seeds']})"
+                if cell["sd"] is not None else f"{cell['mean']:.2f} ({cell['seeds']})")
+            theirs = "—" if logged is None else f"{logged[0]:.2f} ± {logged[1]:.2f}"
+            diff = ("—" if cell is None or logged is None
+                    else f"{cell['mean'] - logged[0]:+.2f}")
+            cells += [ours, theirs, diff]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -50,3 +50,16 @@ def test_the_table_shows_every_figure():
     assert "28.0 ( 19%)" in text and "18.7 ( 12%)" in text  # Each side's GFLOP/s.
     assert "200 steps, tests every 100: 50.0 s wall" in text
     assert "10.0 other (20.0%: 6.0 startup, 4.0 in the run); peak RSS 1200 MiB" in text
+
+
+def test_the_startup_share_is_the_wall_time_outside_the_runs_own(monkeypatch):
+    from benchmarks import startup
+
+    def fake_run_local(specs, workers, report, runs_per_process):
+        assert workers == 1 and len(specs) == 3 and runs_per_process == 3
+        assert {spec.config.seed for spec in specs} == {0, 1, 2}
+        return {spec.name: {"status": "completed", "seconds": 0.0} for spec in specs}
+
+    monkeypatch.setattr(startup.sweep, "run_local", fake_run_local)
+    figures = startup.measure(runs=3, epochs=1, runs_per_process=3)
+    assert figures["runs_s"] == 0.0 and figures["startup_share"] == 1.0

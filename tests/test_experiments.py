@@ -138,7 +138,7 @@ def test_a_two_run_sweep_with_two_workers_end_to_end(tmp_path, monkeypatch, caps
     out = capsys.readouterr().out
     assert "2 runs" in out and "0 already complete" in out and "2 of 2 runs complete" in out
     assert os.path.getsize(tmp_path / "log" / "tiny.png") > 1000
-    assert "optimizer=adam" in out and "avg accuracy" in out  # The table by setting.
+    assert "optimizer=adam" in out and "avg acc" in out and "FWT init" in out  # By setting.
     with open(tmp_path / "log" / "tiny-metrics.json") as f:
         assert [row["setting"] for row in json.load(f)] == ["optimizer=sgd", "optimizer=adam"]
     assert main(args) == 0  # Again: nothing left to run.

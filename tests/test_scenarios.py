@@ -317,3 +317,12 @@ def test_a_head_per_task_is_also_judged_without_the_task_given():
         assert results[task.name]["accuracy_task_agnostic"] == pytest.approx(
             np.mean(guess == truth))
     assert task_heads(build_model(("fc:8", "fc"), input_shape=(28, 28, 1)), []) is None
+
+
+def test_the_markdown_table_sets_each_cell_beside_the_authors_logs():
+    table = split_mnist.table({"domain-adam": [{"final_test_accuracy_all": 0.60},
+                                               {"final_test_accuracy_all": 0.62}]})
+    text = split_mnist.markdown_table(table)
+    row = next(line for line in text.splitlines() if line.startswith("| Adam |"))
+    assert "61.00 ± 1.41 (2) | 59.58 ± 0.59 | +1.42" in row
+    assert len(text.splitlines()) == 2 + len(split_mnist.METHODS)
