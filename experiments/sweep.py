@@ -165,7 +165,8 @@ def run_local(specs: list[RunSpec], workers: int,
               report: Callable[[RunSpec, dict], None],
               runs_per_process: int = 1) -> dict[str, dict]:
     """Runs the specs in `workers` processes, threads split among them, each process making
-    up to `runs_per_process` runs in turn before a fresh one takes the next (TensorFlow's
+    up to `runs_per_process` runs in turn (fewer when there are too few runs to give
+    every worker that many) before a fresh one takes the next (TensorFlow's
     start paid once for them; each run still seeded and logged alone); each run's
     console output goes to <run dir>.log beside it, and each is reported as it ends.
 
@@ -174,7 +175,9 @@ def run_local(specs: list[RunSpec], workers: int,
     runs, in a fresh process, its results sent back one by one through a queue.)"""
     threads = threads_per_run(workers)
     by_name = {spec.name: spec for spec in specs}
-    chunks = [specs[i:i + runs_per_process] for i in range(0, len(specs), runs_per_process)]
+    # Chunks of runs_per_process, or smaller so that every worker has one.
+    size = max(1, min(runs_per_process, -(-len(specs) // workers)))
+    chunks = [specs[i:i + size] for i in range(0, len(specs), size)]
     results = {}
 
     def take(name, result):

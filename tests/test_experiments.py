@@ -123,6 +123,14 @@ def test_a_worker_that_makes_several_runs_gives_each_the_numbers_it_would_have_a
     assert numbers(first) == numbers(again) and numbers(first) != numbers(other)
 
 
+def test_runs_are_shared_among_the_workers_when_there_are_too_few_for_whole_chunks(tmp_path):
+    specs = _tiny_specs(tmp_path, [(f"run{i}", {"seed": i}) for i in range(4)])
+    results = sweep.run_local(specs, workers=2, report=lambda s, r: None, runs_per_process=20)
+    workers = [results[f"run{i}"]["worker"] for i in range(4)]
+    # Two chunks of two, one for each worker process.
+    assert workers[0] == workers[1] != workers[2] == workers[3]
+
+
 def test_a_two_run_sweep_with_two_workers_end_to_end(tmp_path, monkeypatch, capsys):
     write_mnist_dir(tmp_path / "mnist", n_train=40, n_test=20)
     tiny = registry.Experiment(
