@@ -247,3 +247,13 @@ def test_a_run_with_plain_kernels_starts_from_the_same_network_and_learns_alike(
         assert plain[0]["test_loss"][task] == pytest.approx(fast[0]["test_loss"][task],
                                                            rel=1e-4)
         assert abs(plain[-1]["test_accuracy"][task] - fast[-1]["test_accuracy"][task]) <= 0.1
+
+
+@pytest.mark.parametrize("network", [("conv", "fc"), ("fc:8", "fc"), ("conv3:4", "fc")])
+def test_a_network_of_the_fast_layers_can_be_copied_as_lwf_keeps_it(network):
+    model = build_model(network, input_shape=(28, 28, 3), keep_prob=1.0, carried=(0, 1),
+                        seed=3)
+    copy = tf.keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    images = tf.constant(np.random.default_rng(0).random((2, 28, 28, 1)), tf.float32)
+    np.testing.assert_array_equal(copy(images).numpy(), model(images).numpy())

@@ -34,6 +34,14 @@ class CarriedConv2D(tf.keras.layers.Layer):
                                      name="bias") if self.use_bias else None)
         super().build(input_shape)
 
+    def get_config(self):
+        """What Keras needs to copy the layer (tf.keras.models.clone_model: LwF's copy)."""
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "channels": self.channels,
+                "carried": self.carried, "use_bias": self.use_bias,
+                "activation": tf.keras.activations.serialize(self.activation),
+                **_initializer_config(self._initializers)}
+
     def carried_kernel(self) -> tf.Tensor:
         if self.carried is None:
             return self.kernel
@@ -79,6 +87,13 @@ class CarriedDense(tf.keras.layers.Layer):
         self.uncarried_rows = np.setdiff1d(np.arange(pixels * channels + extra),
                                            self.carried_rows)
 
+    def get_config(self):
+        """What Keras needs to copy the layer (tf.keras.models.clone_model: LwF's copy)."""
+        return {**super().get_config(), "units": self.units, "image_shape": self.image_shape,
+                "channels": self.channels, "carried": self.carried, "extra": self.extra,
+                "activation": tf.keras.activations.serialize(self.activation),
+                **_initializer_config(self._initializers)}
+
     def build(self, input_shape):
         rows = len(self.carried_rows) + len(self.uncarried_rows)
         full = self._initializers[0]((rows, self.units))  # The full layer's initial values.
@@ -102,3 +117,9 @@ class CarriedDense(tf.keras.layers.Layer):
 
     def call(self, inputs):
         return self.activation(tf.nn.bias_add(tf.matmul(inputs, self.carried_kernel), self.bias))
+
+
+def _initializer_config(initializers) -> dict:
+    kernel, bias = initializers
+    return {"kernel_initializer": tf.keras.initializers.serialize(kernel),
+            "bias_initializer": tf.keras.initializers.serialize(bias)}

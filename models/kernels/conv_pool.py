@@ -186,6 +186,11 @@ class ConvMaxPool(CarriedConv2D):
                          kernel_initializer=kernel_initializer,
                          bias_initializer=bias_initializer, **kwargs)
 
+    def get_config(self):
+        config = super().get_config()
+        del config["use_bias"], config["activation"]  # Always a bias, then ReLU.
+        return config
+
     def call(self, inputs, training=None):
         kernel = self.carried_kernel()
         height, width = inputs.shape[1:3]
