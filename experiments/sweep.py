@@ -154,11 +154,21 @@ def threads_per_run(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
-def execute_runs(runs: list[tuple[str, dict, str, bool]], threads: int, results) -> None:
+_ENDED = None  # In a worker process: the queue its runs' results go to (_hold_queue).
+
+
+def _hold_queue(ended) -> None:
+    """A worker process's initializer: keeps the sweep's queue of ended runs."""
+    global _ENDED
+    _ENDED = ended
+
+
+def execute_runs(runs: list[tuple[str, dict, str, bool]], threads: int) -> None:
     """`execute_logged` for several runs, (name, config, log path, resume) each, one after
-    another in this worker process; each (name, result) is put on `results` as it ends."""
+    another in this worker process; each (name, result) is put on the sweep's queue as it
+    ends."""
     for name, config_json, log_path, resume in runs:
-        results.put((name, execute_logged(config_json, threads, log_path, resume)))
+        _ENDED.put((name, execute_logged(config_json, threads, log_path, resume)))
 
 
 def run_local(specs: list[RunSpec], workers: int,
@@ -166,13 +176,14 @@ def run_local(specs: list[RunSpec], workers: int,
               runs_per_process: int = 1) -> dict[str, dict]:
     """Runs the specs in `workers` processes, threads split among them, each process making
     up to `runs_per_process` runs in turn (fewer when there are too few runs to give
-    every worker that many) before a fresh one takes the next (TensorFlow's
-    start paid once for them; each run still seeded and logged alone); each run's
-    console output goes to <run dir>.log beside it, and each is reported as it ends.
+    every worker that many) before a fresh one takes the next (TensorFlow's start paid
+    once for them; each run still seeded and logged alone); each run's console output
+    goes to <run dir>.log beside it, and each is reported as it ends.
 
     (A pool whose workers exit after several tasks, max_tasks_per_child > 1, hung here
     once its first workers had exited, on Python 3.11: so each pool task is a chunk of
-    runs, in a fresh process, its results sent back one by one through a queue.)"""
+    runs, in a fresh process, its results sent back one by one through a queue that
+    the workers get as they start; no server process, so none outlives a killed sweep.)"""
     threads = threads_per_run(workers)
     by_name = {spec.name: spec for spec in specs}
     # Chunks of runs_per_process, or smaller so that every worker has one.
@@ -184,13 +195,20 @@ def run_local(specs: list[RunSpec], workers: int,
         results[name] = result
         report(by_name[name], result)
 
+    def drain():
+        while True:
+            try:
+                take(*ended.get_nowait())
+            except queue.Empty:
+                return
+
     context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager, ProcessPoolExecutor(
-            workers, mp_context=context, max_tasks_per_child=1) as pool:
-        ended = manager.Queue()
+    ended = context.Queue()
+    with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1,
+                             initializer=_hold_queue, initargs=(ended,)) as pool:
         futures = {pool.submit(execute_runs, [(spec.name, dataclasses.asdict(spec.config),
                                                f"{spec.run_dir}.log", spec.resume)
-                                              for spec in chunk], threads, ended): chunk
+                                              for spec in chunk], threads): chunk
                    for chunk in chunks}
         while futures:
             try:
@@ -199,8 +217,7 @@ def run_local(specs: list[RunSpec], workers: int,
             except queue.Empty:
                 pass
             done = [future for future in futures if future.done()]
-            while not ended.empty():  # What the done chunks put before they ended.
-                take(*ended.get())
+            drain()  # What the done chunks put before they ended.
             for future in done:
                 chunk = futures.pop(future)
                 try:
@@ -210,6 +227,7 @@ def run_local(specs: list[RunSpec], workers: int,
                         if spec.name not in results:
                             take(spec.name, {"status": "failed",
                                              "error": f"worker died: {type(e).__name__}: {e}"})
+    drain()
     return results
 
 

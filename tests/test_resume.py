@@ -149,12 +149,16 @@ def test_a_killed_run_resumes_to_the_same_log_as_an_uninterrupted_one(mnist, uni
     ["--replay-size", "40", "--ewc-lambda", "1", "--l2-lambda", "0.1", "--si-c", "1",
      "--mas-lambda", "1"],
     ["--mode", "joint", "--loss-weighting", "uncertainty", "--pcgrad"],
+    ["--lwf-lambda", "1", "--rehearsal-memory", "40", "--agem-memory", "30", "--agem-batch",
+     "8", "--ewc-lambda", "1", "--ewc-online", "--scenario", "class"],
+    ["--gem-memory", "30", "--scenario", "task"],
 ])
 def test_a_killed_run_with_mitigations_or_joint_training_resumes_to_the_same_log(mnist, tmp_path,
                                                                                  extra):
     """EWC's consolidated tasks, L2's anchor, SI's and MAS's importances, the
-    replay mix of a period under way, the joint stream and the learned loss weights all
-    come back: the resumed log is the uninterrupted one."""
+    replay mix of a period under way, the joint stream and the learned loss weights,
+    LwF's copy, a rehearsal period's set, A-GEM's and GEM's memories and the classes
+    seen all come back: the resumed log is the uninterrupted one."""
     whole = subprocess.run([sys.executable, "task.py", *_flags(mnist, tmp_path, "whole", 200),
                             *extra], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert whole.returncode == 0, whole.stderr
