@@ -25,15 +25,6 @@ from seeds import derive_seed
 from tasks.task import Task, mixed_batch
 
 
-def epoch_order(task: Task, epoch: tf.Tensor) -> tf.Tensor:
-    """Epoch `epoch`'s order of the task's training examples: a permutation of their
-    positions, a pure function of the task's seed and the epoch."""
-    seed = tf.stack([tf.constant(derive_seed(task.seed, "shuffle"), tf.int64),
-                     tf.cast(epoch, tf.int64)])
-    return tf.random.experimental.stateless_shuffle(
-        tf.range(len(task.train), dtype=tf.int64), seed=seed)
-
-
 class _EpochCache:
     """The orders of the epochs that a stream's latest batch touched, kept outside any
     checkpoint (they are recomputed from the stream's position)."""
@@ -43,22 +34,29 @@ class _EpochCache:
         self.orders = tf.Variable(tf.zeros([reach * size], tf.int64), trainable=False)
 
 
-class TaskStream(tf.Module):
-    """One task's endless training batches (see the module); `position` counts the batches
-    drawn, and is the stream's whole state."""
+class _Shuffled(tf.Module):
+    """Batches of positions 0..size-1, epoch after epoch, each epoch in its own order (a pure
+    function of `shuffle_seed` and the epoch, computed once an epoch); `position` counts
+    the batches drawn and is the whole state."""
 
-    def __init__(self, task: Task, batch_size: int):
-        super().__init__(name="task_stream")
-        self.task, self.batch_size, self.size = task, batch_size, len(task.train)
-        self.reach = 1 + -(-batch_size // self.size)  # Epochs a batch starting in one touches.
-        self.train_seed = derive_seed(task.seed, "train")
+    def __init__(self, name: str, size: int, batch_size: int, shuffle_seed: int):
+        super().__init__(name=name)
+        self.size, self.batch_size, self.shuffle_seed = size, batch_size, shuffle_seed
+        self.reach = 1 + -(-batch_size // size)  # Epochs a batch starting in one touches.
         self.position = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="position")
-        self._cache = _EpochCache(self.reach, self.size)
+        self._cache = _EpochCache(self.reach, size)
 
     def __iter__(self):
         return self
 
-    def __next__(self):
+    def epoch_order(self, epoch: tf.Tensor) -> tf.Tensor:
+        """Epoch `epoch`'s order: a permutation of the positions."""
+        seed = tf.stack([tf.constant(self.shuffle_seed, tf.int64), tf.cast(epoch, tf.int64)])
+        return tf.random.experimental.stateless_shuffle(
+            tf.range(self.size, dtype=tf.int64), seed=seed)
+
+    def _next_positions(self) -> tuple[tf.Tensor, tf.Tensor]:
+        """(the batch's number, its positions in their epochs' orders)."""
         number = self.position.assign_add(1, read_value=True) - 1
         start = number * self.batch_size
         epoch = start // self.size
@@ -66,15 +64,29 @@ class TaskStream(tf.Module):
 
         def refresh():
             cache.orders.assign(tf.concat(
-                [epoch_order(self.task, epoch + r) for r in range(self.reach)], axis=0))
+                [self.epoch_order(epoch + r) for r in range(self.reach)], axis=0))
             cache.epoch.assign(epoch)
             return tf.constant(True)
 
         refreshed = tf.cond(tf.not_equal(cache.epoch.read_value(), epoch), refresh,
                             lambda: tf.constant(False))
         with tf.control_dependencies([refreshed]):
-            positions = start - epoch * self.size + tf.range(self.batch_size, dtype=tf.int64)
-            index = tf.gather(cache.orders.read_value(), positions)
+            offsets = start - epoch * self.size + tf.range(self.batch_size, dtype=tf.int64)
+            return number, tf.gather(cache.orders.read_value(), offsets)
+
+
+class TaskStream(_Shuffled):
+    """One task's endless training batches (see the module); `position` counts the batches
+    drawn, and is the stream's whole state."""
+
+    def __init__(self, task: Task, batch_size: int):
+        super().__init__("task_stream", len(task.train), batch_size,
+                         derive_seed(task.seed, "shuffle"))
+        self.task = task
+        self.train_seed = derive_seed(task.seed, "train")
+
+    def __next__(self):
+        number, index = self._next_positions()
         seed = tf.stack([tf.constant(self.train_seed, tf.int64), number])
         return self.task.prepare(*self.task.train.take(index), seed)
 
@@ -164,40 +176,23 @@ class MixStream(tf.Module):
                            tf.stack([self.seed.read_value(), number]))
 
 
-class UnionStream(tf.Module):
+class UnionStream(_Shuffled):
     """Every task's training examples as one set, shuffled each epoch (offline training):
     as a TaskStream over the tasks' examples end to end, each example prepared by its own
     task with the seed (union seed, batch number). Its state is `position`."""
 
     def __init__(self, tasks: list[Task], batch_size: int, seed: int):
-        super().__init__(name="union_stream")
-        self.tasks, self.batch_size = tuple(tasks), batch_size
         sizes = [len(task.train) for task in tasks]
-        self.size = sum(sizes)
+        super().__init__("union_stream", sum(sizes), batch_size, derive_seed(seed, "union"))
+        self.tasks = tuple(tasks)
         self.starts = tf.constant([sum(sizes[:i]) for i in range(len(sizes))], tf.int64)
-        self.seed = derive_seed(seed, "union")
-        self.position = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="position")
-
-    def __iter__(self):
-        return self
 
     def __next__(self):
-        number = self.position.assign_add(1, read_value=True) - 1
-        rows = number * self.batch_size + tf.range(self.batch_size, dtype=tf.int64)
-        epochs, within = rows // self.size, rows % self.size
-        # Each row's example in its epoch's order (a batch may span two epochs).
-        orders = [self._order(epochs[0] + k) for k in range(2)]
-        shuffled = tf.where(epochs == epochs[0], tf.gather(orders[0], within),
-                            tf.gather(orders[1], within))
+        number, shuffled = self._next_positions()
         task_ids = tf.cast(tf.searchsorted(self.starts, shuffled, side="right") - 1, tf.int32)
         example_ids = shuffled - tf.gather(self.starts, task_ids)
         return mixed_batch(list(self.tasks), task_ids, example_ids,
-                           tf.stack([tf.constant(self.seed, tf.int64), number]))
-
-    def _order(self, epoch: tf.Tensor) -> tf.Tensor:
-        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(epoch, tf.int64)])
-        return tf.random.experimental.stateless_shuffle(
-            tf.range(self.size, dtype=tf.int64), seed=seed)
+                           tf.stack([tf.constant(self.shuffle_seed, tf.int64), number]))
 
 
 def train_stream(tasks: list[Task], mode: str, batch_size: int, seed: int = 0):
