@@ -53,14 +53,17 @@ class AGEM(tf.Module, Method):
     def _projected(self, model, gradients, step, training_loss, size):
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
         rows = tf.random.experimental.stateless_shuffle(tf.range(size), seed)[:self.batch]
+        return project_off(gradients, self.memory_gradient(model, rows, seed, training_loss))
+
+    def memory_gradient(self, model, rows: tf.Tensor, seed: tf.Tensor,
+                        training_loss) -> list[tf.Tensor]:
+        """The gradient of the training loss on the memory's examples at `rows`."""
         inputs, labels = mixed_batch(self.tasks, tf.gather(self.task_ids, rows),
                                      tf.gather(self.example_ids, rows), seed)
-        variables = model.trainable_variables
         with tf.GradientTape() as tape:
             loss = training_loss(model, inputs, labels)
-        reference = tape.gradient(loss, variables,
-                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return project_off(gradients, reference)
+        return tape.gradient(loss, model.trainable_variables,
+                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
 
 def project_off(gradients: list[tf.Tensor], reference: list[tf.Tensor]) -> list[tf.Tensor]:

@@ -7,7 +7,6 @@ import numpy as np
 import quadprog
 import tensorflow as tf
 
-from tasks.task import mixed_batch
 from training.methods.agem import AGEM
 
 EPSILON = 1e-3  # Added to the programme's diagonal, as the authors' code, so it is definite.
@@ -37,14 +36,14 @@ class GEM(AGEM):
         self.active.assign(run.periods.task_index_at(step))
 
     def adjust_gradients(self, model, gradients, step, training_loss):
-        variables = model.trainable_variables
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
         g = _flat(gradients)
         rows, constrained = [], []
         for k in range(len(self.tasks)):
             members = tf.where(tf.equal(self.task_ids, k))[:, 0]
             present = tf.logical_and(tf.size(members) > 0, tf.not_equal(self.active, k))
-            rows.append(tf.cond(present, lambda members=members: _flat(self._gradient(
-                model, variables, members, step, training_loss)), lambda: tf.zeros_like(g)))
+            rows.append(tf.cond(present, lambda members=members: _flat(self.memory_gradient(
+                model, members, seed, training_loss)), lambda: tf.zeros_like(g)))
             constrained.append(present)
         memory = tf.stack(rows)
         constrained = tf.stack(constrained)
@@ -53,14 +52,6 @@ class GEM(AGEM):
             lambda m, v, c: project_by_qp(m[c], v, self.margin), [memory, g, constrained],
             tf.float32, stateful=False), lambda: g)
         return _unflat(tf.reshape(projected, tf.shape(g)), gradients)
-
-    def _gradient(self, model, variables, members, step, training_loss):
-        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
-        inputs, labels = mixed_batch(self.tasks, tf.gather(self.task_ids, members),
-                                     tf.gather(self.example_ids, members), seed)
-        with tf.GradientTape() as tape:
-            loss = training_loss(model, inputs, labels)
-        return tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
 
 def project_by_qp(memory: np.ndarray, gradient: np.ndarray, margin: float) -> np.ndarray:
