@@ -14,6 +14,14 @@ _M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h).
 _PR_SET_PDEATHSIG = 1  # Linux prctl option (linux/prctl.h).
 
 
+def usable_cpus() -> int:
+    """The CPU cores this process may run on: its affinity (taskset, a container's or a
+    cluster's cpuset), not the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def prepare_process() -> None:
     """Quiets TensorFlow's C++ start-up lines, pools its CPU memory and caps glibc's malloc
     arenas.

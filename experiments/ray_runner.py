@@ -10,6 +10,7 @@ import os
 import tempfile
 from typing import Callable
 
+import runtime
 from errors import UserError
 from experiments.sweep import REPO_DIR, RunSpec, execute
 
@@ -43,7 +44,7 @@ def connect(address: str) -> None:
     import ray
 
     if address == "local":
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+        ray.init(num_cpus=runtime.usable_cpus(), include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"PYTHONPATH": REPO_DIR}})
     else:
         try:

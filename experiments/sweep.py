@@ -151,7 +151,7 @@ def execute_logged(config_json: dict, threads: int, log_path: str, resume: bool 
 
 
 def threads_per_run(workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // workers)
+    return max(1, runtime.usable_cpus() // workers)
 
 
 _ENDED = None  # In a worker process: the queue its runs' results go to (_hold_queue).

@@ -95,3 +95,13 @@ def test_a_ctrl_c_while_tensorflow_loads_waits_for_the_block_to_end():
                             text=True, timeout=600,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert result.stdout == "['the block ran to its end'] then the interrupt\n"
+
+
+def test_a_sweep_splits_the_cores_it_may_run_on_not_the_machines(monkeypatch):
+    from experiments.sweep import threads_per_run
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 5}, raising=False)
+    assert runtime.usable_cpus() == 2
+    assert threads_per_run(1) == 2
+    assert threads_per_run(4) == 1

@@ -2,11 +2,10 @@
 layer: on the first layer, the convolution only where the pool reads it (four parity
 planes, one matrix product of patches) and the pool an XLA loop with its own gradient."""
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
+import runtime
 from models.kernels.carried import CarriedConv2D
 
 
@@ -15,8 +14,7 @@ def _parts() -> int:
     one where a GPU runs the work."""
     if tf.config.list_logical_devices("GPU"):
         return 1
-    return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1, 8)
+    return min(runtime.usable_cpus(), 8)
 
 
 def in_parts(function, inputs: tf.Tensor) -> tf.Tensor:
