@@ -51,6 +51,8 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
         transform = getattr(transforms, spec.transform)
         if spec.seeded:
             transform = transform(np.random.default_rng(task_seed))
+        elif spec.arguments:
+            transform = transform(*spec.arguments)
         tasks.append(Task(name=name, transform=transform,
                           train=train, test=test, input_style=input_style, seed=task_seed,
                           rgb=rgb[spec.source], carried=carried,

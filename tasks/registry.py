@@ -22,6 +22,8 @@ class TaskSpec:
     # task's numpy Generator (a fixed permutation) and returns the transform.
     transform: str
     seeded: bool = False
+    # Arguments of a factory transform that is not seeded (a rotation's angle).
+    arguments: tuple = ()
     source: str = "mnist"  # Which data the task draws: "mnist", "dog" or "shapes".
     classes: int = 10
     # The task's labels for a split ("train" or "test") of its source's arrays;
@@ -78,6 +80,7 @@ TASKS: dict[str, TaskSpec] = {
 
 SPLIT_PAIRS = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
 PERMUTED_TASKS = 20  # pixperm-1 .. pixperm-20: Permuted MNIST with up to 20 tasks.
+ROTATIONS = range(360)  # rot-0 .. rot-359: Rotated MNIST, one task per whole degree.
 
 # Split MNIST (Zenke et al. 2017; Hsu et al. 2018): five tasks of two digits each.
 TASKS.update({
@@ -90,6 +93,14 @@ TASKS.update({
     f"pixperm-{k}": TaskSpec(f"MNIST with fixed permutation number {k} of all 784 pixels "
                              "(Permuted MNIST's task k)", "permute_pixels", seeded=True)
     for k in range(1, PERMUTED_TASKS + 1)})
+
+# Rotated MNIST: each task every image turned by its own fixed angle, counter-clockwise
+# about the centre, nearest pixel, zeros where the turn leaves no source (PIL's
+# Image.rotate, with which Lopez-Paz and Ranzato made theirs).
+TASKS.update({
+    f"rot-{degrees}": TaskSpec(f"MNIST turned {degrees} degrees counter-clockwise (Rotated "
+                               "MNIST)", "rotate", arguments=(degrees,))
+    for degrees in ROTATIONS})
 
 
 def _shapes_task(dimension: str, feature: str) -> TaskSpec:
@@ -116,10 +127,11 @@ def class_identities(spec: TaskSpec, labels: str) -> tuple[int, ...]:
 def known_tasks() -> str:
     """The task names, the shapes and permuted tasks by pattern: for --help and errors."""
     plain = " ".join(name for name, spec in TASKS.items()
-                     if spec.source != "shapes" and not name.startswith("pixperm-"))
+                     if spec.source != "shapes" and not name.startswith(("pixperm-", "rot-")))
     features = "; ".join(f"{dimension}: {' '.join(FEATURES[dimension])}"
                          for dimension in DIMENSIONS)
-    return (f"known: {plain}, pixperm-1 .. pixperm-{PERMUTED_TASKS}, and "
+    return (f"known: {plain}, pixperm-1 .. pixperm-{PERMUTED_TASKS}, "
+            f"rot-{ROTATIONS[0]} .. rot-{ROTATIONS[-1]} (degrees), and "
             f"shapes-DIMENSION-FEATURE ({features})")
 
 

@@ -98,3 +98,29 @@ def permute_pixels(rng: np.random.Generator, height: int = 28, width: int = 28) 
         return tf.reshape(tf.gather(flat, permutation, axis=-1), shape), labels
 
     return transform
+
+
+def rotate(degrees: float, height: int = 28, width: int = 28) -> Transform:
+    """A turn by `degrees` counter-clockwise about the image centre, as PIL's Image.rotate
+    makes it with its default resampling: each pixel takes the nearest source pixel of
+    the inverse turn, or zero where that falls outside the image (Rotated MNIST)."""
+    radians = np.deg2rad(degrees)
+    cos, sin = np.round(np.cos(radians), 15), np.round(np.sin(radians), 15)  # As PIL rounds.
+    # Pixel centres relative to the image centre, then the source point of each.
+    y, x = np.mgrid[0:height, 0:width] + 0.5
+    dy, dx = y - height / 2, x - width / 2
+    source_x = np.floor(width / 2 + cos * dx - sin * dy).astype(np.int64)
+    source_y = np.floor(height / 2 + sin * dx + cos * dy).astype(np.int64)
+    inside = (source_x >= 0) & (source_x < width) & (source_y >= 0) & (source_y < height)
+    # Index height * width is an appended zero pixel, for the sources outside.
+    source = np.where(inside, source_y * width + source_x, height * width).ravel()
+    source = tf.constant(source, tf.int32)
+
+    def transform(images, labels, seed):
+        del seed
+        shape = tf.shape(images)
+        flat = tf.reshape(images, tf.concat([shape[:-2], [height * width]], axis=0))
+        padded = tf.concat([flat, tf.zeros_like(flat[..., :1])], axis=-1)
+        return tf.reshape(tf.gather(padded, source, axis=-1), shape), labels
+
+    return transform

@@ -158,6 +158,38 @@ def test_pixperm_shuffles_all_pixels_the_same_way_for_single_images_and_batches(
     assert not np.array_equal(batch, x.numpy())
 
 
+def test_rot_90_and_180_turn_the_image_exactly_and_rot_0_keeps_it():
+    x = _images(2)
+    np.testing.assert_array_equal(_apply(T.rotate(0), x)[0], x.numpy())
+    np.testing.assert_array_equal(_apply(T.rotate(90), x)[0], np.rot90(x.numpy(), 1, axes=(1, 2)))
+    np.testing.assert_array_equal(_apply(T.rotate(180), x)[0], _apply(T.rotate_180, x)[0])
+
+
+@pytest.mark.parametrize("degrees", [7, 30, 45, 135, 300])
+def test_rot_is_pils_rotate_the_way_rotated_mnist_was_made(degrees):
+    from PIL import Image  # Matplotlib's dependency; Lopez-Paz and Ranzato turned with it.
+
+    pixels = np.random.default_rng(degrees).integers(1, 256, (28, 28), dtype=np.uint8)
+    expected = np.asarray(Image.fromarray(pixels, mode="L").rotate(degrees)) / 255.0
+    turned, _ = _apply(T.rotate(degrees), tf.constant(pixels[None] / 255.0, tf.float32))
+    # Where a pixel's source point lies on a pixel edge (at 45 and 135 degrees, whole
+    # diagonals), PIL's 16.16 fixed-point arithmetic may round it to either side.
+    radians = np.deg2rad(degrees)
+    y, x = np.mgrid[0:28, 0:28] + 0.5
+    source = np.stack([14 + np.cos(radians) * (x - 14) - np.sin(radians) * (y - 14),
+                       14 + np.sin(radians) * (x - 14) + np.cos(radians) * (y - 14)])
+    on_edge = (np.abs(source - np.round(source)) < 1e-4).any(axis=0)
+    assert on_edge.sum() < 60
+    np.testing.assert_allclose(turned[0][~on_edge], expected[~on_edge], atol=1e-6)
+    assert (turned[0] == 0).sum() > 0  # The corners the turn leaves empty.
+
+
+def test_rotated_mnist_tasks_are_named_by_their_angle():
+    assert TASKS["rot-45"].arguments == (45,) and "rot-359" in TASKS
+    with pytest.raises(UserError, match=r"rot-0 \.\. rot-359"):
+        check_task_names(["rot-360"])
+
+
 def test_transforms_run_inside_tf_data():
     dataset = tf.data.Dataset.from_tensor_slices((_images(6), _labels(6))).batch(3)
     dataset = dataset.map(lambda x, y: T.invert(x, y, SEED))
