@@ -19,6 +19,9 @@ from errors import OneLineErrors, UserError  # noqa: E402
 
 # Settings given to every run of a sweep as they are: where the data is, and the device.
 PASSED_SETTINGS = ("data_dir", "data_dog_dir", "tfds_dir", "cache_dir", "dog_source", "gpu")
+# Settings given on the command line that replace the grid's own: how often and on how many
+# test images every run is evaluated, to fit a sweep to a machine (config.json keeps them).
+EVALUATION_SETTINGS = ("test_frequency", "test_examples")
 
 
 class _OneLineErrorParser(OneLineErrors, argparse.ArgumentParser):
@@ -58,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "data is given, else mnist); cpu or paper sizes for paper-shapes "
                           "(default: cpu)")
     add_setting_flags(run, PASSED_SETTINGS, "for every run")
+    add_setting_flags(run, EVALUATION_SETTINGS, "for every run, in place of the grid's own")
     return parser
 
 
@@ -95,6 +99,7 @@ def run(args) -> int:
 
     experiment = get_experiment(args.name)
     overrides = {key: getattr(args, key) for key in PASSED_SETTINGS if key in args}
+    replacements = {key: getattr(args, key) for key in EVALUATION_SETTINGS if key in args}
     has_dogs = bool(overrides.get("data_dog_dir")) or overrides.get("dog_source") == "tfds"
     form = args.form or ("dog" if has_dogs and "dog" in experiment.forms else "mnist")
     if form not in experiment.forms:
@@ -106,7 +111,7 @@ def run(args) -> int:
     log_dir = args.log_dir or os.path.join(
         "runs", f"{args.name}-{form}" + ("-quick" if args.quick else ""))
     specs = sweep.expand(experiment, form, seeds=args.seeds, log_dir=log_dir,
-                         is_quick=args.quick, overrides=overrides)
+                         is_quick=args.quick, overrides=overrides, replacements=replacements)
     chosen = sweep.matching(specs, args.only) if args.only else specs
     done, todo = sweep.pending(chosen, can_resume=not args.ray_address)
     where = f"Ray at {args.ray_address}" if args.ray_address else f"{args.workers} local workers"

@@ -51,8 +51,9 @@ def _label(point: dict, keys: list[str]) -> str:
 
 
 def expand(experiment: Experiment, form: str, *, seeds: int, log_dir: str, is_quick: bool,
-           overrides: dict | None = None) -> list[RunSpec]:
-    """Every (setting, seed) of the experiment as a RunSpec, settings varying slowest."""
+           overrides: dict | None = None, replacements: dict | None = None) -> list[RunSpec]:
+    """Every (setting, seed) of the experiment as a RunSpec, settings varying slowest;
+    `overrides` set what a point leaves unset, `replacements` replace its own."""
     if form not in experiment.forms:
         raise UserError(f"this experiment has no {form} form; it has: {', '.join(experiment.forms)}")
     if seeds < 1:
@@ -73,7 +74,7 @@ def expand(experiment: Experiment, form: str, *, seeds: int, log_dir: str, is_qu
         label = point.get("name") or f"{i:0{width}d}-{_label(point, keys)}"
         for seed in range(seeds):
             name = f"{label}-s{seed}"
-            config = RunConfig(**{**(overrides or {}), **settings,
+            config = RunConfig(**{**(overrides or {}), **settings, **(replacements or {}),
                                   "seed": settings.get("seed", 0) * seeds + seed,
                                   "log_dir": log_dir, "run_name": name})
             specs.append(RunSpec(name, config, point=label))

@@ -47,6 +47,21 @@ def test_every_experiment_expands_in_each_form_and_quick_shrinks_it(tmp_path):
     assert times[0] == 2000 and times[-1] == 20 * 2000
 
 
+def test_evaluation_flags_replace_the_grids_own_and_data_flags_fill_in(tmp_path):
+    from experiments.__main__ import EVALUATION_SETTINGS, build_parser
+
+    args = build_parser().parse_args(["run", "mitigation", "--quick", "--test-examples", "200",
+                                      "--test-frequency", "50"])
+    replacements = {key: getattr(args, key) for key in EVALUATION_SETTINGS if key in args}
+    assert replacements == {"test_examples": 200, "test_frequency": 50}
+    specs = sweep.expand(registry.get_experiment("mitigation"), "mnist", seeds=1,
+                         log_dir=str(tmp_path), is_quick=True, overrides={"data_dir": "d"},
+                         replacements=replacements)
+    assert {(s.config.test_examples, s.config.test_frequency, s.config.data_dir)
+            for s in specs} == {(200, 50, "d")}
+    assert "test_frequency" not in build_parser().parse_args(["run", "mitigation"])
+
+
 def test_unknown_experiment_and_form_are_errors(tmp_path):
     with pytest.raises(UserError, match="unknown experiment 'nope'; known: baseline-mnist"):
         registry.get_experiment("nope")
