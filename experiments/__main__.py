@@ -1,6 +1,8 @@
-"""Runs a named experiment over seeds, locally or on a Ray cluster, and draws its chart.
+"""Runs a named experiment over seeds, locally or on a Ray cluster, and draws its chart;
+makes the results report from the committed run logs.
 
     python -m experiments list
+    python -m experiments report
     python -m experiments run optimizer --quick --seeds 2 --workers 2
     python -m experiments run switching --data-dog-dir DIR --ray-address local
 """
@@ -36,6 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True,
                                      parser_class=_OneLineErrorParser)
     commands.add_parser("list", help="the experiments, their forms and grid sizes")
+    report = commands.add_parser(
+        "report", help="make docs/results.md again from the run logs under results/, and "
+                       "draw its charts")
+    report.add_argument("--results", default="results",
+                        help="the folder of run logs (default: results)")
+    report.add_argument("--out", default=os.path.join("docs", "results.md"),
+                        help="the report (default: docs/results.md)")
+    report.add_argument("--no-charts", action="store_true",
+                        help="write the text only; the charts stay as they are")
+    report.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if --out is not what the logs give")
     run = commands.add_parser("run", help="run an experiment's grid over seeds, then chart it")
     run.add_argument("name", help="an experiment (see `list`)")
     run.add_argument("--seeds", type=int, default=1, help="seeds per setting (default: 1)")
@@ -147,6 +160,27 @@ def run(args) -> int:
     return 1 if failed else 0
 
 
+def report(args) -> int:
+    runtime.import_tensorflow()  # The original's logs are read with it: without its lines.
+    from experiments import report as results_report
+
+    if not os.path.isdir(args.results):
+        raise UserError(f"{args.results} is not a folder of run logs")
+    if args.check:
+        text, _ = results_report.build(args.results, os.path.dirname(os.path.abspath(args.out)))
+        try:
+            with open(args.out) as f:
+                same = f.read() == text
+        except OSError:
+            same = False
+        print(f"{args.out} is {'' if same else 'not '}what the logs in {args.results} give")
+        return 0 if same else 1
+    charts = results_report.write(args.results, args.out, draw=not args.no_charts)
+    print(f"report: {args.out}" + ("" if args.no_charts else
+                                    f"; charts: {', '.join(charts) or 'none'}"))
+    return 0
+
+
 def _result_table(experiment, specs: list, out: str) -> None:
     """The experiment's own table of its complete runs: printed, and written as JSON."""
     import json
@@ -191,6 +225,8 @@ def main(argv: list[str]) -> int:
         if args.command == "list":
             list_experiments()
             return 0
+        if args.command == "report":
+            return report(args)
         return run(args)
     except UserError as e:
         sys.exit(f"python -m experiments: error: {e}")

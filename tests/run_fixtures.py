@@ -8,9 +8,10 @@ import tensorflow as tf
 
 
 def write_run(path, *, tasks=("id", "inv"), task_time=100, max_steps=400, test_frequency=50,
-              seed=0, accuracy=None, **settings) -> str:
+              seed=0, accuracy=None, train_accuracy=None, **settings) -> str:
     """A run directory whose accuracies follow `accuracy(task_index, step, active_index)`
-    (default: a task rises while trained and decays otherwise)."""
+    (default: a task rises while trained and decays otherwise), and its training
+    accuracy `train_accuracy(step)` (default: the active task's level)."""
     rng = np.random.default_rng(seed)
     os.makedirs(path)
     config = {"tasks": list(tasks), "task_time": task_time, "max_steps": max_steps,
@@ -36,7 +37,9 @@ def write_run(path, *, tasks=("id", "inv"), task_time=100, max_steps=400, test_f
             level[others] -= (level[others] - 0.1) * 0.005
             if (step + 1) % 10 == 0:
                 lines.append({"step": step, "kind": "train", "active_task": tasks[active],
-                              "train_accuracy": float(level[active]), "loss": 1.0, "steps": 10})
+                              "train_accuracy": float(train_accuracy(step) if train_accuracy
+                                                      else level[active]),
+                              "loss": 1.0, "steps": 10})
     with open(os.path.join(path, "metrics.jsonl"), "w") as f:
         f.writelines(json.dumps(line) + "\n" for line in lines)
     return str(path)

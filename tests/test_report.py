@@ -1,0 +1,90 @@
+"""The results report: made again from the committed logs, and its verdicts' rules."""
+
+import json
+import os
+
+import pytest
+
+from experiments import report
+from experiments.__main__ import main
+from tests.run_fixtures import write_run
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, "results")
+REPORT = os.path.join(REPO, "docs", "results.md")
+
+
+def test_the_committed_report_is_what_the_committed_logs_give():
+    text, charts = report.build(RESULTS, os.path.dirname(REPORT))
+    with open(REPORT) as f:
+        assert f.read() == text, "run `python -m experiments report` and commit docs/results.md"
+    for path, _ in charts:
+        assert os.path.isfile(path), f"{path}: run `python -m experiments report`"
+
+
+def test_report_check_says_whether_the_file_is_what_the_logs_give(tmp_path, capsys):
+    out = tmp_path / "results.md"
+    out.write_text("edited by hand\n")
+    assert main(["report", "--results", RESULTS, "--out", str(out), "--check"]) == 1
+    assert main(["report", "--results", RESULTS, "--out", str(out), "--no-charts"]) == 0
+    assert main(["report", "--results", RESULTS, "--out", str(out), "--check"]) == 0
+    assert "is what the logs" in capsys.readouterr().out
+
+
+def test_a_blog_figure_agrees_within_its_rounding_and_two_seed_sds():
+    assert report._blog_agreement(report.Measure([0.960, 0.962, 0.958]), 96.0)[0]
+    agrees, difference, tolerance = report._blog_agreement(
+        report.Measure([0.984, 0.985, 0.986]), 97.0)
+    assert not agrees and difference == pytest.approx(1.5) and tolerance == pytest.approx(0.7)
+    assert [report._verdict(p) for p in ([True, True], [True, False], [False])] == [
+        report.REPRODUCED, report.PARTLY, report.NOT_REPRODUCED]
+
+
+def _complete(path):
+    with open(os.path.join(path, "summary.json"), "w") as f:
+        json.dump({"status": "completed"}, f)
+
+
+def _switching_results(root, shrinking: bool, alone_id: float):
+    """Synthetic logs of claim 3: three seeds switching id and inv every 2,000 steps, and
+    each task alone. The task left loses `drop` of its accuracy over the next period, the
+    same drop at every switchover or a smaller one each time."""
+    def switching(task, step, active):
+        if task == active:
+            return 0.97
+        period = step // 2000
+        drop = 0.3 / (max(period, 1) if shrinking else 1)
+        return 0.97 - drop * (step % 2000) / 2000
+
+    for seed in range(3):
+        _complete(write_run(os.path.join(root, "switching", f"00-tt-s{seed}"),
+                            task_time=2000, max_steps=30000, test_frequency=500, seed=seed,
+                            accuracy=switching, train_accuracy=lambda step: 0.99))
+        for task, folder, level in (("id", "baseline-mnist", alone_id),
+                                    ("inv", "baseline-inv", 0.96)):
+            _complete(write_run(os.path.join(root, folder, f"00-run-s{seed}"), tasks=(task,),
+                                task_time=24000, max_steps=24000, test_frequency=500,
+                                seed=seed, accuracy=lambda j, step, a, level=level: level))
+
+
+def test_switching_claim_holds_when_forgetting_shrinks_and_ends_near_alone(tmp_path):
+    _switching_results(tmp_path, shrinking=True, alone_id=0.975)
+    [section] = report.claim_switching(str(tmp_path), str(tmp_path))
+    assert section.verdict == report.REPRODUCED
+    assert "| id | 22.5 | 7.5 | 4.5 | 3.2 | 2.5 | 2.0 | 1.7 |" in section.body
+    assert "| inv | 11.3 | 5.6 | 3.7 | 2.8 | 2.2 | 1.9 | — |" in section.body
+
+
+def test_switching_claim_is_partly_reproduced_when_forgetting_does_not_shrink(tmp_path):
+    _switching_results(tmp_path, shrinking=False, alone_id=0.99)
+    [section] = report.claim_switching(str(tmp_path), str(tmp_path))
+    assert section.verdict == report.PARTLY
+    assert "forgetting shrinks (each task's last drop below its first): no" in section.body
+    assert "near or above alone (within 1 point or 2 s.e.): no" in section.body
+    assert "training accuracy near 100% in every period (at least 95%): yes" in section.body
+
+
+def test_a_claim_without_its_runs_is_not_measured_yet(tmp_path):
+    [section] = report.claim_switching(str(tmp_path), str(tmp_path))
+    assert section.verdict == report.NOT_MEASURED
+    assert "experiments run switching" in section.body
