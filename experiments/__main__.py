@@ -81,10 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
 def list_experiments() -> None:
     from experiments.registry import EXPERIMENTS
 
-    print(f"{'experiment':16} {'forms':10} {'runs':>7}  {'chart':14} description")
+    width = max(map(len, EXPERIMENTS))
+    print(f"{'experiment':{width}} {'forms':10} {'runs':>7}  {'chart':14} description")
     for name, experiment in EXPERIMENTS.items():
         sizes = "/".join(str(len(experiment.points(form))) for form in experiment.forms)
-        print(f"{name:16} {'/'.join(experiment.forms):10} {sizes:>7}  "
+        print(f"{name:{width}} {'/'.join(experiment.forms):10} {sizes:>7}  "
               f"{experiment.chart or 'table':14} "
               f"{experiment.description}")
     print("\nruns: settings per form (times --seeds); --quick shrinks each run a hundredfold "

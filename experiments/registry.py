@@ -120,6 +120,12 @@ EXPERIMENTS: dict[str, Experiment] = {
                               "scripts set it", None, split_mnist.points, forms=("mnist",),
                               quick_points=split_mnist.quick_points, table=split_mnist.table,
                               format_table=split_mnist.format_table, runs_per_process=20),
+    "split-mnist-lr-drop": Experiment(
+        "split-mnist's cells that the authors' logs ran with the learning rate dropped to a "
+        "tenth after the first epoch, run with that drop", None,
+        split_mnist.logs_rate_points, forms=("mnist",),
+        quick_points=split_mnist.logs_rate_quick_points, table=split_mnist.logs_rate_table,
+        format_table=split_mnist.format_table, runs_per_process=20),
 }
 
 

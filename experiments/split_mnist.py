@@ -11,6 +11,8 @@ and the conversion said here (EWC: this tool's penalty carries lambda / 2, their
 lambda, so lambda here is twice theirs).
 """
 
+import functools
+import math
 import statistics
 
 SCENARIOS = ("task", "domain", "class")
@@ -105,20 +107,48 @@ def points(form: str) -> list[dict]:
             for settings in [by_scenario[scenario]]]
 
 
+# The authors' logs' learning rate: a tenth of it from the second epoch of the first task
+# on. That task, digits 0 and 1, has 5,923 + 6,742 = 12,665 of MNIST's training images.
+FIRST_TASK_EXAMPLES = 12665
+LOGS_DROP_STEP = math.ceil(FIRST_TASK_EXAMPLES / COMMON["batch"])
+# The logs that ran with the drop: every one but SI's (which kept the rate) and offline
+# training's (one task of all the data, whose first epoch is another length).
+DROPPED_IN_LOGS = {scenario: [m for m in AUTHORS_LOGS[scenario] if m not in ("SI", "Offline")]
+                   for scenario in SCENARIOS}
+
+
+def logs_rate_points(form: str) -> list[dict]:
+    """The cells the authors' logs ran with the dropped rate, run with it too: the test of
+    whether the drop explains where our table and their logs differ."""
+    return [dict(point, learning_rate_drops=(LOGS_DROP_STEP,), name=f"{point['name']}-lr-drop")
+            for point in points(form) for scenario, method in [_cell(point["name"])]
+            if method in DROPPED_IN_LOGS[scenario]]
+
+
+def logs_rate_quick_points(form: str) -> list[dict]:
+    return [dict(point, task_epochs=1, test_examples=500) for point in logs_rate_points(form)]
+
+
+def _cell(name: str) -> tuple[str, str]:
+    """(scenario, method) of a point's name."""
+    scenario, slug = name.split("-", 1)
+    return scenario, next(m for m in METHODS if _slug(m) == slug)
+
+
 def quick_points(form: str) -> list[dict]:
     """The grid with one epoch a task, evaluated on 500 test images a task."""
     return [dict(point, task_epochs=1, test_examples=500) for point in points(form)]
 
 
-def table(summaries: dict[str, list[dict]]) -> dict:
+def table(summaries: dict[str, list[dict]], suffix: str = "") -> dict:
     """{scenario: {method: {"mean", "sd", "seeds"}}}, accuracies in percent: the average
     over the five tasks after the last, mean and sample sd over seeds (None for one seed;
     the authors' logs give numpy's population sd, sqrt(9/10) of it for ten); `summaries` maps
-    a point's name (scenario-method) to its seeds' summary.json contents."""
+    a point's name (scenario-method, and `suffix`) to its seeds' summary.json contents."""
     result = {scenario: {} for scenario in SCENARIOS}
     for scenario in SCENARIOS:
         for method in METHODS:
-            runs = summaries.get(f"{scenario}-{_slug(method)}", [])
+            runs = summaries.get(f"{scenario}-{_slug(method)}{suffix}", [])
             values = [100 * run["final_test_accuracy_all"] for run in runs]
             if values:
                 result[scenario][method] = {
@@ -166,3 +196,6 @@ def markdown_table(table: dict) -> str:
             cells += [ours, theirs, diff]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+logs_rate_table = functools.partial(table, suffix="-lr-drop")

@@ -257,6 +257,24 @@ def test_the_split_mnist_grid_holds_every_method_in_every_scenario_as_the_script
         RunConfig(**{k: v for k, v in point.items() if k != "name"})  # Every one is valid.
 
 
+def test_the_logs_rate_grid_drops_the_rate_after_the_first_tasks_first_epoch():
+    from data import load_mnist
+
+    digits = load_mnist(train="all").train_labels
+    first_task = int(np.isin(digits, (0, 1)).sum())  # split-01, the first task.
+    assert split_mnist.TASKS[0] == "split-01"
+    assert split_mnist.LOGS_DROP_STEP == math.ceil(first_task / 128)
+    points = {p["name"]: p for p in split_mnist.logs_rate_points("mnist")}
+    assert points["domain-sgd-lr-drop"]["learning_rate_drops"] == (split_mnist.LOGS_DROP_STEP,)
+    assert "domain-si-lr-drop" not in points and "task-offline-lr-drop" not in points
+    assert set(points) == {f"{s}-{m.lower().replace(' ', '-')}-lr-drop"
+                           for s in split_mnist.SCENARIOS for m in split_mnist.AUTHORS_LOGS[s]
+                           if m not in ("SI", "Offline")}
+    table = split_mnist.logs_rate_table({"domain-sgd-lr-drop": [
+        {"final_test_accuracy_all": 0.7}], "domain-sgd": [{"final_test_accuracy_all": 0.6}]})
+    assert table["domain"] == {"SGD": {"mean": pytest.approx(70.0), "sd": None, "seeds": 1}}
+
+
 def test_the_table_gives_percent_mean_and_sample_sd_over_seeds():
     summaries = {"class-adam": [{"final_test_accuracy_all": 0.19},
                                 {"final_test_accuracy_all": 0.21}],

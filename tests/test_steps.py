@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from models import build_model
-from training.steps import SGD, train_steps
+from training.steps import SGD, make_optimizer, train_steps
 
 
 @pytest.mark.parametrize("network,momentum", [(("fc", "fc"), 0.0), (("conv:4", "fc"), 0.0),
@@ -27,3 +27,17 @@ def test_the_fused_sgd_moves_the_weights_exactly_as_keras_sgd(network, momentum)
         np.testing.assert_array_equal(fused, keras)
         assert not np.array_equal(fused, initial)
 
+
+
+@pytest.mark.parametrize("name,fused", [("sgd", True), ("sgd", False), ("adam", True)])
+def test_the_learning_rate_drops_from_each_given_step_on(name, fused):
+    optimizer = make_optimizer(name, 1.0, fused=fused, drops=(2, 4), drop=0.1)
+    variable = tf.Variable(0.0)
+    optimizer.build([variable])
+    rates = []
+    for _ in range(6):
+        rates.append(float(optimizer.learning_rate))
+        optimizer.apply_gradients([(tf.constant(-1.0), variable)])
+    np.testing.assert_allclose(rates, [1.0, 1.0, 0.1, 0.1, 0.01, 0.01], rtol=1e-6)
+    if name == "sgd":  # Each step moved the weight by the rate of its own step.
+        assert float(variable.numpy()) == pytest.approx(sum(rates), rel=1e-6)

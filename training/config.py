@@ -193,6 +193,12 @@ class RunConfig:
     batch: int = setting(100, "model", "batch size")
     learning_rate: float = setting(
         0.01, "model", "learning rate (the original code's default; its blog says 0.1)")
+    learning_rate_drops: tuple[int, ...] = setting(
+        (), "model", "steps from which the learning rate is multiplied by "
+                     "--learning-rate-drop, each time (PyTorch's MultiStepLR, in steps)",
+        nargs="+", metavar="STEP", shown="none")
+    learning_rate_drop: float = setting(
+        0.1, "model", "--learning-rate-drops: the factor at each of those steps")
     dropout: float = setting(
         0.9, "model", "KEEP probability of dropout after each conv layer, as the original; "
                       "1 disables dropout")
@@ -324,6 +330,7 @@ class RunConfig:
             object.__setattr__(self, "loss_weights", tuple(float(w) for w in self.loss_weights))
         if self.normalize is not None:
             object.__setattr__(self, "normalize", tuple(float(x) for x in self.normalize))
+        object.__setattr__(self, "learning_rate_drops", tuple(self.learning_rate_drops))
         for field in dataclasses.fields(self):
             allowed = field.metadata.get("choices")
             if allowed is not None and getattr(self, field.name) not in allowed:
@@ -354,6 +361,13 @@ class RunConfig:
                             "small to draw objects; use at least 16 16")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise UserError(f"--learning-rate must be positive, got {self.learning_rate!r}")
+        drops = self.learning_rate_drops
+        if any(not isinstance(s, int) or s < 1 for s in drops) or list(drops) != sorted(set(drops)):
+            raise UserError(f"--learning-rate-drops takes increasing steps from 1, got "
+                            f"{' '.join(map(str, drops))}")
+        if not (math.isfinite(self.learning_rate_drop) and self.learning_rate_drop > 0):
+            raise UserError(f"--learning-rate-drop must be positive, got "
+                            f"{self.learning_rate_drop!r}")
         if not 0.0 < self.dropout <= 1.0:
             raise UserError(
                 f"--dropout is a keep probability in (0, 1], got {self.dropout!r} "

@@ -211,7 +211,8 @@ def _model_and_optimizer(config: RunConfig, tasks: list[Task]):
                         carried=tasks[0].carried, kernels=config.kernels)
     methods = build_methods(config, model, tasks)
     optimizer = make_optimizer(config.optimizer, config.learning_rate,
-                               fused=config.kernels == "fast")
+                               fused=config.kernels == "fast", drops=config.learning_rate_drops,
+                               drop=config.learning_rate_drop)
     optimizer.build(model.trainable_variables + methods.trained_variables)
     return model, optimizer, methods
 

@@ -29,10 +29,18 @@ class SGD(tf.keras.optimizers.SGD):
             delta=tf.cast(gradient, variable.dtype))
 
 
-def make_optimizer(name: str, learning_rate: float,
-                   fused: bool = True) -> tf.keras.optimizers.Optimizer:
+def make_optimizer(name: str, learning_rate: float, fused: bool = True,
+                   drops: tuple[int, ...] = (), drop: float = 0.1
+                   ) -> tf.keras.optimizers.Optimizer:
     """The optimizers the original offered (sgd, adam), with TF1's Adam epsilon, and three more;
-    plain SGD's update one fused kernel unless `fused` is off."""
+    plain SGD's update one fused kernel unless `fused` is off. With `drops`, the rate is
+    multiplied by `drop` from each of those steps on (the step numbered from 0 that the
+    optimizer's iteration count has reached)."""
+    if drops:
+        # Keras's piecewise schedule takes value k while iterations <= boundary k.
+        learning_rate = tf.keras.optimizers.schedules.PiecewiseConstantDecay(
+            [step - 1 for step in drops],
+            [learning_rate * drop ** k for k in range(len(drops) + 1)])
     if name == "sgd":
         return SGD(learning_rate) if fused else tf.keras.optimizers.SGD(learning_rate)
     if name == "momentum":
