@@ -13,7 +13,10 @@ import io
 import math
 import os
 import statistics
+import warnings
 from typing import Callable
+
+import numpy as np
 
 from rundir import is_complete, read_summary
 
@@ -33,6 +36,7 @@ class Section:
     body: str
     claim: str | None = None
     verdict: str | None = None
+    source: str = "the blog"  # Whose claim.
     charts: list[tuple[str, Callable]] = dataclasses.field(default_factory=list)
 
 
@@ -190,7 +194,7 @@ def claim_mnist_alone(results: str, report_dir: str) -> list[Section]:
                  "blog's figures are one unseeded run's chart read to the whole percent, "
                  "and its code skipped training on every hundredth step (its test steps).")
     return [Section("1. MNIST alone", body, claim, verdict,
-                    [(chart, lambda: _draw("tasks", paths))])]
+                    charts=[(chart, lambda: _draw("tasks", paths))])]
 
 
 def claim_dogs_alone(results: str, report_dir: str) -> list[Section]:
@@ -297,7 +301,7 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
             + "\n".join(f"- {text}: {'yes' if ok else 'no'}" for text, ok in parts.items())
             + f"\n\n![switching against alone]({_rel(chart, report_dir)})")
     return [Section(title, body, claim, verdict,
-                    [(chart, lambda: _draw("versus-single",
+                    charts=[(chart, lambda: _draw("versus-single",
                                            switch_paths + alone["id"] + alone["inv"]))])]
 
 
@@ -330,6 +334,113 @@ def _not_measured(title: str, claim: str, command: str) -> Section:
 
 def pending_claims(results: str, report_dir: str) -> list[Section]:
     return [_not_measured(title, claim, command) for title, claim, command in PENDING_CLAIMS]
+
+
+# --- The ten-task paper ------------------------------------------------------------------
+
+BOOTSTRAP = 2000  # Resamples of the replications for each confidence interval.
+
+
+def _log_slope(x: np.ndarray, y: np.ndarray, log_y: bool) -> float:
+    """The least-squares slope of y (or log y) against log x, over the finite points."""
+    keep = np.isfinite(y) & (y > 0 if log_y else True)
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]) if log_y else y[keep], 1)[0])
+
+
+def _curve(matrices: np.ndarray, log_y: bool) -> np.ndarray:
+    """Each column's mean over every replication and row (the geometric mean for log_y),
+    ignoring NaN: the points of a Figure 2 panel."""
+    values = np.log(matrices) if log_y else matrices
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # A column of NaN only: its mean NaN.
+        mean = np.nanmean(values.transpose(2, 0, 1).reshape(matrices.shape[2], -1), axis=1)
+    return np.exp(mean) if log_y else mean
+
+
+def _slope_with_interval(matrices: np.ndarray, log_y: bool,
+                         first: int = 1) -> tuple[float, float, float]:
+    """The slope of a panel's curve against log x (x = first, first + 1, ... by column: the
+    exponent of a power law when log_y), and its 95% interval by resampling the
+    replications (a fixed seed)."""
+    x = np.arange(first, first + matrices.shape[2], dtype=float)
+    slope = _log_slope(x, _curve(matrices, log_y), log_y)
+    rng = np.random.default_rng(0)
+    draws = [_log_slope(x, _curve(matrices[rng.integers(0, len(matrices), len(matrices))],
+                                  log_y), log_y) for _ in range(BOOTSTRAP)]
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return slope, float(low), float(high)
+
+
+def paper(results: str, report_dir: str) -> list[Section]:
+    from plots.episodes import (accuracy_after, by_times_trained, default_budget,
+                                trials_to_criterion)
+
+    title = "8. The ten-task paper (its Figure 2)"
+    claim = ("Trials to criterion for a new task fall as episodes go on; retraining an old "
+             "task needs fewer trials each time it is trained; both roughly power laws; "
+             "accuracy after a fixed number of trials rises with times trained and with "
+             "episode.")
+    paths = _runs(results, "paper-shapes/*-b*-r*-s*")
+    command = (".venv/bin/python -m experiments run paper-shapes --only 'colour-b0-*' "
+               "--log-dir results/paper-shapes")
+    if not paths:
+        return [Section(title, "Not run at scale yet. The experiment that tests it, one "
+                               f"Latin square of the colour tasks:\n\n```sh\n{command}\n```",
+                        claim, NOT_MEASURED, "the paper")]
+    runs = _load(paths)
+    n = len(runs[0].tasks)
+    blocks = {}
+    for path in paths:
+        dimension, block, _ = os.path.basename(path).split("-", 2)
+        blocks.setdefault((dimension, block), []).append(path)
+    trials = np.array([trials_to_criterion(run)[:n, :n] for run in runs])
+    # New tasks: task j in episode j, by episode. Old tasks: trained for the k-th time, k >= 2.
+    new = np.array([np.diag(m) for m in trials])[:, None, :]
+    old = np.array([by_times_trained(m)[:, 1:] for m in trials])
+    budget = min(default_budget(run) for run in runs)
+    after = np.array([accuracy_after(run, budget)[:n, :n] for run in runs])
+    fits = {
+        "new task's trials to criterion, by episode (power-law exponent)":
+            (_slope_with_interval(new, True), -1),
+        "old task's trials to criterion, by times trained from 2 (power-law exponent)":
+            (_slope_with_interval(old, True, first=2), -1),
+        f"accuracy after {budget:,} trials, by times trained (slope per log unit)":
+            (_slope_with_interval(np.array([by_times_trained(m) for m in after]), False), 1),
+        f"accuracy after {budget:,} trials, by episode (slope per log unit)":
+            (_slope_with_interval(after, False), 1),
+    }
+    # A part holds when its 95% interval lies wholly on the side the paper reports.
+    holds = [(high < 0) if sign < 0 else (low > 0) for (_, low, high), sign in fits.values()]
+    unreached = int(sum(np.isnan(m[np.triu_indices(n)]).sum() for m in trials))
+    rows = "\n".join(f"| {what} | {slope:+.3f} | [{low:+.3f}, {high:+.3f}] | "
+                      f"{'yes' if ok else 'no'} |"
+                      for (what, ((slope, low, high), _)), ok in zip(fits.items(), holds))
+    new_curve = _curve(new, True)
+    old_curve = _curve(old, True)
+    chart = os.path.join(results, "paper-shapes", "paper-figure2.png")
+    squares = ", ".join(f"{dimension} block {block[1:]} ({len(members)} of {n} rows)"
+                        for (dimension, block), members in sorted(blocks.items()))
+    body = (f"The `cpu` form of the grid (the README's \"The ten-task study\": 2-D scenes, "
+            f"criterion {runs[0].config.get('criterion', 0.95):.0%} judged each epoch, "
+            f"`--task-signal-scale 10`), Latin squares of task orders: {squares}; "
+            f"{len(runs)} replications in all:\n\n```sh\n{command}\n```\n\n"
+            f"Trials to criterion (geometric mean over replications and tasks), new task by "
+            f"episode 1-{n}: {', '.join(f'{v:,.0f}' for v in new_curve)}; old tasks by "
+            f"times trained 2-{n}: {', '.join(f'{v:,.0f}' for v in old_curve)}. "
+            f"{unreached} of the {len(runs) * n * (n + 1) // 2} (task, episode) cells never "
+            f"reached the criterion and are left out.\n\n"
+            "| measure | fit | 95% interval (replications resampled) | as the paper |\n"
+            "|---|---|---|---|\n" + rows + "\n\n"
+            "A part holds when its interval lies wholly on the paper's side of zero. Trials "
+            "to criterion count a task's trials up to the first evaluation at the criterion, "
+            "every 100 steps: an old task already at the criterion when its episode starts "
+            "still counts the trials before that first evaluation, a floor that falls as "
+            "more old tasks share the half of each epoch that is not the new task's.\n\n"
+            f"![Figure 2]({_rel(chart, report_dir)})")
+    return [Section(title, body, claim, _verdict(holds), "the paper",
+                    charts=[(chart, lambda: _draw("paper-figure2", paths))])]
 
 
 # --- Hsu et al.'s split MNIST ----------------------------------------------------------------
@@ -446,7 +557,7 @@ def _code_version(path: str) -> str:
 # --- The report ----------------------------------------------------------------------------
 
 SECTIONS = [fidelity, claim_mnist_alone, claim_dogs_alone, claim_switching, pending_claims,
-            split_mnist]
+            paper, split_mnist]
 
 
 def _draw(chart: str, paths: list[str]):
@@ -472,7 +583,7 @@ def build(results: str, report_dir: str) -> tuple[str, list[tuple[str, Callable]
     for section in sections:
         lines += ["", f"## {section.title}", ""]
         if section.claim:
-            lines += [f"**Claim** (the blog): {section.claim}", "",
+            lines += [f"**Claim** ({section.source}): {section.claim}", "",
                       f"**Verdict: {section.verdict}.**", ""]
         lines.append(section.body)
     charts = [chart for section in sections for chart in section.charts]

@@ -88,3 +88,27 @@ def test_a_claim_without_its_runs_is_not_measured_yet(tmp_path):
     [section] = report.claim_switching(str(tmp_path), str(tmp_path))
     assert section.verdict == report.NOT_MEASURED
     assert "experiments run switching" in section.body
+
+
+def test_a_power_law_panel_gives_its_exponent_and_a_flat_one_an_interval_around_zero():
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    times = np.arange(2, 11, dtype=float)
+    # 6 replications x 3 tasks x times trained 2-10: 800 k^-0.7, with noise of 10% a cell.
+    falling = 800 * times ** -0.7 * np.exp(rng.normal(0, 0.1, (6, 3, len(times))))
+    slope, low, high = report._slope_with_interval(falling, log_y=True, first=2)
+    assert slope == pytest.approx(-0.7, abs=0.05) and low < slope < high < 0
+    # Half the replications rise with times trained, half fall as much: no trend.
+    centred = np.log(np.arange(1, 11)) - np.log(np.arange(1, 11)).mean()
+    flat = 0.8 + 0.05 * np.array([(-1) ** r * centred for r in range(6)])[:, None, :]
+    slope, low, high = report._slope_with_interval(np.repeat(flat, 3, axis=1), log_y=False)
+    assert slope == pytest.approx(0, abs=1e-9) and low < 0 < high
+    with_gaps = falling.copy()
+    with_gaps[:, 0, :] = np.nan  # A task that never reached the criterion: left out.
+    assert report._slope_with_interval(with_gaps, True, first=2)[0] == pytest.approx(-0.7, abs=0.05)
+
+
+def test_the_paper_section_without_its_runs_is_not_measured_yet(tmp_path):
+    [section] = report.paper(str(tmp_path), str(tmp_path))
+    assert section.verdict == report.NOT_MEASURED and section.source == "the paper"
