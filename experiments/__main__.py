@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--runs-per-process", type=int,
                      help="runs a worker process makes before a fresh one starts (default: "
                           "the experiment's: 20 for split-mnist's short runs, else 1)")
+    run.add_argument("--scale", type=float, default=1.0,
+                     help="multiply every run's --max-steps and --task-time by this, to fit "
+                          "an experiment to a machine proportionally (default: 1)")
     run.add_argument("--quick", action="store_true",
                      help="every run a hundredfold shorter, for a smoke test")
     run.add_argument("--form", choices=all_forms(),
@@ -125,7 +128,8 @@ def run(args) -> int:
     log_dir = args.log_dir or os.path.join(
         "runs", f"{args.name}-{form}" + ("-quick" if args.quick else ""))
     specs = sweep.expand(experiment, form, seeds=args.seeds, log_dir=log_dir,
-                         is_quick=args.quick, overrides=overrides, replacements=replacements)
+                         is_quick=args.quick, overrides=overrides, replacements=replacements,
+                         scale=args.scale)
     chosen = sweep.matching(specs, args.only) if args.only else specs
     done, todo = sweep.pending(chosen, can_resume=not args.ray_address)
     where = f"Ray at {args.ray_address}" if args.ray_address else f"{args.workers} local workers"

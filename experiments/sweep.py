@@ -9,6 +9,7 @@ is reported with its error and the rest go on.
 import dataclasses
 import fnmatch
 import json
+import math
 import multiprocessing
 import os
 import queue
@@ -51,9 +52,11 @@ def _label(point: dict, keys: list[str]) -> str:
 
 
 def expand(experiment: Experiment, form: str, *, seeds: int, log_dir: str, is_quick: bool,
-           overrides: dict | None = None, replacements: dict | None = None) -> list[RunSpec]:
+           overrides: dict | None = None, replacements: dict | None = None,
+           scale: float = 1.0) -> list[RunSpec]:
     """Every (setting, seed) of the experiment as a RunSpec, settings varying slowest;
-    `overrides` set what a point leaves unset, `replacements` replace its own."""
+    `overrides` set what a point leaves unset, `replacements` replace its own, and `scale`
+    multiplies every run's steps and task time."""
     if form not in experiment.forms:
         raise UserError(f"this experiment has no {form} form; it has: {', '.join(experiment.forms)}")
     if seeds < 1:
@@ -64,6 +67,8 @@ def expand(experiment: Experiment, form: str, *, seeds: int, log_dir: str, is_qu
         points = experiment.points(form)
         if is_quick:
             points = [quick(point) for point in points]
+    if scale != 1.0:
+        points = scaled(points, scale)
     keys = sorted({k for point in points for k in point
                    if len({json.dumps(p.get(k), default=str) for p in points}) > 1})
     width = max(2, len(str(len(points) - 1)))
@@ -79,6 +84,19 @@ def expand(experiment: Experiment, form: str, *, seeds: int, log_dir: str, is_qu
                                   "log_dir": log_dir, "run_name": name})
             specs.append(RunSpec(name, config, point=label))
     return specs
+
+
+def scaled(points: list[dict], scale: float) -> list[dict]:
+    """The points with every run's --max-steps and --task-time multiplied by `scale` (rounded,
+    at least 1): the same experiment proportionally shorter or longer."""
+    if not (scale > 0 and math.isfinite(scale)):
+        raise UserError(f"--scale must be positive, got {scale!r}")
+    if not all("max_steps" in point for point in points):
+        raise UserError("--scale multiplies --max-steps and --task-time; this experiment's runs "
+                        "end otherwise (by epochs or by criterion)")
+    return [{**point, **{key: max(1, round(point[key] * scale))
+                         for key in ("max_steps", "task_time") if key in point}}
+            for point in points]
 
 
 def matching(specs: list[RunSpec], patterns: list[str]) -> list[RunSpec]:

@@ -62,6 +62,19 @@ def test_evaluation_flags_replace_the_grids_own_and_data_flags_fill_in(tmp_path)
     assert "test_frequency" not in build_parser().parse_args(["run", "mitigation"])
 
 
+def test_scale_shortens_every_run_and_its_task_time_proportionally(tmp_path):
+    specs = sweep.expand(registry.get_experiment("task-time"), "mnist", seeds=1,
+                         log_dir=str(tmp_path), is_quick=False, scale=0.25)
+    assert [(s.config.task_time, s.config.max_steps) for s in specs] == [
+        (500, 2000), (1250, 5000), (2500, 10000), (5000, 20000), (10000, 40000)]
+    with pytest.raises(UserError, match="end otherwise"):
+        sweep.expand(registry.get_experiment("split-mnist"), "mnist", seeds=1,
+                     log_dir=str(tmp_path), is_quick=False, scale=0.5)
+    with pytest.raises(UserError, match="--scale must be positive"):
+        sweep.expand(registry.get_experiment("width"), "mnist", seeds=1,
+                     log_dir=str(tmp_path), is_quick=False, scale=0.0)
+
+
 def test_unknown_experiment_and_form_are_errors(tmp_path):
     with pytest.raises(UserError, match="unknown experiment 'nope'; known: baseline-mnist"):
         registry.get_experiment("nope")
