@@ -130,3 +130,84 @@ def test_the_logs_rate_section_says_whether_the_drop_closes_the_gap(tmp_path, wi
     assert "| SGD | domain | 63.33 |" in section.body and "| -10.00 |" in section.body
     assert ("does not account" not in section.body) == accounts
     assert report.split_mnist_logs_rate(str(tmp_path / "nothing"), str(tmp_path)) == []
+
+
+def _setting_runs(root, folder, label, seeds=3, **run):
+    for seed in range(seeds):
+        _complete(write_run(os.path.join(root, folder, f"{label}-s{seed}"), seed=seed, **run))
+
+
+def _forgetting_curve(active_level, drop):
+    """Accuracy of a two-task switching run after `step` steps: the task trained last at
+    `active_level`, the other losing `drop` over the period since it was left (0.1 before
+    it is first trained)."""
+    def accuracy(task, step, active, task_time=100):
+        del active  # The fixture's active task is the next step's; this is the last step's.
+        if step == 0:
+            return 0.1
+        period = (step - 1) // task_time
+        if task == period % 2:
+            return active_level
+        if period == 0:
+            return 0.1
+        return active_level - drop * ((step - 1) % task_time + 1) / task_time
+    return accuracy
+
+
+def test_the_optimizer_claim_checks_each_part_against_the_seeds_spread(tmp_path):
+    common = dict(task_time=100, max_steps=600, test_frequency=50)
+    _setting_runs(tmp_path, "optimizer", "00-optimizer-sgd", optimizer="sgd",
+                  accuracy=_forgetting_curve(0.90, 0.10), train_accuracy=lambda s: 0.92,
+                  **common)
+    _setting_runs(tmp_path, "optimizer", "01-optimizer-adam", optimizer="adam",
+                  accuracy=_forgetting_curve(0.95, 0.30), train_accuracy=lambda s: 1.0,
+                  **common)
+    [section] = report.claim_optimizer(str(tmp_path), str(tmp_path))
+    holds = {line.split(" | ")[0][2:]: line.endswith("| yes |")
+             for line in section.body.splitlines() if line.startswith("| ") and "part" not in line}
+    assert [holds[k] for k in holds] == [True, True, True, True, False]
+    assert "SGD ends higher on `inv`" in list(holds)[4]
+    assert section.verdict == report.PARTLY
+
+
+def test_the_width_claim_holds_when_narrower_networks_forget_more(tmp_path):
+    for i, (width, drop) in enumerate(((50, 0.5), (200, 0.3), (1000, 0.2))):
+        _setting_runs(tmp_path, "width", f"0{i}-fc-units-{width}", fc_units=width,
+                      network=["fc", "fc"], task_time=100, max_steps=400, test_frequency=50,
+                      accuracy=_forgetting_curve(0.95, drop))
+    [section] = report.claim_width(str(tmp_path), str(tmp_path))
+    assert section.verdict == report.REPRODUCED
+    assert "| forgetting falls from each width to the next in most steps | 2 of 2 | yes |" \
+        in section.body
+
+
+def test_the_task_time_claim_aligns_periods_and_compares_forgetting(tmp_path):
+    for i, task_time in enumerate((100, 200)):
+        _setting_runs(tmp_path, "task-time", f"0{i}-task-time-{task_time}",
+                      task_time=task_time, max_steps=4 * task_time, test_frequency=50,
+                      accuracy=lambda task, step, active, t=task_time: _forgetting_curve(
+                          0.9, 0.2)(task, step, active, t))
+    [section] = report.claim_task_time(str(tmp_path), str(tmp_path))
+    assert "| aligned on switchovers, similar accuracy" in section.body
+    assert section.verdict in (report.REPRODUCED, report.PARTLY)
+    assert "scaled by 0.005" in section.body
+
+
+def _two_drops(level, drops):
+    """Like _forgetting_curve, with each task's own drop."""
+    curves = [_forgetting_curve(level, drop) for drop in drops]
+    return lambda task, step, active: curves[task](task, step, active)
+
+
+def test_the_task_signal_claim_compares_each_tasks_forgetting_and_the_mean(tmp_path):
+    common = dict(task_time=100, max_steps=600, test_frequency=50)
+    _setting_runs(tmp_path, "task-signal", "00-input-style-combined", input_style="combined",
+                  accuracy=_two_drops(0.9, (0.3, 0.1)), train_accuracy=lambda s: 0.95, **common)
+    _setting_runs(tmp_path, "task-signal", "01-input-style-channelplex",
+                  input_style="channelplex", accuracy=_two_drops(0.9, (0.1, 0.3)),
+                  train_accuracy=lambda s: 0.99, **common)
+    [section] = report.claim_task_signal(str(tmp_path), str(tmp_path))
+    rows = [line for line in section.body.splitlines() if line.startswith("| ")][1:]
+    assert [row.endswith("| yes |") for row in rows] == [True, True, True, True, False]
+    assert "reduces the forgetting of `id`" in rows[0] and "| +20.00 ± 0.00 points |" in rows[0]
+    assert section.verdict == report.PARTLY
