@@ -587,6 +587,9 @@ def paper(results: str, report_dir: str) -> list[Section]:
     for path in paths:
         dimension, block, _ = os.path.basename(path).split("-", 2)
         blocks.setdefault((dimension, block), []).append(path)
+    command = (".venv/bin/python -m experiments run paper-shapes --only "
+               + " ".join(f"'{d}-{b}-*'" for d, b in sorted(blocks))
+               + " --log-dir results/paper-shapes")
     trials = np.array([trials_to_criterion(run)[:n, :n] for run in runs])
     # New tasks: task j in episode j, by episode. Old tasks: trained for the k-th time, k >= 2.
     new = np.array([np.diag(m) for m in trials])[:, None, :]

@@ -28,7 +28,8 @@ def test_the_original_command_line_parses():
 
 def test_every_flag_reaches_the_config(tmp_path):
     flags = ["--tasks", "inv", "ref", "--task-time", "7", "--max-steps", "9", "--batch", "3",
-             "--learning-rate", "0.5", "--dropout", "0.5", "--optimizer", "adam",
+             "--learning-rate", "0.5", "--learning-rate-drops", "5", "7",
+             "--learning-rate-drop", "0.5", "--dropout", "0.5", "--optimizer", "adam",
              "--network", "fc", "fc", "--conv-filters", "4", "--fc-units", "6", "--norm",
              "batch", "--input-style", "channelplex", "--test-frequency", "2", "--test-examples", "50",
              "--train-summary-frequency", "5", "--seed", "11", "--mnist-source", "tfds",
