@@ -715,9 +715,8 @@ def split_mnist(results: str, report_dir: str) -> list[Section]:
         + "), the network answering only the last task's two digits.",
         f"**Lower than their logs by a point or more**: {listed(below)}; **higher**: "
         f"{listed(above)}. Ours ran the scripts' rate for all 20 epochs, theirs a tenth of "
-        "it after the first: a larger rate forgets more. That the dropped rate explains "
-        "these differences is our reading of the logs; no run here repeated the drop to "
-        "test it.",
+        "it after the first: a larger rate forgets more. The next section runs these cells "
+        "with the logs' drop, to test whether it explains the differences.",
         ("**The paper's reading holds: the simple baselines are strong.** " if rehearsal_wins
          else "**Naive rehearsal is not above every regulariser here.** ")
         + "Naive rehearsal with 1,100 examples: " + ", ".join(
