@@ -310,13 +310,26 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
                                            switch_paths + alone["id"] + alone["inv"]))])]
 
 
+def _paths_by_setting(results: str, pattern: str) -> dict[str, list[str]]:
+    """The complete run directories under results/ matching `pattern`, grouped by setting
+    (the run name without its seed), in name order."""
+    groups: dict[str, list[str]] = {}
+    for path in _runs(results, pattern):
+        groups.setdefault(os.path.basename(path).rsplit("-s", 1)[0], []).append(path)
+    return groups
+
+
+def _summaries(results: str, pattern: str) -> dict[str, list[dict]]:
+    """The summary.json of each complete run matching `pattern`, grouped by setting."""
+    return {label: [read_summary(path) for path in paths]
+            for label, paths in _paths_by_setting(results, pattern).items()}
+
+
 def _by_setting(results: str, folder: str) -> dict[str, list]:
     """The complete runs under results/FOLDER, loaded and grouped by setting (the run name
     without its seed), in name order."""
-    groups: dict[str, list[str]] = {}
-    for path in _runs(results, f"{folder}/*-s*"):
-        groups.setdefault(os.path.basename(path).rsplit("-s", 1)[0], []).append(path)
-    return {label: _load(paths) for label, paths in groups.items()}
+    return {label: _load(paths)
+            for label, paths in _paths_by_setting(results, f"{folder}/*-s*").items()}
 
 
 def _greater(a: Measure, b: Measure) -> tuple[float, float, bool]:
@@ -324,6 +337,12 @@ def _greater(a: Measure, b: Measure) -> tuple[float, float, bool]:
     difference = a.mean - b.mean
     se = math.sqrt(a.se ** 2 + b.se ** 2)
     return difference, se, difference > 2 * se
+
+
+def _compare(measure: Callable, more: list, less: list) -> tuple[float, float, bool]:
+    """_greater of `measure` (a function of a run) over the runs of `more` and of `less`."""
+    return _greater(Measure([measure(run) for run in more]),
+                    Measure([measure(run) for run in less]))
 
 
 def _mean_drop(run, task: str | None = None) -> float:
@@ -383,17 +402,12 @@ def claim_task_signal(results: str, report_dir: str) -> list[Section]:
     if not plain or not signal:
         return [_not_measured(title, claim, command)]
     mnist, other = plain[0].tasks
-    both = (signal, plain)
-    forget_mnist = _greater(*(Measure([_mean_drop(r, mnist) for r in runs]) for runs in
-                              reversed(both)))
-    train_other = _greater(*(Measure([_period_train(r, other) for r in runs])
-                             for runs in both))
-    forget_other = _greater(*(Measure([_mean_drop(r, other) for r in runs]) for runs in both))
+    forget_mnist = _compare(lambda r: _mean_drop(r, mnist), plain, signal)
+    train_other = _compare(lambda r: _period_train(r, other), signal, plain)
+    forget_other = _compare(lambda r: _mean_drop(r, other), signal, plain)
     early = 2 * plain[0].task_time
-    mean_early = _greater(*(Measure([_test_at(r, early)["test_accuracy_all"] for r in runs])
-                            for runs in both))
-    mean_late = _greater(*(Measure([r.tests[-1]["test_accuracy_all"] for r in runs])
-                           for runs in both))
+    mean_early = _compare(lambda r: _test_at(r, early)["test_accuracy_all"], signal, plain)
+    mean_late = _compare(lambda r: r.tests[-1]["test_accuracy_all"], signal, plain)
     parts = [
         (f"the signal reduces the forgetting of `{mnist}` (its mean drop at a switch, "
          "combined less channelplex)", _points(*forget_mnist[:2]), forget_mnist[2]),
@@ -428,15 +442,14 @@ def claim_optimizer(results: str, report_dir: str) -> list[Section]:
     if not sgd or not adam:
         return [_not_measured(title, claim, command)]
     first = sgd[0].task_time
-    sooner = _greater(*(Measure([_test_at(r, first)["test_accuracy_all"] for r in runs])
-                        for runs in (adam, sgd)))
+    sooner = _compare(lambda r: _test_at(r, first)["test_accuracy_all"], adam, sgd)
 
     def gap(run):  # The active task's training less test accuracy at its periods' ends.
         return statistics.fmean(_train_near(run, end) - _test_at(run, end)["test_accuracy"][t]
                                 for _, end, t in run.periods() if end <= run.last_step)
 
-    overfits = _greater(*(Measure([gap(r) for r in runs]) for runs in (adam, sgd)))
-    forgets = _greater(*(Measure([_mean_drop(r) for r in runs]) for runs in (adam, sgd)))
+    overfits = _compare(gap, adam, sgd)
+    forgets = _compare(_mean_drop, adam, sgd)
     parts = [(f"Adam higher sooner (mean over tasks at step {first:,}, Adam less SGD)",
               _points(*sooner[:2]), sooner[2]),
              ("Adam overfits the current task (training less test accuracy of the active "
@@ -444,8 +457,7 @@ def claim_optimizer(results: str, report_dir: str) -> list[Section]:
              ("SGD forgets less (mean drop at a switch, Adam less SGD)",
               _points(*forgets[:2]), forgets[2])]
     for task in sgd[0].tasks:
-        ends = _greater(*(Measure([r.tests[-1]["test_accuracy"][task] for r in runs])
-                          for runs in (sgd, adam)))
+        ends = _compare(lambda r, task=task: r.tests[-1]["test_accuracy"][task], sgd, adam)
         parts.append((f"SGD ends higher on `{task}` (SGD less Adam, step "
                       f"{sgd[0].last_step:,})", _points(*ends[:2]), ends[2]))
     setting = (f"MNIST form (`{' '.join(sgd[0].tasks)}`), task time {first:,}, "
@@ -469,14 +481,13 @@ def claim_task_time(results: str, report_dir: str) -> list[Section]:
     ordered = sorted(groups.values(), key=lambda runs: runs[0].task_time)
     fast, slow = ordered[0], ordered[-1]
     common = fast[0].last_step
-    same_steps = _greater(*(Measure([_test_at(r, common)["test_accuracy_all"] for r in runs])
-                            for runs in (fast, slow)))
+    same_steps = _compare(lambda r: _test_at(r, common)["test_accuracy_all"], fast, slow)
     # Aligned: the mean over tasks at the end of each period, every task time.
     periods = min(len(runs[0].periods()) for runs in ordered)
     aligned = [[statistics.fmean(_test_at(r, (k + 1) * r.task_time)["test_accuracy_all"]
                                  for r in runs) for runs in ordered] for k in range(periods)]
     spread = max(max(row) - min(row) for row in aligned)
-    forgets = _greater(*(Measure([_mean_drop(r) for r in runs]) for runs in (slow, fast)))
+    forgets = _compare(_mean_drop, slow, fast)
     times = ", ".join(f"{runs[0].task_time:,}" for runs in ordered)
     parts = [(f"faster switching higher at the same step ({common:,}: task time "
               f"{fast[0].task_time:,} less {slow[0].task_time:,})",
@@ -645,10 +656,7 @@ def paper(results: str, report_dir: str) -> list[Section]:
 def split_mnist(results: str, report_dir: str) -> list[Section]:
     from experiments import split_mnist as grid
 
-    summaries = {}
-    for path in _runs(results, "split-mnist/*-s*"):
-        summaries.setdefault(os.path.basename(path).rsplit("-s", 1)[0], []).append(
-            read_summary(path))
+    summaries = _summaries(results, "split-mnist/*-s*")
     if not summaries:
         return []
     table = grid.table(summaries)
@@ -749,15 +757,8 @@ def split_mnist_logs_rate(results: str, report_dir: str) -> list[Section]:
     that drop: does it close the gap to their logs?"""
     from experiments import split_mnist as grid
 
-    def summaries_of(pattern):
-        found = {}
-        for path in _runs(results, pattern):
-            found.setdefault(os.path.basename(path).rsplit("-s", 1)[0], []).append(
-                read_summary(path))
-        return found
-
-    dropped = grid.logs_rate_table(summaries_of("split-mnist-lr-drop/*-s*"))
-    scripts = grid.table(summaries_of("split-mnist/*-s*"))
+    dropped = grid.logs_rate_table(_summaries(results, "split-mnist-lr-drop/*-s*"))
+    scripts = grid.table(_summaries(results, "split-mnist/*-s*"))
     cells = [(s, m) for s in grid.SCENARIOS for m in grid.DROPPED_IN_LOGS[s]
              if dropped[s].get(m) and scripts[s].get(m)]
     if not cells:
