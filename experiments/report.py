@@ -360,6 +360,19 @@ def _period_train(run, task: str) -> float:
                             if active == task and end <= run.last_step)
 
 
+def _scale_note(run, blog_task_time: int, blog_steps: int) -> str:
+    """How a claim's runs stand to the blog's: the scale of their task time and length, and
+    what each evaluation tested."""
+    scale = run.task_time / blog_task_time
+    examples = run.config.get("test_examples")
+    tested = f"the first {examples:,} test images of each task" if examples \
+        else "every test image of each task"
+    note = (f"task time {run.task_time:,} and {run.last_step:,} steps"
+            + (f": the blog's {blog_task_time:,} and {blog_steps:,} scaled by {scale:g} to "
+               "fit this machine" if scale != 1 else ", the blog's"))
+    return f"{note}; {tested} tested every {run.config['test_frequency']:,} steps"
+
+
 def _parts_table(parts: list[tuple[str, str, bool]]) -> str:
     return ("| part | measured | holds |\n|---|---|---|\n"
             + "\n".join(f"| {what} | {figures} | {'yes' if ok else 'no'} |"
@@ -393,8 +406,8 @@ def claim_task_signal(results: str, report_dir: str) -> list[Section]:
              "forgetting of MNIST (about 10 points at step 15,000) and helps dog training, "
              "but the dog task's test accuracy is forgotten faster; the mean over tasks is "
              "higher early and no better later.")
-    command = (".venv/bin/python -m experiments run task-signal --seeds 3 --workers 2 "
-               "--test-frequency 500 --log-dir results/task-signal")
+    command = (".venv/bin/python -m experiments run task-signal --scale 0.2 --seeds 3 "
+               "--test-frequency 200 --log-dir results/task-signal")
     groups = _by_setting(results, "task-signal")
     plain = next((runs for label, runs in groups.items() if label.endswith("combined")), None)
     signal = next((runs for label, runs in groups.items() if label.endswith("channelplex")),
@@ -420,11 +433,11 @@ def claim_task_signal(results: str, report_dir: str) -> list[Section]:
         (f"and no better at the end (step {plain[0].last_step:,})", _points(*mean_late[:2]),
          not mean_late[2]),
     ]
-    setting = (f"MNIST form: `{mnist}` and `{other}` (`inv` standing in for the dogs), task "
-               f"time {plain[0].task_time:,}, {plain[0].last_step:,} steps, "
-               f"{len(plain)} and {len(signal)} seeds; differences are channelplex less "
-               "combined unless a part says otherwise. The blog's \"about 10 points at step "
-               "15,000\" is one run's chart; here the drop is measured at every switch.")
+    setting = (f"MNIST form: `{mnist}` and `{other}` (`inv` standing in for the dogs), "
+               f"{_scale_note(plain[0], 5000, 30000)}; {len(plain)} and {len(signal)} seeds; "
+               "differences are channelplex less combined unless a part says otherwise. The "
+               "blog's \"about 10 points at step 15,000\" is one run's chart; here the drop "
+               "is measured at every switch.")
     return [_claim(title, claim, command, setting, parts,
                    os.path.join(results, "task-signal", "task-signal.png"), "compare",
                    _all_paths(groups), report_dir)]
@@ -434,8 +447,8 @@ def claim_optimizer(results: str, report_dir: str) -> list[Section]:
     title = "5. Adam against SGD"
     claim = ("Adam reaches higher test accuracy sooner than SGD but overfits the current "
              "task; SGD forgets less and ends higher on all tasks.")
-    command = (".venv/bin/python -m experiments run optimizer --seeds 3 --workers 2 "
-               "--test-frequency 500 --log-dir results/optimizer")
+    command = (".venv/bin/python -m experiments run optimizer --scale 0.2 --seeds 3 "
+               "--test-frequency 200 --log-dir results/optimizer")
     groups = _by_setting(results, "optimizer")
     sgd = next((runs for label, runs in groups.items() if label.endswith("sgd")), None)
     adam = next((runs for label, runs in groups.items() if label.endswith("adam")), None)
@@ -460,9 +473,9 @@ def claim_optimizer(results: str, report_dir: str) -> list[Section]:
         ends = _compare(lambda r, task=task: r.tests[-1]["test_accuracy"][task], sgd, adam)
         parts.append((f"SGD ends higher on `{task}` (SGD less Adam, step "
                       f"{sgd[0].last_step:,})", _points(*ends[:2]), ends[2]))
-    setting = (f"MNIST form (`{' '.join(sgd[0].tasks)}`), task time {first:,}, "
-               f"{sgd[0].last_step:,} steps, {len(sgd)} and {len(adam)} seeds, both at the "
-               f"default learning rate {sgd[0].config['learning_rate']}.")
+    setting = (f"MNIST form (`{' '.join(sgd[0].tasks)}`), {_scale_note(sgd[0], 2000, 30000)}; "
+               f"{len(sgd)} and {len(adam)} seeds, both at the default learning rate "
+               f"{sgd[0].config['learning_rate']}.")
     return [_claim(title, claim, command, setting, parts,
                    os.path.join(results, "optimizer", "optimizer.png"), "compare",
                    _all_paths(groups), report_dir)]
@@ -473,8 +486,8 @@ def claim_task_time(results: str, report_dir: str) -> list[Section]:
     claim = ("Faster switching gives higher test accuracy for the same number of steps; "
              "aligned on the switchovers, each task time reaches similar accuracy, and longer "
              "periods do not forget more.")
-    command = (".venv/bin/python -m experiments run task-time --scale 0.2 --seeds 3 "
-               "--workers 2 --test-frequency 200 --log-dir results/task-time")
+    command = (".venv/bin/python -m experiments run task-time --scale 0.05 --seeds 3 "
+               "--test-frequency 50 --test-examples 2000 --log-dir results/task-time")
     groups = _by_setting(results, "task-time")
     if len(groups) < 2:
         return [_not_measured(title, claim, command)]
@@ -497,10 +510,9 @@ def claim_task_time(results: str, report_dir: str) -> list[Section]:
               f"{100 * spread:.2f} points", spread <= 0.05),
              (f"longer periods forget no more (mean drop, task time {slow[0].task_time:,} "
               f"less {fast[0].task_time:,})", _points(*forgets[:2]), not forgets[2])]
-    scale = slow[0].task_time / 40000
     setting = (f"MNIST form (`{' '.join(fast[0].tasks)}`), task times {times}, four periods "
-               f"each, {len(fast)} seeds each: the blog's task times (2,000 to 40,000) "
-               f"scaled by {scale:g} to fit this machine.")
+               f"each, {len(fast)} seeds each; the longest: "
+               f"{_scale_note(slow[0], 40000, 160000)}.")
     return [_claim(title, claim, command, setting, parts,
                    os.path.join(results, "task-time", "task-time.png"), "task-time",
                    _all_paths(groups), report_dir)]
@@ -509,8 +521,8 @@ def claim_task_time(results: str, report_dir: str) -> list[Section]:
 def claim_width(results: str, report_dir: str) -> list[Section]:
     title = "7. Width"
     claim = "Narrower networks (`fc fc`, first-layer width) forget more."
-    command = (".venv/bin/python -m experiments run width --seeds 3 --workers 2 "
-               "--test-frequency 500 --log-dir results/width")
+    command = (".venv/bin/python -m experiments run width --scale 0.2 --seeds 3 "
+               "--test-frequency 200 --log-dir results/width")
     groups = _by_setting(results, "width")
     if len(groups) < 2:
         return [_not_measured(title, claim, command)]
@@ -533,7 +545,7 @@ def claim_width(results: str, report_dir: str) -> list[Section]:
     setting = ("MNIST form, `--network fc fc`, first-layer widths " + ", ".join(
         f"{w:,} ({100 * m.mean:.1f} ± {100 * m.se:.1f})" for w, m in by_width)
         + f" (forgetting: each task's best earlier accuracy less its final, averaged; "
-        f"{by_width[0][1].n} seeds each).")
+        f"{by_width[0][1].n} seeds each); {_scale_note(ordered[0][0], 2000, 30000)}.")
     return [_claim(title, claim, command, setting, parts,
                    os.path.join(results, "width", "width.png"), "width",
                    _all_paths(groups), report_dir)]

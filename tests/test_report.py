@@ -168,6 +168,8 @@ def test_the_optimizer_claim_checks_each_part_against_the_seeds_spread(tmp_path)
     assert [holds[k] for k in holds] == [True, True, True, True, False]
     assert "SGD ends higher on `inv`" in list(holds)[4]
     assert section.verdict == report.PARTLY
+    assert ("task time 100 and 600 steps: the blog's 2,000 and 30,000 scaled by 0.05 to fit "
+            "this machine; every test image of each task tested every 50 steps") in section.body
 
 
 def test_the_width_claim_holds_when_narrower_networks_forget_more(tmp_path):
@@ -190,7 +192,7 @@ def test_the_task_time_claim_aligns_periods_and_compares_forgetting(tmp_path):
     [section] = report.claim_task_time(str(tmp_path), str(tmp_path))
     assert "| aligned on switchovers, similar accuracy" in section.body
     assert section.verdict in (report.REPRODUCED, report.PARTLY)
-    assert "scaled by 0.005" in section.body
+    assert "the blog's 40,000 and 160,000 scaled by 0.005" in section.body
 
 
 def _two_drops(level, drops):
@@ -202,7 +204,8 @@ def _two_drops(level, drops):
 def test_the_task_signal_claim_compares_each_tasks_forgetting_and_the_mean(tmp_path):
     common = dict(task_time=100, max_steps=600, test_frequency=50)
     _setting_runs(tmp_path, "task-signal", "00-input-style-combined", input_style="combined",
-                  accuracy=_two_drops(0.9, (0.3, 0.1)), train_accuracy=lambda s: 0.95, **common)
+                  accuracy=_two_drops(0.9, (0.3, 0.1)), train_accuracy=lambda s: 0.95,
+                  test_examples=2000, **common)
     _setting_runs(tmp_path, "task-signal", "01-input-style-channelplex",
                   input_style="channelplex", accuracy=_two_drops(0.9, (0.1, 0.3)),
                   train_accuracy=lambda s: 0.99, **common)
@@ -211,3 +214,4 @@ def test_the_task_signal_claim_compares_each_tasks_forgetting_and_the_mean(tmp_p
     assert [row.endswith("| yes |") for row in rows] == [True, True, True, True, False]
     assert "reduces the forgetting of `id`" in rows[0] and "| +20.00 ± 0.00 points |" in rows[0]
     assert section.verdict == report.PARTLY
+    assert "the first 2,000 test images of each task tested every 50 steps" in section.body
