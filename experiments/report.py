@@ -260,8 +260,8 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
                     for k, event in enumerate(events[0]) if event["left"] == task
                     and event["returns_at"] is not None] for task in tasks}
     lows = [event["lowest"] for run_events in events for event in run_events]
-    partly = all(event["drop"] > 0 for run_events in events for event in run_events) \
-        and min(lows) > 0.1
+    costless = sum(event["drop"] <= 0 for run_events in events for event in run_events)
+    partly = not costless and min(lows) > 0.1
     shrinks = all(d[-1].mean < d[0].mean for d in drops.values() if len(d) > 1)
     # (d) Against each task alone, both at 24,000 steps.
     step = 24000
@@ -281,6 +281,22 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
              f"at {step:,} steps each task near or above alone (within 1 point or 2 s.e.)":
              all(near)}
     verdict = _verdict(list(parts.values()))
+    why = []
+    if not near_full:
+        short = [str(k + 1) for k, m in enumerate(period_train) if m.mean < 0.95]
+        why.append(f"Training accuracy is under 95% in period(s) {', '.join(short)} only: "
+                   "a task's first 2,000 steps of SGD at 0.01 bring MNIST to about 95% (claim "
+                   "1), and `inv`, as learnable as `id`, does not overfit as the blog's dogs "
+                   "did, whose near-100% training accuracy was their overfitting (claim 2).")
+    if costless:
+        # Every switch after each task's first (the first two of a two-task run).
+        later = [event["drop"] for run_events in events for event in run_events[len(tasks):]]
+        why.append(f"{costless} of the {sum(map(len, events))} switches cost the task left "
+                   f"nothing: after the first switchover `{tasks[0]}` and `{tasks[1]}` (the "
+                   "same digits, inverted) share nearly all the network needs, and a switch "
+                   f"costs the other task at most {100 * max(later):.1f} points "
+                   f"(mean {100 * statistics.fmean(later):.2f}), near the test set's noise; "
+                   "the blog's dogs share little with MNIST.")
     most = max(len(d) for d in drops.values())
     drop_lines = "\n".join(
         f"| {task} | " + " | ".join([f"{100 * d.mean:.1f}" for d in task_drops]
@@ -304,6 +320,7 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
             "| task | switching | alone | difference | near or above |\n|---|---|---|---|---|\n"
             + "\n".join(beside) + "\n\n"
             + "\n".join(f"- {text}: {'yes' if ok else 'no'}" for text, ok in parts.items())
+            + "".join(f"\n\n{sentence}" for sentence in why)
             + f"\n\n![switching against alone]({_rel(chart, report_dir)})")
     return [Section(title, body, claim, verdict,
                     charts=[(chart, lambda: _draw("versus-single",
@@ -658,7 +675,15 @@ def paper(results: str, report_dir: str) -> list[Section]:
             "every 100 steps: an old task already at the criterion when its episode starts "
             "still counts the trials before that first evaluation, a floor that falls as "
             "more old tasks share the half of each epoch that is not the new task's.\n\n"
-            f"![Figure 2]({_rel(chart, report_dir)})")
+            + ("" if all(holds) else
+               "Why the parts marked no do not hold is not established here: the `cpu` form "
+               "is not the paper's setting (2-D scenes of 48x48 pixels and a task signal of "
+               "10, against its rendered CLEVR scenes and a plain one-hot), and the intervals "
+               "are those of "
+               f"{len(runs)} replications in {len(blocks)} Latin square(s); the other "
+               "dimensions' squares would tell a property of this data from one of its "
+               "scale.\n\n")
+            + f"![Figure 2]({_rel(chart, report_dir)})")
     return [Section(title, body, claim, _verdict(holds), "the paper",
                     charts=[(chart, lambda: _draw("paper-figure2", paths))])]
 
