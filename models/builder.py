@@ -180,3 +180,24 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
             if last and heads > 1:
                 x = TaskHead(heads, num_classes, name=f"layer{i + 1}_task_head")([x, signal])
     return tf.keras.Model(inputs, x, name="_".join(network).replace(":", "-"))
+
+
+def signal_split(model: tf.keras.Model) -> tuple[tf.keras.Model, list] | None:
+    """A model whose task signal joins the flattened image features (`layerN_task_signal`)
+    and goes on in a chain of one-input layers to the logits, as (trunk, head): the trunk
+    the model from the images to those features, which no task changes; the head the
+    layers from the join on, the first called with [features, signal], each next with the
+    one before's output. None for a model without a signal, or whose signal enters
+    otherwise (a head per task)."""
+    names = [layer.name for layer in model.layers]
+    join = next((i for i, name in enumerate(names) if name.endswith("_task_signal")), None)
+    if join is None:
+        return None
+    head = model.layers[join:]
+    for before, layer in zip(head, head[1:]):
+        if layer.input is not before.output:
+            return None
+    if head[-1].output is not model.output:
+        return None
+    features = head[0].input[0]
+    return tf.keras.Model(model.inputs[0], features, name=f"{model.name}_trunk"), head

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from seeds import derive_seed
 from tasks.input_style import image_span, input_channels
-from tasks.transforms import Transform
+from tasks.transforms import Transform, identity
 
 
 def place_channels(images: tf.Tensor, style: str, rgb: bool = False,
@@ -151,6 +151,37 @@ class Task:
     def test_size(self, limit: int | None = None) -> int:
         """How many test examples an evaluation uses: all, or the first `limit`."""
         return len(self.test) if limit is None else min(limit, len(self.test))
+
+    def test_rows(self, limit: int | None = None) -> np.ndarray:
+        """The rows of the test arrays an evaluation uses (all, or the first `limit`), in order."""
+        size = self.test_size(limit)
+        return np.arange(size) if self.test.rows is None else self.test.rows[:size].numpy()
+
+    def test_pool(self) -> tuple | None:
+        """What the network's image of a test row depends on, for a task whose images are
+        not transformed: the test arrays and how an image is scaled and placed. Tasks with
+        the same pool give a row the same image (and differ in its label and their signal).
+        None for a task that transforms its images."""
+        if self.transform is not identity:
+            return None
+        return (id(self.test.images), self.input_style, self.rgb, self.carried, self.pad,
+                self.normalize)
+
+    def test_images_at(self, rows: np.ndarray, batch_size: int) -> tf.data.Dataset:
+        """The network's images (without a signal) of the test arrays' `rows`, in order, in
+        batches."""
+        rows = tf.constant(rows, tf.int64)
+        seed = derive_seed(self.seed, "test")
+
+        def load(batch_number, index):
+            index = tf.gather(rows, index)
+            images, _ = self.prepare_images(tf.gather(self.test.images, index),
+                                            tf.gather(self.test.labels, index),
+                                            tf.stack([tf.constant(seed, tf.int64), batch_number]))
+            return images
+
+        numbered = tf.data.Dataset.range(len(rows)).batch(batch_size).enumerate()
+        return parallel_batches(numbered, load)
 
     def test_batches(self, batch_size: int, limit: int | None = None) -> tf.data.Dataset:
         """The test split in order (its first `limit` examples if given); identical on every

@@ -116,3 +116,45 @@ def test_an_unwritable_cache_is_a_warning_not_a_failure(tmp_path):
     shapes = load_shapes(height=24, width=24, train=20, test=10, seed=0,
                          cache_dir=str(blocker / "cache"))
     assert shapes.cache_file is None and len(shapes.train_images) == 20
+
+
+def test_tasks_asking_about_the_same_scenes_are_evaluated_together_as_one_by_one(
+        tmp_path, monkeypatch):
+    from training import steps
+
+    shapes = load_shapes(height=32, width=32, train=64, test=120, seed=0, cache_dir=str(tmp_path))
+    names = ["shapes-colour-red", "shapes-shape-circle", "shapes-texture-dots"]
+    tasks = build_tasks(names, sources={"shapes": shapes}, input_style="combined", seed=0,
+                        task_signal=True, signal_scale=10.0)
+    model = build_model(("conv3:4", "fc:8", "fc"), input_shape=(32, 32, 3), num_classes=2,
+                        init="he", task_signal=3)
+    for limit in (None, 30):
+        alone = {task.name: dict(steps.evaluate_task(model, task, limit)) for task in tasks}
+        # Together: the images' layers once over the union of the tasks' held-out rows.
+        seen = []
+        original = steps.Task.test_images_at
+        monkeypatch.setattr(steps.Task, "test_images_at",
+                            lambda task, rows, size: seen.append(len(rows)) or original(
+                                task, rows, size))
+        monkeypatch.setattr(steps, "evaluate_task", None)  # Not one task at a time.
+        together = steps.evaluate(model, tasks, limit)
+        monkeypatch.undo()
+        union = np.unique(np.concatenate([task.test_rows(limit) for task in tasks]))
+        assert seen == [len(union)] and len(union) < sum(t.test_size(limit) for t in tasks)
+        assert list(together) == names
+        for name in names:
+            assert together[name]["accuracy"] == alone[name]["accuracy"]
+            assert together[name]["loss"] == pytest.approx(alone[name]["loss"], rel=1e-5)
+        assert len({round(r["loss"], 6) for r in together.values()}) == 3  # Each its own.
+
+
+def test_a_network_without_a_signal_split_evaluates_each_task_alone(tmp_path, monkeypatch):
+    from training import steps
+
+    shapes = load_shapes(height=32, width=32, train=64, test=40, seed=0, cache_dir=str(tmp_path))
+    tasks = build_tasks(["shapes-colour-red", "shapes-colour-blue"], sources={"shapes": shapes},
+                        input_style="combined", seed=0)
+    model = build_model(("conv3:4", "fc"), input_shape=(32, 32, 3), num_classes=2, init="he")
+    monkeypatch.setattr(steps.Task, "test_images_at", None)  # The pooled path: not taken.
+    results = steps.evaluate(model, tasks)
+    assert set(results) == {"shapes-colour-red", "shapes-colour-blue"}
