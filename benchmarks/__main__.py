@@ -6,13 +6,16 @@ it without this project.
 
     python -m benchmarks [--quick] [--json FILE]
 
-Training steps per second at batch 100 for `conv fc`, `conv conv fc` and `fc fc`,
-evaluation images per second, the training step's achieved GFLOP/s against
-numpy's float32 matrix-multiply rate, and a whole two-task task.py run split into
-training, evaluation and everything else, with its peak resident memory. Project
-and reference alternate in paired rounds, back to back, so that a noisy
-machine affects both alike: each side's rate is the median of its rounds, and
-each speedup the median of the rounds' ratios (with their quartiles).
+Training steps per second at batch 100 for `conv fc`, `conv conv fc` and `fc fc`, and
+for the ten-task paper's network (`shapes-paper` with the task signal, batch 64, Adam,
+on the `cpu` scenes of the ten colour tasks); evaluation images per second; each
+training step's achieved GFLOP/s against the machine's rate, TensorFlow's own float32
+matrix product (numpy's beside it); a whole two-task task.py run and a whole
+replication of the ten-task study, each split into training, evaluation and
+everything else, the first with its peak resident memory. Project and reference
+alternate in paired rounds, back to back, so that a noisy machine affects both alike:
+each side's rate is the median of its rounds, and each speedup the median of the
+rounds' ratios (with their quartiles). Progress goes to stderr as it runs.
 """
 
 import runtime
@@ -39,16 +42,40 @@ WINDOW = 10  # Steps per compiled call in the project's runner (train_summary_fr
 TEST_FREQUENCY = 100  # The whole run's, as the study's (and the tool's default).
 
 
-def matmul_gflops(size: int, seconds: float) -> float:
-    """numpy's float32 matrix-multiply rate: the practical ceiling of this machine."""
-    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
-    b = np.random.default_rng(1).random((size, size), dtype=np.float32)
-    a @ b
+STARTED = time.perf_counter()
+
+
+def progress(message: str) -> None:
+    """One line on stderr, with the time since the benchmark started."""
+    elapsed = int(time.perf_counter() - STARTED)
+    print(f"[{elapsed // 60}:{elapsed % 60:02d}] {message}", file=sys.stderr, flush=True)
+
+
+def _rate(multiply, size: int, seconds: float) -> float:
+    multiply()
     count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
+    while count < 3 or time.perf_counter() - start < seconds:
+        multiply()
         count += 1
     return 2 * size ** 3 * count / (time.perf_counter() - start) / 1e9
+
+
+def matmul_gflops(size: int, seconds: float) -> float:
+    """numpy's float32 matrix-multiply rate (its BLAS's)."""
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    b = np.random.default_rng(1).random((size, size), dtype=np.float32)
+    return _rate(lambda: a @ b, size, seconds)
+
+
+def tf_matmul_gflops(size: int, seconds: float) -> float:
+    """TensorFlow's own float32 matrix-multiply rate on this machine's cores: the ceiling the
+    training steps are measured against (numpy's BLAS may be held to an older kernel)."""
+    import tensorflow as tf
+
+    a = tf.random.stateless_uniform((size, size), (0, 0))
+    b = tf.random.stateless_uniform((size, size), (0, 1))
+    product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)[0, :1]))
+    return _rate(lambda: product().numpy(), size, seconds)
 
 
 def training_flops(network, input_shape=(28, 28, 3), conv_filters=64, fc_units=500) -> float:
@@ -140,7 +167,7 @@ class Pair:
         return steps / (time.perf_counter() - start)
 
 
-def paired_rounds(project, reference, min_rounds: int, seconds: float):
+def paired_rounds(project, reference, min_rounds: int, seconds: float, label: str = ""):
     """Alternates project() and reference() (each returns a rate) for at least `min_rounds`
     rounds and until `seconds` have passed; the medians of each side's rates and of
     the per-round ratios, with the ratios' quartiles. A round's two figures are
@@ -150,6 +177,8 @@ def paired_rounds(project, reference, min_rounds: int, seconds: float):
     rates, start = [], time.perf_counter()
     while len(rates) < min_rounds or time.perf_counter() - start < seconds:
         rates.append((project(), reference()))
+        if label:
+            progress(f"{label}: round {len(rates)}, {rates[-1][0] / rates[-1][1]:.2f}x")
     ratios = sorted(p / r for p, r in rates)
     n = len(ratios)
     return {"project": statistics.median(p for p, _ in rates),
@@ -168,7 +197,7 @@ def train_figures(network, task, float_images, labels, min_rounds: int,
     pair.reference_rate(2 * WINDOW)
     steps = WINDOW * max(1, round(0.25 * pair.project_rate(2 * WINDOW) / WINDOW))
     rounds = paired_rounds(lambda: pair.project_rate(steps), lambda: pair.reference_rate(steps),
-                           min_rounds, seconds)
+                           min_rounds, seconds, f"training {' '.join(network)}")
     return {"project_steps_per_s": rounds["project"], "reference_steps_per_s": rounds["reference"],
             "speedup": rounds["speedup"], "speedup_quartiles": rounds["speedup_quartiles"],
             "rounds": rounds["rounds"], "steps_per_round": steps}
@@ -200,7 +229,7 @@ def eval_figures(task, float_images, labels, min_rounds: int, seconds: float) ->
         return count / (time.perf_counter() - start)
 
     project(), plain()  # Traces.
-    rounds = paired_rounds(project, plain, min_rounds, seconds)
+    rounds = paired_rounds(project, plain, min_rounds, seconds, "evaluation conv fc")
     return {"project_images_per_s": rounds["project"],
             "reference_images_per_s": rounds["reference"], "speedup": rounds["speedup"],
             "speedup_quartiles": rounds["speedup_quartiles"], "rounds": rounds["rounds"]}
@@ -235,12 +264,158 @@ def whole_run(max_steps: int) -> dict:
             "peak_rss_mib": peak_kib / 1024}
 
 
+PAPER_BATCH = 64
+PAPER_SCENES = dict(height=48, width=48, train=10000, test=1000)  # The cpu form's.
+PAPER_FLAGS = ["--schedule", "episodes", "--network", "shapes-paper", "--init", "he",
+               "--task-signal", "--task-signal-scale", "10", "--optimizer", "adam",
+               "--learning-rate", "0.001", "--batch", str(PAPER_BATCH), "--max-epochs", "20"]
+
+
+def paper_tasks(quick: bool) -> list[str]:
+    from data.shapes import FEATURES
+
+    return [f"shapes-colour-{colour}" for colour in FEATURES["colour"][:2 if quick else 10]]
+
+
+class PaperPair:
+    """The ten-task paper's network and step beside a plain Keras reference: the same
+    network (Keras's own layers) with the project's initial weights, Keras's Adam, and
+    tf.data batches of (images, task signal) drawn from the same epoch's examples.
+
+    The project's step is the run's: an epoch of the last episode's mix (every task,
+    half of it the newest) drawn inside the compiled loop (tasks.streams.MixStream),
+    WINDOW steps a call."""
+
+    def __init__(self, tasks):
+        import tensorflow as tf
+
+        from models import build_model
+        from tasks.streams import MixStream
+        from training.episodes import epoch_mix
+        from training.steps import make_optimizer
+
+        self.tf = tf
+        options = dict(input_shape=(*tasks[0].image_shape, 3), num_classes=2, init="he",
+                       task_signal=len(tasks), carried=tasks[0].carried)
+        self.model = build_model(("shapes-paper",), **options)
+        self.reference = build_model(("shapes-paper",), **{**options, "carried": None},
+                                     kernels="plain")
+        self.reference.set_weights(self.model.get_weights())
+        self.optimizer = make_optimizer("adam", 0.001)
+        self.optimizer.build(self.model.trainable_variables)
+        self.reference_optimizer = tf.keras.optimizers.Adam(0.001)
+        labels = [task.train.label_array() for task in tasks]
+        task_ids, example_ids = epoch_mix(labels, len(tasks), len(tasks[0].train), 2,
+                                          np.random.default_rng(0))
+        self.mix = task_ids, example_ids
+        self.batches = MixStream(tasks, PAPER_BATCH)
+        self.epoch_steps = len(task_ids) // PAPER_BATCH
+        if self.epoch_steps < WINDOW:
+            raise ValueError(f"an epoch of {len(task_ids)} examples is under {WINDOW} batches")
+        self.position = self.epoch_steps  # Batches of the mix used: none yet, `use` first.
+        images = tf.gather(tasks[0].train.images, example_ids)  # uint8: the tasks share them.
+        targets = np.array([labels[t][e] for t, e in zip(task_ids, example_ids)], np.int32)
+        signal = tf.one_hot(task_ids, len(tasks)) * tasks[0].signal_scale
+        dataset = (tf.data.Dataset.from_tensor_slices(((images, signal), targets))
+                   .shuffle(len(targets), seed=0).repeat().batch(PAPER_BATCH)
+                   .map(lambda inputs, y: ((tf.cast(inputs[0], tf.float32) / 255.0, inputs[1]),
+                                           y), num_parallel_calls=tf.data.AUTOTUNE)
+                   .prefetch(tf.data.AUTOTUNE))
+        self.reference_batches = iter(dataset)
+        model, optimizer = self.reference, self.reference_optimizer
+
+        @tf.function
+        def step(inputs, labels):
+            with tf.GradientTape() as tape:
+                logits = model(inputs, training=True)
+                loss = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+            gradients = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+            return loss
+
+        self.reference_step = step
+
+    def project_rate(self, steps: int) -> float:
+        from training.steps import train_steps
+
+        count = self.tf.constant(WINDOW)
+        start = time.perf_counter()
+        for _ in range(steps // WINDOW):
+            if self.position + WINDOW > self.epoch_steps:  # The epoch's batches again.
+                self.batches.use(*self.mix, seed=0)
+                self.position = 0
+            losses, _ = train_steps(self.model, self.optimizer, self.batches, count)
+            self.position += WINDOW
+        losses.numpy()
+        return steps // WINDOW * WINDOW / (time.perf_counter() - start)
+
+    def reference_rate(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = self.reference_step(*next(self.reference_batches))
+        loss.numpy()
+        return steps / (time.perf_counter() - start)
+
+
+def paper_train_figures(tasks, min_rounds: int, seconds: float) -> dict:
+    """As train_figures, for the paper's network (PaperPair)."""
+    pair = PaperPair(tasks)
+    pair.project_rate(2 * WINDOW)  # Traces and warms up.
+    pair.reference_rate(2 * WINDOW)
+    steps = WINDOW * max(1, round(0.25 * pair.project_rate(2 * WINDOW) / WINDOW))
+    rounds = paired_rounds(lambda: pair.project_rate(steps), lambda: pair.reference_rate(steps),
+                           min_rounds, seconds, "training shapes-paper")
+    return {"project_steps_per_s": rounds["project"], "reference_steps_per_s": rounds["reference"],
+            "speedup": rounds["speedup"], "speedup_quartiles": rounds["speedup_quartiles"],
+            "rounds": rounds["rounds"], "steps_per_round": steps}
+
+
+def paper_flops(image_shape=(48, 48), tasks: int = 10) -> float:
+    """Floating-point operations of one training step of shapes-paper on one image (3x the
+    forward pass's multiply-adds of its conv and dense layers)."""
+    (height, width), channels, forward = image_shape, 3, 0.0
+    for filters in (16, 32, 48, 64):
+        forward += 2 * height * width * 3 * 3 * channels * filters
+        height, width, channels = height // 2, width // 2, filters
+    features = height * width * channels + tasks
+    for units in (512, 512, 512, 512, 2):
+        forward += 2 * features * units
+        features = units
+    return 3 * forward
+
+
+def whole_replication(quick: bool) -> dict:
+    """One replication of the ten-task study at the `cpu` size (the README's command: ten
+    colour tasks in criterion episodes), in a child process, its wall time split as
+    whole_run's. Quick: two tasks, one epoch an episode, on 1,000 scenes."""
+    tasks = paper_tasks(quick)
+    extra = (["--max-epochs", "1", "--shapes-train", "1000", "--shapes-test", "200"]
+             if quick else [])
+    with tempfile.TemporaryDirectory() as log_dir:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "task.py", *PAPER_FLAGS, *extra, "--tasks", *tasks,
+                        "--log-dir", log_dir, "--run-name", "run"],
+                       cwd=REPO_DIR, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        with open(os.path.join(log_dir, "run", "summary.json")) as f:
+            summary = json.load(f)
+    train, evaluation = summary["train_time_s"], summary["eval_time_s"]
+    return {"tasks": len(tasks), "steps": summary["steps"], "wall_s": wall, "train_s": train,
+            "eval_s": evaluation, "other_s": wall - train - evaluation,
+            "train_steps_per_s": summary["steps"] / train}
+
+
 def measure(quick: bool) -> dict:
     # The whole run goes first: a child's peak RSS counts what it shares with its parent
     # between fork and exec, so the parent must still be small.
     # 4,000 steps: long enough that the fixed start-up (importing TensorFlow is most of
     # it) weighs as in a real run, which is longer still (the blog's: 30,000 steps).
+    progress("a whole two-task run (task.py --tasks id inv)")
     run = whole_run(200 if quick else 4000)
+    progress(f"a whole run: {run['wall_s']:.1f} s; a whole ten-task replication")
+    replication = whole_replication(quick)
+    progress(f"a whole replication: {replication['wall_s']:.1f} s")
     import tensorflow as tf
 
     from data import load_mnist
@@ -253,9 +428,12 @@ def measure(quick: bool) -> dict:
     [train_task] = build_tasks(["id"], sources={"mnist": mnist}, input_style="combined", seed=0)
     float_train = np.pad(mnist.train_images[..., None] / np.float32(255), [(0, 0)] * 3 + [(0, 2)])
     float_test = np.pad(mnist.test_images[..., None] / np.float32(255), [(0, 0)] * 3 + [(0, 2)])
-    ceiling = matmul_gflops(512 if quick else 1024, 1.0 if quick else 3.0)
-    results = {"machine": {"cpus": os.cpu_count(), "numpy_matmul_gflops": ceiling,
-                           "tensorflow": tf.__version__}, "train": {}}
+    progress("the machine's float32 matrix-multiply rate, TensorFlow's and numpy's")
+    size, ceiling_seconds = (512, 1.0) if quick else (2048, 3.0)
+    ceiling = tf_matmul_gflops(size, ceiling_seconds)
+    results = {"machine": {"cpus": os.cpu_count(), "tf_matmul_gflops": ceiling,
+                           "numpy_matmul_gflops": matmul_gflops(size, ceiling_seconds),
+                           "matmul_size": size, "tensorflow": tf.__version__}, "train": {}}
     for network in NETWORKS:
         figures = train_figures(network, train_task, float_train,
                                 mnist.train_labels.astype(np.int32), min_rounds, seconds)
@@ -267,12 +445,26 @@ def measure(quick: bool) -> dict:
         figures.update(project_gflops=project_flops * figures["project_steps_per_s"] / 1e9,
                        reference_gflops=reference_flops * figures["reference_steps_per_s"] / 1e9)
         results["train"][" ".join(network)] = figures
+    from data import load_shapes
+
+    scenes = dict(PAPER_SCENES, train=1000, test=200) if quick else PAPER_SCENES
+    shapes = load_shapes(**scenes, seed=0)
+    paper = build_tasks(paper_tasks(False), sources={"shapes": shapes}, input_style="combined",
+                        seed=0, task_signal=True, signal_scale=10.0)
+    figures = paper_train_figures(paper, min_rounds, seconds)
+    flops = paper_flops(paper[0].image_shape, len(paper)) * PAPER_BATCH
+    figures.update(project_gflops=flops * figures["project_steps_per_s"] / 1e9,
+                   reference_gflops=flops * figures["reference_steps_per_s"] / 1e9)
+    results["train"]["shapes-paper"] = figures
     results["eval"] = eval_figures(train_task, float_test, mnist.test_labels.astype(np.int32),
                                    min_rounds, seconds)
     results["run"] = run
+    results["replication"] = replication
     results.update(
         train_speedup_conv_fc=results["train"]["conv fc"]["speedup"],
         train_speedup_fc_fc=results["train"]["fc fc"]["speedup"],
+        train_speedup_paper=results["train"]["shapes-paper"]["speedup"],
+        replication_s=replication["wall_s"],
         eval_speedup=results["eval"]["speedup"],
         overhead_fraction=results["run"]["overhead_fraction"],
         peak_rss_mib=results["run"]["peak_rss_mib"])
@@ -286,14 +478,17 @@ def _spread(figures: dict) -> str:
 
 def print_table(results: dict, out=sys.stdout) -> None:
     machine = results["machine"]
-    print(f"{machine['cpus']} CPUs, TensorFlow {machine['tensorflow']}, numpy float32 matmul "
-          f"{machine['numpy_matmul_gflops']:.1f} GFLOP/s", file=out)
-    ceiling = machine["numpy_matmul_gflops"]
-    print(f"\n{'training, batch 100':22} {'project':>10} {'reference':>10} {'speedup':>8} "
+    size = machine["matmul_size"]
+    print(f"{machine['cpus']} CPUs, TensorFlow {machine['tensorflow']}; float32 matmul "
+          f"{size}x{size}: TensorFlow {machine['tf_matmul_gflops']:.1f} GFLOP/s (the ceiling "
+          f"below), numpy {machine['numpy_matmul_gflops']:.1f}", file=out)
+    ceiling = machine["tf_matmul_gflops"]
+    print(f"\n{'training':22} {'project':>10} {'reference':>10} {'speedup':>8} "
           f"{'(quartiles, rounds)':>20} {'GFLOP/s (of matmul): project':>29} {'reference':>16}",
           file=out)
     for network, f in results["train"].items():
-        print(f"{network:22} {f['project_steps_per_s']:8.1f}/s {f['reference_steps_per_s']:8.1f}/s"
+        batch = PAPER_BATCH if network == "shapes-paper" else BATCH
+        print(f"{network + f', batch {batch}':22} {f['project_steps_per_s']:8.1f}/s {f['reference_steps_per_s']:8.1f}/s"
               f" {f['speedup']:7.2f}x {_spread(f):>20} {f['project_gflops']:20.1f} "
               f"({f['project_gflops'] / ceiling:4.0%}) {f['reference_gflops']:9.1f} "
               f"({f['reference_gflops'] / ceiling:4.0%})", file=out)
@@ -308,6 +503,11 @@ def print_table(results: dict, out=sys.stdout) -> None:
           f"{r['train_s']:.1f} training + {r['eval_s']:.1f} evaluation + {r['other_s']:.1f} "
           f"other ({r['overhead_fraction']:.1%}: {r['startup_s']:.1f} startup, "
           f"{r['in_run_other_s']:.1f} in the run); peak RSS {r['peak_rss_mib']:.0f} MiB", file=out)
+    r = results["replication"]
+    print(f"one ten-task replication (cpu size, {r['tasks']} colour tasks, {r['steps']} steps): "
+          f"{r['wall_s']:.1f} s wall = {r['train_s']:.1f} training "
+          f"({r['train_steps_per_s']:.1f} steps/s) + {r['eval_s']:.1f} evaluation + "
+          f"{r['other_s']:.1f} other", file=out)
 
 
 def main(argv: list[str]) -> int:
@@ -318,6 +518,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
     results = measure(args.quick)
+    progress("done")
     print_table(results)
     if args.json:
         with open(args.json, "w") as f:

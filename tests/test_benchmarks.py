@@ -2,7 +2,11 @@
 
 import io
 
-from benchmarks.__main__ import matmul_gflops, paired_rounds, print_table, training_flops
+import numpy as np
+import pytest
+
+from benchmarks.__main__ import (WINDOW, PaperPair, matmul_gflops, paired_rounds, paper_flops,
+                                 print_table, tf_matmul_gflops, training_flops)
 
 
 def test_training_flops_count_three_forward_passes():
@@ -25,23 +29,56 @@ def test_paired_rounds_report_the_median_ratio_of_back_to_back_rounds():
     assert figures["rounds"] == 4 and figures["speedup_quartiles"] == [3.0, 10.0]
 
 
-def test_matmul_rate_is_measured():
-    assert matmul_gflops(64, 0.05) > 0
+def test_the_paper_networks_flops_count_its_convs_and_its_fc_stack_with_the_signal():
+    convs = 2 * 9 * (48 * 48 * 3 * 16 + 24 * 24 * 16 * 32 + 12 * 12 * 32 * 48 + 6 * 6 * 48 * 64)
+    fcs = 2 * ((3 * 3 * 64 + 10) * 512 + 3 * 512 * 512 + 512 * 2)
+    assert paper_flops((48, 48), 10) == 3 * (convs + fcs)
+
+
+def test_matmul_rates_are_measured():
+    assert matmul_gflops(64, 0.05) > 0 and tf_matmul_gflops(64, 0.05) > 0
+
+
+def test_the_paper_pair_trains_the_same_network_from_the_same_weights(tmp_path):
+    from data import load_shapes
+    from tasks import build_tasks
+
+    shapes = load_shapes(height=48, width=48, train=700, test=20, seed=0,
+                         cache_dir=str(tmp_path))
+    tasks = build_tasks(["shapes-colour-red", "shapes-colour-blue", "shapes-colour-green"],
+                        sources={"shapes": shapes}, input_style="combined", seed=0,
+                        task_signal=True, signal_scale=10.0)
+    pair = PaperPair(tasks)
+    for mine, theirs in zip(pair.model.get_weights(), pair.reference.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    (images, signal), labels = next(pair.reference_batches)
+    assert images.shape == (64, 48, 48, 3) and float(np.max(images)) <= 1.0
+    assert sorted(set(np.max(signal, axis=1).tolist())) == [10.0]
+    np.testing.assert_allclose(pair.model((images, signal), training=False),
+                               pair.reference((images, signal), training=False), atol=1e-5)
+    assert pair.epoch_steps == 10  # 700 examples an epoch, in batches of 64.
+    # Two windows: the second starts the epoch's batches again.
+    assert pair.project_rate(2 * WINDOW) > 0 and pair.reference_rate(WINDOW) > 0
+    # Both trained: neither is where it started.
+    assert not np.allclose(pair.model.get_weights()[0], pair.reference.get_weights()[0])
 
 
 def test_the_table_shows_every_figure():
     train = {"project_steps_per_s": 12.0, "reference_steps_per_s": 8.0, "speedup": 1.5,
              "speedup_quartiles": [1.25, 1.75], "rounds": 9,
              "project_gflops": 28.0, "reference_gflops": 18.7}
-    results = {"machine": {"cpus": 2, "numpy_matmul_gflops": 150.0, "tensorflow": "2.x"},
-               "train": {"conv fc": train, "fc fc": train},
+    results = {"machine": {"cpus": 2, "tf_matmul_gflops": 150.0, "numpy_matmul_gflops": 90.0,
+                           "matmul_size": 2048, "tensorflow": "2.x"},
+               "train": {"conv fc": train, "fc fc": train, "shapes-paper": train},
                "eval": {"project_images_per_s": 4000.0, "reference_images_per_s": 3000.0,
                         "speedup": 4 / 3, "speedup_quartiles": [1.2, 1.4], "rounds": 11},
                "eval_speedup": 4 / 3,
                "run": {"max_steps": 200, "test_frequency": 100, "wall_s": 50.0,
                        "train_s": 20.0, "eval_s": 20.0,
                        "other_s": 10.0, "startup_s": 6.0, "in_run_other_s": 4.0,
-                       "overhead_fraction": 0.2, "peak_rss_mib": 1200.0}}
+                       "overhead_fraction": 0.2, "peak_rss_mib": 1200.0},
+               "replication": {"tasks": 10, "steps": 3000, "wall_s": 100.0, "train_s": 60.0,
+                               "eval_s": 30.0, "other_s": 10.0, "train_steps_per_s": 50.0}}
     out = io.StringIO()
     print_table(results, out)
     text = out.getvalue()
@@ -50,6 +87,10 @@ def test_the_table_shows_every_figure():
     assert "28.0 ( 19%)" in text and "18.7 ( 12%)" in text  # Each side's GFLOP/s.
     assert "200 steps, tests every 100: 50.0 s wall" in text
     assert "10.0 other (20.0%: 6.0 startup, 4.0 in the run); peak RSS 1200 MiB" in text
+    assert "TensorFlow 150.0 GFLOP/s (the ceiling below), numpy 90.0" in text
+    assert "shapes-paper, batch 64" in text and "conv fc, batch 100" in text
+    assert ("one ten-task replication (cpu size, 10 colour tasks, 3000 steps): 100.0 s wall = "
+            "60.0 training (50.0 steps/s) + 30.0 evaluation + 10.0 other") in text
 
 
 def test_the_startup_share_is_the_wall_time_outside_the_runs_own(monkeypatch):
