@@ -95,7 +95,8 @@ def list_experiments() -> None:
           "(paper-shapes: one 4-task Latin square of small scenes)")
 
 
-def _report_line(done: list[int], total: int, start: float):
+def _report_line(done: list[int], total: int, start: float, progress):
+    """Each ended run's line, [k/N] with its outcome, written above the progress block."""
     def report(spec, result):
         done[0] += 1
         outcome = (f"accuracy {result['accuracy']:.3f}" if result["status"] == "completed"
@@ -103,14 +104,15 @@ def _report_line(done: list[int], total: int, start: float):
                                                         if "log" in result else ""))
         seconds = result.get("seconds")
         took = f" in {seconds:.0f} s" if seconds is not None else ""
-        print(f"[{done[0]}/{total}] {spec.name}: {outcome}{took} "
-              f"(sweep {time.monotonic() - start:.0f} s)", flush=True)
+        progress.ended(spec, result, f"[{done[0]}/{total}] {spec.name}: {outcome}{took} "
+                                     f"(sweep {time.monotonic() - start:.0f} s)")
     return report
 
 
 def run(args) -> int:
     runtime.import_tensorflow()  # The sweep's modules load it: without its start-up lines.
     from experiments import sweep
+    from experiments.progress import SweepProgress
     from rundir import is_complete
     from experiments.registry import get_experiment
 
@@ -138,15 +140,21 @@ def run(args) -> int:
           f"{log_dir}, {len(done)} already complete, {len(todo)} to run on {where}"
           + (f" ({resumed} resumed from checkpoints)" if resumed else ""), flush=True)
     start = time.monotonic()
-    report = _report_line([0], len(todo), start)
+    progress = SweepProgress(todo)
+    report = _report_line([0], len(todo), start, progress)
     results = {}
-    if todo and args.ray_address:
-        from experiments.ray_runner import run_ray
+    try:
+        if todo and args.ray_address:
+            from experiments.ray_runner import run_ray
 
-        results = run_ray(todo, args.ray_address, sweep.threads_per_run(args.workers), report)
-    elif todo:
-        results = sweep.run_local(todo, args.workers, report,
-                                  args.runs_per_process or experiment.runs_per_process)
+            results = run_ray(todo, args.ray_address, sweep.threads_per_run(args.workers),
+                              report, progress.tick)
+        elif todo:
+            results = sweep.run_local(todo, args.workers, report,
+                                      args.runs_per_process or experiment.runs_per_process,
+                                      progress.tick)
+    finally:
+        progress.close()
     failed = [name for name, result in results.items() if result["status"] != "completed"]
     print(f"sweep took {time.monotonic() - start:.0f} s; {len(chosen) - len(failed)} of "
           f"{len(chosen)} runs complete" + (f"; failed: {', '.join(failed)}" if failed else ""))

@@ -56,8 +56,10 @@ def connect(address: str) -> None:
 
 
 def run_ray(specs: list[RunSpec], address: str, threads: int,
-            report: Callable[[RunSpec, dict], None]) -> dict[str, dict]:
-    """Runs every spec as a Ray task (asking for a GPU when the run uses one)."""
+            report: Callable[[RunSpec, dict], None],
+            tick: Callable[[], None] = lambda: None) -> dict[str, dict]:
+    """Runs every spec as a Ray task (asking for a GPU when the run uses one); `tick` is
+    called about every second while they run."""
     import ray
 
     connect(address)
@@ -70,7 +72,10 @@ def run_ray(specs: list[RunSpec], address: str, threads: int,
             pending[task.remote(dataclasses.asdict(spec.config), threads)] = spec
         results = {}
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
+            tick()
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            if not done:
+                continue
             spec = pending.pop(done[0])
             try:
                 result, files = ray.get(done[0])

@@ -192,12 +192,14 @@ def execute_runs(runs: list[tuple[str, dict, str, bool]], threads: int) -> None:
 
 def run_local(specs: list[RunSpec], workers: int,
               report: Callable[[RunSpec, dict], None],
-              runs_per_process: int = 1) -> dict[str, dict]:
+              runs_per_process: int = 1, tick: Callable[[], None] = lambda: None
+              ) -> dict[str, dict]:
     """Runs the specs in `workers` processes, threads split among them, each process making
     up to `runs_per_process` runs in turn (fewer when there are too few runs to give
     every worker that many) before a fresh one takes the next (TensorFlow's start paid
     once for them; each run still seeded and logged alone); each run's console output
-    goes to <run dir>.log beside it, and each is reported as it ends.
+    goes to <run dir>.log beside it, and each is reported as it ends; `tick` is called
+    about every second while they run (the sweep's progress display).
 
     (A pool whose workers exit after several tasks, max_tasks_per_child > 1, hung here
     once its first workers had exited, on Python 3.11: so each pool task is a chunk of
@@ -230,6 +232,7 @@ def run_local(specs: list[RunSpec], workers: int,
                                               for spec in chunk], threads): chunk
                    for chunk in chunks}
         while futures:
+            tick()
             try:
                 take(*ended.get(timeout=1.0))
                 continue

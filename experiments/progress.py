@@ -1,0 +1,150 @@
+"""A sweep's live progress: runs done, running (each with its step and latest test accuracies),
+failed, and an estimate of the time left.
+
+On a terminal it is one block, redrawn in place every few seconds, below the lines
+that report each run as it ends; elsewhere (a log file) it is printed as plain lines
+every minute. A running run is read from its own directory, the end of its
+metrics.jsonl, while its worker holds it (rundir.RunDirLock): so runs on this
+machine, or on a cluster's shared storage, show their step; the others are counted.
+"""
+
+import json
+import os
+import sys
+import time
+from typing import Callable, TextIO
+
+from rundir import run_dir_owner
+
+TAIL_BYTES = 256 * 1024  # How much of a metrics.jsonl's end is read for its latest lines.
+
+
+def run_state(run_dir: str) -> dict | None:
+    """A run's latest step and its latest test accuracies (None before its first test), from
+    the end of its metrics.jsonl; None if it has none yet. A line cut short (being written)
+    is skipped."""
+    try:
+        with open(os.path.join(run_dir, "metrics.jsonl"), "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - TAIL_BYTES))
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    step, accuracies = None, None
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if step is None:
+            step = record.get("step")
+        if record.get("kind") == "test":
+            accuracies = record.get("test_accuracy")
+            break
+    return None if step is None else {"step": step, "test_accuracy": accuracies}
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, minutes = seconds // 3600, seconds // 60 % 60
+    return f"{hours} h {minutes:02d} min" if hours else (
+        f"{minutes} min {seconds % 60:02d} s" if minutes else f"{seconds} s")
+
+
+class SweepProgress:
+    """Follows a sweep's runs (RunSpecs); `ended` reports a run's end with its line,
+    `tick` redraws or prints the progress when due, `close` ends the display."""
+
+    def __init__(self, specs: list, stream: TextIO = sys.stdout, interactive: bool | None = None,
+                 interval: float | None = None, clock: Callable[[], float] = time.monotonic):
+        self.specs = list(specs)
+        self.stream, self.clock = stream, clock
+        self.interactive = stream.isatty() if interactive is None else interactive
+        self.interval = interval or (2.0 if self.interactive else 60.0)
+        self.results: dict[str, dict] = {}
+        self.start = self.last = clock()
+        self.drawn = 0  # Lines of the block on the terminal now.
+        # Work is counted in steps when every run has a step budget, else in runs; a
+        # resumed run's steps before this sweep are not this sweep's work.
+        self.by_steps = all(spec.config.max_steps for spec in self.specs)
+        self.before = {spec.name: (run_state(spec.run_dir) or {}).get("step") or 0
+                       for spec in self.specs if spec.resume}
+
+    def _running(self) -> list[tuple]:
+        """(spec, its state) of each run not ended whose directory a live process holds."""
+        running = []
+        for spec in self.specs:
+            if spec.name not in self.results and run_dir_owner(spec.run_dir) is not None:
+                running.append((spec, run_state(spec.run_dir)))
+        return running
+
+    def lines(self) -> list[str]:
+        """The progress block: a summary line, then a line for each run under way."""
+        elapsed = self.clock() - self.start
+        running = self._running()
+        completed = sum(r["status"] == "completed" for r in self.results.values())
+        failed = len(self.results) - completed
+        total = len(self.specs)
+        if self.by_steps:
+            budget = sum(spec.config.max_steps for spec in self.specs)
+            finished = sum(spec.config.max_steps for spec in self.specs
+                           if spec.name in self.results)
+            under_way = sum(min((state or {}).get("step") or 0, spec.config.max_steps)
+                            for spec, state in running)
+            done = finished + under_way
+            work = f"{done / budget:.0%} of the steps"
+            done_here = done - sum(self.before.values())
+            left = budget - done
+        else:
+            done, budget, left = len(self.results), total, total - len(self.results)
+            work, done_here = f"{done} of {total} runs", done
+        eta = (f"about {_duration(left * elapsed / done_here)} left" if done_here > 0 and left
+               else "time left not known yet" if left else "nothing left")
+        head = (f"sweep: {completed} of {total} done, {len(running)} running, {failed} failed; "
+                f"{work}; {eta} (elapsed {_duration(elapsed)})")
+        body = []
+        for spec, state in running:
+            if state is None:
+                body.append(f"  {spec.name}: starting")
+                continue
+            steps = (f"step {state['step']:,} of {spec.config.max_steps:,}"
+                     if spec.config.max_steps else f"step {state['step']:,}")
+            tests = state["test_accuracy"] or {}
+            shown = " ".join(f"{task} {value:.3f}" for task, value in tests.items())
+            body.append(f"  {spec.name}: {steps}" + (f"; test {shown}" if shown else ""))
+        return [head, *body]
+
+    def _erase(self) -> None:
+        if self.interactive and self.drawn:
+            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
+            self.drawn = 0
+
+    def _show(self) -> None:
+        block = self.lines()
+        if self.interactive:
+            self._erase()
+            self.stream.write("".join(line + "\n" for line in block))
+            self.drawn = len(block)
+        else:
+            self.stream.write("".join(f"progress: {line}\n" for line in block))
+        self.stream.flush()
+        self.last = self.clock()
+
+    def ended(self, spec, result: dict, line: str) -> None:
+        """A run ended: its line above the block (which is redrawn)."""
+        self.results[spec.name] = result
+        self._erase()
+        self.stream.write(line + "\n")
+        self.stream.flush()
+        if self.interactive:
+            self._show()
+
+    def tick(self) -> None:
+        """Shows the progress if it is due."""
+        if self.clock() - self.last >= self.interval:
+            self._show()
+
+    def close(self) -> None:
+        """Takes the block away (a terminal's); the sweep's last lines follow."""
+        self._erase()
+        self.stream.flush()
