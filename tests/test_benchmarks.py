@@ -3,7 +3,6 @@
 import io
 
 import numpy as np
-import pytest
 
 from benchmarks.__main__ import (WINDOW, PaperPair, matmul_gflops, paired_rounds, paper_flops,
                                  print_table, tf_matmul_gflops, training_flops)
