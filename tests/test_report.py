@@ -183,6 +183,7 @@ def test_the_optimizer_claim_checks_each_part_against_the_seeds_spread(tmp_path)
     assert [holds[k] for k in holds] == [True, True, True, True, False]
     assert "SGD ends higher on `inv`" in list(holds)[4]
     assert section.verdict == report.PARTLY
+    assert "Why not on `inv`: it is the task the last period trained" in section.body
     assert ("task time 100 and 600 steps: the blog's 2,000 and 30,000 scaled by 0.05 to fit "
             "this machine; every test image of each task tested every 50 steps") in section.body
 
@@ -196,6 +197,7 @@ def test_the_width_claim_holds_when_narrower_networks_forget_more(tmp_path):
     assert section.verdict == report.REPRODUCED
     assert "| forgetting falls from each width to the next in most steps | 2 of 2 | yes |" \
         in section.body
+    assert "Why not" not in section.body  # Reasons only where a part does not hold.
 
 
 def test_the_task_time_claim_aligns_periods_and_compares_forgetting(tmp_path):
@@ -230,3 +232,4 @@ def test_the_task_signal_claim_compares_each_tasks_forgetting_and_the_mean(tmp_p
     assert "reduces the forgetting of `id`" in rows[0] and "| +20.00 ± 0.00 points |" in rows[0]
     assert section.verdict == report.PARTLY
     assert "the first 2,000 test images of each task tested every 50 steps" in section.body
+    assert "without it `id` loses" in section.body and "at a switch on average" in section.body
