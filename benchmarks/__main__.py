@@ -371,6 +371,53 @@ def paper_train_figures(tasks, min_rounds: int, seconds: float) -> dict:
             "rounds": rounds["rounds"], "steps_per_round": steps}
 
 
+def paper_eval_figures(tasks, min_rounds: int, seconds: float) -> dict:
+    """Images per second evaluating the paper's network on every task's held-out set: the
+    project's evaluate (the tasks' shared scenes through the convs once) against Keras's
+    model.evaluate on each task's (images, signal) batches in turn."""
+    import tensorflow as tf
+
+    from models import build_model
+    from training.steps import EVAL_BATCH, evaluate
+
+    options = dict(input_shape=(*tasks[0].image_shape, 3), num_classes=2, init="he",
+                   task_signal=len(tasks))
+    model = build_model(("shapes-paper",), **options, carried=tasks[0].carried)
+    reference = build_model(("shapes-paper",), **options, kernels="plain")
+    reference.set_weights(model.get_weights())
+    reference.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+    datasets = []
+    for task in tasks:
+        rows = task.test_rows()
+        images = tf.gather(task.test.images, rows)
+        signal = tf.one_hot([task.index] * len(rows), len(tasks)) * task.signal_scale
+        labels = tf.gather(task.test.labels, rows)
+        datasets.append(tf.data.Dataset.from_tensor_slices(((images, signal), labels))
+                        .batch(EVAL_BATCH)
+                        .map(lambda inputs, y: ((tf.cast(inputs[0], tf.float32) / 255.0,
+                                                 inputs[1]), y)))
+    count = sum(task.test_size() for task in tasks)
+
+    def project():
+        start = time.perf_counter()
+        evaluate(model, tasks)
+        return count / (time.perf_counter() - start)
+
+    def plain():
+        start = time.perf_counter()
+        for dataset in datasets:
+            reference.evaluate(dataset, verbose=0)
+        return count / (time.perf_counter() - start)
+
+    project(), plain()  # Traces.
+    rounds = paired_rounds(project, plain, min_rounds, seconds, "evaluation shapes-paper")
+    return {"project_images_per_s": rounds["project"],
+            "reference_images_per_s": rounds["reference"], "speedup": rounds["speedup"],
+            "speedup_quartiles": rounds["speedup_quartiles"], "rounds": rounds["rounds"],
+            "images": count}
+
+
 def paper_flops(image_shape=(48, 48), tasks: int = 10) -> float:
     """Floating-point operations of one training step of shapes-paper on one image (3x the
     forward pass's multiply-adds of its conv and dense layers)."""
@@ -456,6 +503,7 @@ def measure(quick: bool) -> dict:
     figures.update(project_gflops=flops * figures["project_steps_per_s"] / 1e9,
                    reference_gflops=flops * figures["reference_steps_per_s"] / 1e9)
     results["train"]["shapes-paper"] = figures
+    results["eval_paper"] = paper_eval_figures(paper, min_rounds, seconds)
     results["eval"] = eval_figures(train_task, float_test, mnist.test_labels.astype(np.int32),
                                    min_rounds, seconds)
     results["run"] = run
@@ -464,6 +512,7 @@ def measure(quick: bool) -> dict:
         train_speedup_conv_fc=results["train"]["conv fc"]["speedup"],
         train_speedup_fc_fc=results["train"]["fc fc"]["speedup"],
         train_speedup_paper=results["train"]["shapes-paper"]["speedup"],
+        eval_speedup_paper=results["eval_paper"]["speedup"],
         replication_s=replication["wall_s"],
         eval_speedup=results["eval"]["speedup"],
         overhead_fraction=results["run"]["overhead_fraction"],
@@ -496,6 +545,11 @@ def print_table(results: dict, out=sys.stdout) -> None:
     print(f"\n{'evaluation, conv fc':22} {e['project_images_per_s']:8.0f}/s "
           f"{e['reference_images_per_s']:8.0f}/s {results['eval_speedup']:7.2f}x "
           f"{_spread(e):>20}  images",
+          file=out)
+    e = results["eval_paper"]
+    print(f"{'evaluation, paper':22} {e['project_images_per_s']:8.0f}/s "
+          f"{e['reference_images_per_s']:8.0f}/s {e['speedup']:7.2f}x "
+          f"{_spread(e):>20}  images (every task's held-out set, {e['images']:,} images)",
           file=out)
     r = results["run"]
     print(f"\ntask.py --tasks id inv, {r['max_steps']} steps, tests every "

@@ -4,8 +4,9 @@ import io
 
 import numpy as np
 
-from benchmarks.__main__ import (WINDOW, PaperPair, matmul_gflops, paired_rounds, paper_flops,
-                                 print_table, tf_matmul_gflops, training_flops)
+from benchmarks.__main__ import (WINDOW, PaperPair, matmul_gflops, paired_rounds,
+                                 paper_eval_figures, paper_flops, print_table, tf_matmul_gflops,
+                                 training_flops)
 
 
 def test_training_flops_count_three_forward_passes():
@@ -72,6 +73,9 @@ def test_the_table_shows_every_figure():
                "eval": {"project_images_per_s": 4000.0, "reference_images_per_s": 3000.0,
                         "speedup": 4 / 3, "speedup_quartiles": [1.2, 1.4], "rounds": 11},
                "eval_speedup": 4 / 3,
+               "eval_paper": {"project_images_per_s": 9000.0, "reference_images_per_s": 2000.0,
+                              "speedup": 4.5, "speedup_quartiles": [4.0, 5.0], "rounds": 9,
+                              "images": 7500},
                "run": {"max_steps": 200, "test_frequency": 100, "wall_s": 50.0,
                        "train_s": 20.0, "eval_s": 20.0,
                        "other_s": 10.0, "startup_s": 6.0, "in_run_other_s": 4.0,
@@ -88,6 +92,7 @@ def test_the_table_shows_every_figure():
     assert "10.0 other (20.0%: 6.0 startup, 4.0 in the run); peak RSS 1200 MiB" in text
     assert "TensorFlow 150.0 GFLOP/s (the ceiling below), numpy 90.0" in text
     assert "shapes-paper, batch 64" in text and "conv fc, batch 100" in text
+    assert "4.50x" in text and "every task's held-out set, 7,500 images" in text
     assert ("one ten-task replication (cpu size, 10 colour tasks, 3000 steps): 100.0 s wall = "
             "60.0 training (50.0 steps/s) + 30.0 evaluation + 10.0 other") in text
 
@@ -103,3 +108,15 @@ def test_the_startup_share_is_the_wall_time_outside_the_runs_own(monkeypatch):
     monkeypatch.setattr(startup.sweep, "run_local", fake_run_local)
     figures = startup.measure(runs=3, epochs=1, runs_per_process=3)
     assert figures["runs_s"] == 0.0 and figures["startup_share"] == 1.0
+
+
+def test_the_paper_evaluation_is_timed_on_every_tasks_held_out_set(tmp_path):
+    from data import load_shapes
+    from tasks import build_tasks
+
+    shapes = load_shapes(height=48, width=48, train=20, test=40, seed=0, cache_dir=str(tmp_path))
+    tasks = build_tasks(["shapes-colour-red", "shapes-shape-ring"], sources={"shapes": shapes},
+                        input_style="combined", seed=0, task_signal=True, signal_scale=10.0)
+    figures = paper_eval_figures(tasks, 1, 0.0)
+    assert figures["images"] == sum(task.test_size() for task in tasks)
+    assert figures["rounds"] == 1 and figures["project_images_per_s"] > 0
