@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", help="run every run as a task on this Ray cluster "
                                            "(`auto`, host:port, or `local` to start one "
                                            "here; with --gpu, each run asks for a GPU)")
+    run.add_argument("--cpus-per-run", type=int, default=1,
+                     help="with --ray-address: the CPUs each run asks of the cluster, and its "
+                          "TensorFlow threads (default: 1)")
     run.add_argument("--log-dir", help="where the runs and the chart go "
                                        "(default: runs/NAME-FORM[-quick])")
     run.add_argument("--only", nargs="+", metavar="PATTERN",
@@ -125,6 +128,8 @@ def run(args) -> int:
         form = experiment.forms[0]
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
+    if args.cpus_per_run < 1:
+        raise UserError(f"--cpus-per-run must be at least 1, got {args.cpus_per_run}")
     if args.runs_per_process is not None and args.runs_per_process < 1:
         raise UserError(f"--runs-per-process must be at least 1, got {args.runs_per_process}")
     log_dir = args.log_dir or os.path.join(
@@ -147,8 +152,8 @@ def run(args) -> int:
         if todo and args.ray_address:
             from experiments.ray_runner import run_ray
 
-            results = run_ray(todo, args.ray_address, sweep.threads_per_run(args.workers),
-                              report, progress.tick)
+            results = run_ray(todo, args.ray_address, args.cpus_per_run, report,
+                              progress.tick)
         elif todo:
             results = sweep.run_local(todo, args.workers, report,
                                       args.runs_per_process or experiment.runs_per_process,

@@ -19,6 +19,11 @@ _EXCLUDES = [".venv", ".git", "log", "runs", "**/__pycache__", ".pytest_cache"]
 
 
 def _run_remotely(config_json: dict, threads: int) -> tuple[dict, dict[str, bytes]]:
+    import ray
+
+    # TensorFlow's threads: the CPUs Ray gave this task on its node.
+    threads = int(ray.get_runtime_context().get_assigned_resources().get("CPU", threads)) \
+        or threads
     with tempfile.TemporaryDirectory() as scratch:
         result = execute({**config_json, "log_dir": scratch}, threads)
         run_dir = os.path.join(scratch, config_json["run_name"])
@@ -55,21 +60,38 @@ def connect(address: str) -> None:
                             "`ray start --head`, or use --ray-address local") from None
 
 
-def run_ray(specs: list[RunSpec], address: str, threads: int,
+def check_feasible(nodes: list[dict], cpus: int, gpus: int) -> None:
+    """An error, at once, if no live node of the cluster (ray.nodes()) has `cpus` CPUs and
+    `gpus` GPUs for a run: Ray itself would wait for one for ever."""
+    alive = [node["Resources"] for node in nodes if node.get("Alive")]
+    if any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in alive):
+        return
+    largest = max((r.get("CPU", 0) for r in alive), default=0)
+    most_gpus = max((r.get("GPU", 0) for r in alive), default=0)
+    asks = f"{cpus} CPU(s)" + (f" and {gpus} GPU(s)" if gpus else "")
+    has = f"{largest:g} CPU(s)" + (f" and at most {most_gpus:g} GPU(s)" if gpus else "")
+    raise UserError(f"no node of the Ray cluster can take a run: each asks for {asks}, and "
+                    f"the largest of its {len(alive)} live node(s) has {has}; give "
+                    "--cpus-per-run that fits, or add a node that has them")
+
+
+def run_ray(specs: list[RunSpec], address: str, cpus: int,
             report: Callable[[RunSpec, dict], None],
             tick: Callable[[], None] = lambda: None) -> dict[str, dict]:
-    """Runs every spec as a Ray task (asking for a GPU when the run uses one); `tick` is
-    called about every second while they run."""
+    """Runs every spec as a Ray task asking for `cpus` CPUs (and a GPU when the run uses
+    one), its TensorFlow threads as many as the CPUs it is given; an error at once if no
+    node can take it. `tick` is called about every second while they run."""
     import ray
 
     connect(address)
     try:
+        check_feasible(ray.nodes(), cpus, int(any(spec.config.gpu for spec in specs)))
         remote = ray.remote(_run_remotely)
         pending = {}
         for spec in specs:
-            task = remote.options(num_cpus=threads, num_gpus=1 if spec.config.gpu else 0,
+            task = remote.options(num_cpus=cpus, num_gpus=1 if spec.config.gpu else 0,
                                   max_retries=0)
-            pending[task.remote(dataclasses.asdict(spec.config), threads)] = spec
+            pending[task.remote(dataclasses.asdict(spec.config), cpus)] = spec
         results = {}
         while pending:
             tick()

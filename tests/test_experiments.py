@@ -186,7 +186,7 @@ def test_a_sweep_on_a_local_ray_instance(tmp_path):
     from experiments.ray_runner import run_ray
 
     specs = _tiny_specs(tmp_path, [("r0", {}), ("r1", {"seed": 1})])
-    results = run_ray(specs, "local", threads=1, report=lambda s, r: None)
+    results = run_ray(specs, "local", cpus=1, report=lambda s, r: None)
     for spec in specs:
         assert results[spec.name]["status"] == "completed", results[spec.name]
         assert rundir.is_complete(spec.run_dir)  # Gathered under the driver's log directory.
@@ -194,6 +194,27 @@ def test_a_sweep_on_a_local_ray_instance(tmp_path):
     config = json.load(open(os.path.join(specs[1].run_dir, "config.json")))
     assert config["seed"] == 1 and config["log_dir"] != str(tmp_path / "log")
     assert dataclasses.asdict(specs[0].config)["log_dir"] == str(tmp_path / "log")
+    # A run larger than any node: said at once, not waited for.
+    import runtime
+    from errors import UserError
+
+    with pytest.raises(UserError, match="no node of the Ray cluster can take a run"):
+        run_ray(specs, "local", cpus=runtime.usable_cpus() + 1, report=lambda s, r: None)
+
+
+def test_a_run_no_node_can_take_is_an_error_at_once_naming_the_largest_node():
+    from errors import UserError
+    from experiments.ray_runner import check_feasible
+
+    nodes = [{"Alive": True, "Resources": {"CPU": 1.0}},
+             {"Alive": True, "Resources": {"CPU": 2.0}},
+             {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 1.0}}]
+    check_feasible(nodes, 2, 0)
+    with pytest.raises(UserError, match=r"each asks for 3 CPU\(s\), and the largest of its 2 "
+                                        r"live node\(s\) has 2 CPU\(s\)"):
+        check_feasible(nodes, 3, 0)
+    with pytest.raises(UserError, match=r"1 CPU\(s\) and 1 GPU\(s\).*at most 0 GPU"):
+        check_feasible(nodes, 1, 1)
 
 
 def test_latin_squares_put_each_task_once_in_each_position_per_block():
