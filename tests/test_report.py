@@ -212,6 +212,19 @@ def test_the_task_time_claim_aligns_periods_and_compares_forgetting(tmp_path):
     assert "the blog's 40,000 and 160,000 scaled by 0.005" in section.body
 
 
+def test_the_task_time_claim_says_when_short_periods_are_too_short_to_learn(tmp_path):
+    for i, (task_time, level) in enumerate(((100, 0.5), (200, 0.9))):
+        _setting_runs(tmp_path, "task-time", f"0{i}-task-time-{task_time}",
+                      task_time=task_time, max_steps=4 * task_time, test_frequency=50,
+                      accuracy=lambda task, step, active, t=task_time, v=level:
+                      _forgetting_curve(v, 0.2)(task, step, active, t))
+    [section] = report.claim_task_time(str(tmp_path), str(tmp_path))
+    assert "| aligned on switchovers, similar accuracy" in section.body
+    assert "Why not: the spread is one of period length" in section.body
+    assert "with task time 100 and" in section.body and "because at 0.005 of the blog" \
+        in section.body
+
+
 def _two_drops(level, drops):
     """Like _forgetting_curve, with each task's own drop."""
     curves = [_forgetting_curve(level, drop) for drop in drops]
