@@ -112,7 +112,49 @@ def plain_copy(model, network):
     return reference
 
 
-class Pair:
+def keras_step(model, optimizer):
+    """The plain Keras training step of `model`: one compiled call a batch."""
+    import tensorflow as tf
+
+    @tf.function
+    def step(inputs, labels):
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+    return step
+
+
+class Sides:
+    """A pair's two sides: the project's `model` and `optimizer` on its training stream
+    `batches`, WINDOW steps a compiled call, and the reference's `reference_step` on
+    `reference_batches`, a call a step."""
+
+    def before_window(self) -> None:
+        """What the project's stream needs before each window of steps."""
+
+    def project_rate(self, steps: int) -> float:
+        from training.steps import train_steps
+
+        count = self.tf.constant(WINDOW)
+        start = time.perf_counter()
+        for _ in range(steps // WINDOW):
+            self.before_window()
+            losses, _ = train_steps(self.model, self.optimizer, self.batches, count)
+        losses.numpy()
+        return steps // WINDOW * WINDOW / (time.perf_counter() - start)
+
+    def reference_rate(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = self.reference_step(*next(self.reference_batches))
+        loss.numpy()
+        return steps / (time.perf_counter() - start)
+
+
+class Pair(Sides):
     """The project's model and step beside the reference's, for one network."""
 
     def __init__(self, network, task, float_images, labels):
@@ -133,38 +175,7 @@ class Pair:
                    .shuffle(len(labels), seed=0).repeat().batch(BATCH)
                    .prefetch(tf.data.AUTOTUNE))
         self.reference_batches = iter(dataset)
-        self.reference_step = self._reference_step()
-
-    def _reference_step(self):
-        tf, model, optimizer = self.tf, self.reference, self.reference_optimizer
-
-        @tf.function
-        def step(images, labels):
-            with tf.GradientTape() as tape:
-                logits = model(images, training=True)
-                loss = tf.reduce_mean(
-                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
-            gradients = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-            return loss
-        return step
-
-    def project_rate(self, steps: int) -> float:
-        from training.steps import train_steps
-
-        count = self.tf.constant(WINDOW)
-        start = time.perf_counter()
-        for _ in range(steps // WINDOW):
-            losses, _ = train_steps(self.model, self.optimizer, self.batches, count)
-        losses.numpy()
-        return steps // WINDOW * WINDOW / (time.perf_counter() - start)
-
-    def reference_rate(self, steps: int) -> float:
-        start = time.perf_counter()
-        for _ in range(steps):
-            loss = self.reference_step(*next(self.reference_batches))
-        loss.numpy()
-        return steps / (time.perf_counter() - start)
+        self.reference_step = keras_step(self.reference, self.reference_optimizer)
 
 
 def paired_rounds(project, reference, min_rounds: int, seconds: float, label: str = ""):
@@ -192,12 +203,17 @@ def train_figures(network, task, float_images, labels, min_rounds: int,
     """Steps per second of the project's step and the reference's, in paired rounds of
     the same number of steps: a multiple of WINDOW that the project takes about a
     quarter of a second for."""
-    pair = Pair(network, task, float_images, labels)
+    return pair_figures(Pair(network, task, float_images, labels), min_rounds, seconds,
+                        f"training {' '.join(network)}")
+
+
+def pair_figures(pair, min_rounds: int, seconds: float, label: str) -> dict:
+    """train_figures' paired rounds of a pair (project_rate and reference_rate)."""
     pair.project_rate(2 * WINDOW)  # Traces and warms up.
     pair.reference_rate(2 * WINDOW)
     steps = WINDOW * max(1, round(0.25 * pair.project_rate(2 * WINDOW) / WINDOW))
     rounds = paired_rounds(lambda: pair.project_rate(steps), lambda: pair.reference_rate(steps),
-                           min_rounds, seconds, f"training {' '.join(network)}")
+                           min_rounds, seconds, label)
     return {"project_steps_per_s": rounds["project"], "reference_steps_per_s": rounds["reference"],
             "speedup": rounds["speedup"], "speedup_quartiles": rounds["speedup_quartiles"],
             "rounds": rounds["rounds"], "steps_per_round": steps}
@@ -218,21 +234,29 @@ def eval_figures(task, float_images, labels, min_rounds: int, seconds: float) ->
     dataset = tf.data.Dataset.from_tensor_slices((float_images, labels)).batch(EVAL_BATCH)
     count = len(labels)
 
-    def project():
-        start = time.perf_counter()
-        evaluate(model, [task])
-        return count / (time.perf_counter() - start)
+    return eval_rounds(lambda: evaluate(model, [task]),
+                       lambda: reference.evaluate(dataset, verbose=0), count, min_rounds,
+                       seconds, "evaluation conv fc")
 
-    def plain():
-        start = time.perf_counter()
-        reference.evaluate(dataset, verbose=0)
-        return count / (time.perf_counter() - start)
 
+def eval_rounds(project, plain, count: int, min_rounds: int, seconds: float,
+                label: str) -> dict:
+    """Images per second of two evaluations of `count` images each (`project()` and
+    `plain()`), traced first, then in paired rounds."""
+    def rate(evaluation):
+        def measured():
+            start = time.perf_counter()
+            evaluation()
+            return count / (time.perf_counter() - start)
+        return measured
+
+    project, plain = rate(project), rate(plain)
     project(), plain()  # Traces.
-    rounds = paired_rounds(project, plain, min_rounds, seconds, "evaluation conv fc")
+    rounds = paired_rounds(project, plain, min_rounds, seconds, label)
     return {"project_images_per_s": rounds["project"],
             "reference_images_per_s": rounds["reference"], "speedup": rounds["speedup"],
-            "speedup_quartiles": rounds["speedup_quartiles"], "rounds": rounds["rounds"]}
+            "speedup_quartiles": rounds["speedup_quartiles"], "rounds": rounds["rounds"],
+            "images": count}
 
 
 def whole_run(max_steps: int) -> dict:
@@ -277,7 +301,7 @@ def paper_tasks(quick: bool) -> list[str]:
     return [f"shapes-colour-{colour}" for colour in FEATURES["colour"][:2 if quick else 10]]
 
 
-class PaperPair:
+class PaperPair(Sides):
     """The ten-task paper's network and step beside a plain Keras reference: the same
     network (Keras's own layers) with the project's initial weights, Keras's Adam, and
     tf.data batches of (images, task signal) drawn from the same epoch's examples.
@@ -322,53 +346,18 @@ class PaperPair:
                                            y), num_parallel_calls=tf.data.AUTOTUNE)
                    .prefetch(tf.data.AUTOTUNE))
         self.reference_batches = iter(dataset)
-        model, optimizer = self.reference, self.reference_optimizer
+        self.reference_step = keras_step(self.reference, self.reference_optimizer)
 
-        @tf.function
-        def step(inputs, labels):
-            with tf.GradientTape() as tape:
-                logits = model(inputs, training=True)
-                loss = tf.reduce_mean(
-                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
-            gradients = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-            return loss
-
-        self.reference_step = step
-
-    def project_rate(self, steps: int) -> float:
-        from training.steps import train_steps
-
-        count = self.tf.constant(WINDOW)
-        start = time.perf_counter()
-        for _ in range(steps // WINDOW):
-            if self.position + WINDOW > self.epoch_steps:  # The epoch's batches again.
-                self.batches.use(*self.mix, seed=0)
-                self.position = 0
-            losses, _ = train_steps(self.model, self.optimizer, self.batches, count)
-            self.position += WINDOW
-        losses.numpy()
-        return steps // WINDOW * WINDOW / (time.perf_counter() - start)
-
-    def reference_rate(self, steps: int) -> float:
-        start = time.perf_counter()
-        for _ in range(steps):
-            loss = self.reference_step(*next(self.reference_batches))
-        loss.numpy()
-        return steps / (time.perf_counter() - start)
+    def before_window(self) -> None:
+        if self.position + WINDOW > self.epoch_steps:  # The epoch's batches again.
+            self.batches.use(*self.mix, seed=0)
+            self.position = 0
+        self.position += WINDOW
 
 
 def paper_train_figures(tasks, min_rounds: int, seconds: float) -> dict:
     """As train_figures, for the paper's network (PaperPair)."""
-    pair = PaperPair(tasks)
-    pair.project_rate(2 * WINDOW)  # Traces and warms up.
-    pair.reference_rate(2 * WINDOW)
-    steps = WINDOW * max(1, round(0.25 * pair.project_rate(2 * WINDOW) / WINDOW))
-    rounds = paired_rounds(lambda: pair.project_rate(steps), lambda: pair.reference_rate(steps),
-                           min_rounds, seconds, "training shapes-paper")
-    return {"project_steps_per_s": rounds["project"], "reference_steps_per_s": rounds["reference"],
-            "speedup": rounds["speedup"], "speedup_quartiles": rounds["speedup_quartiles"],
-            "rounds": rounds["rounds"], "steps_per_round": steps}
+    return pair_figures(PaperPair(tasks), min_rounds, seconds, "training shapes-paper")
 
 
 def paper_eval_figures(tasks, min_rounds: int, seconds: float) -> dict:
@@ -399,23 +388,9 @@ def paper_eval_figures(tasks, min_rounds: int, seconds: float) -> dict:
                                                  inputs[1]), y)))
     count = sum(task.test_size() for task in tasks)
 
-    def project():
-        start = time.perf_counter()
-        evaluate(model, tasks)
-        return count / (time.perf_counter() - start)
-
-    def plain():
-        start = time.perf_counter()
-        for dataset in datasets:
-            reference.evaluate(dataset, verbose=0)
-        return count / (time.perf_counter() - start)
-
-    project(), plain()  # Traces.
-    rounds = paired_rounds(project, plain, min_rounds, seconds, "evaluation shapes-paper")
-    return {"project_images_per_s": rounds["project"],
-            "reference_images_per_s": rounds["reference"], "speedup": rounds["speedup"],
-            "speedup_quartiles": rounds["speedup_quartiles"], "rounds": rounds["rounds"],
-            "images": count}
+    return eval_rounds(lambda: evaluate(model, tasks),
+                       lambda: [reference.evaluate(dataset, verbose=0) for dataset in datasets],
+                       count, min_rounds, seconds, "evaluation shapes-paper")
 
 
 def paper_flops(image_shape=(48, 48), tasks: int = 10) -> float:
