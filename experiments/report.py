@@ -12,6 +12,7 @@ import glob
 import io
 import math
 import os
+import re
 import statistics
 import warnings
 from typing import Callable
@@ -336,6 +337,18 @@ def _paths_by_setting(results: str, pattern: str) -> dict[str, list[str]]:
     return groups
 
 
+def _with_seeds(command: str, paths: list[str]) -> str:
+    """`command` with its `--seeds` made the number the logs hold: the most runs of any one
+    setting among `paths` (a sweep rerun with more seeds keeps its earlier runs)."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        label = os.path.basename(path).rsplit("-s", 1)[0]
+        counts[label] = counts.get(label, 0) + 1
+    if not counts:
+        return command
+    return re.sub(r"--seeds \d+", f"--seeds {max(counts.values())}", command)
+
+
 def _summaries(results: str, pattern: str) -> dict[str, list[dict]]:
     """The summary.json of each complete run matching `pattern`, grouped by setting."""
     return {label: [read_summary(path) for path in paths]
@@ -396,6 +409,15 @@ def _parts_table(parts: list[tuple[str, str, bool]]) -> str:
                          for what, figures, ok in parts))
 
 
+def _trend(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """The least-squares slope of y on x over `points` (x, y), with its standard error."""
+    x, y = np.array(points, dtype=float).T
+    dx = x - x.mean()
+    slope = float(dx @ (y - y.mean()) / (dx @ dx))
+    residuals = y - y.mean() - slope * dx
+    return slope, float(math.sqrt(residuals @ residuals / (len(x) - 2) / (dx @ dx)))
+
+
 def _points(difference: float, se: float) -> str:
     return f"{100 * difference:+.2f} ± {100 * se:.2f} points"
 
@@ -409,7 +431,8 @@ def _claim(title: str, claim: str, command: str, setting: str, parts, chart: str
            chart_name: str, paths: list[str], report_dir: str, why: str = "") -> Section:
     """A claim's section; `why`, said when a part does not hold, what was found about it."""
     failing = not all(ok for _, _, ok in parts)
-    body = (f"{setting}\n\n```sh\n{command}\n```\n\n{_parts_table(parts)}\n\n"
+    body = (f"{setting}\n\n```sh\n{_with_seeds(command, paths)}\n```\n\n"
+            f"{_parts_table(parts)}\n\n"
             f"{COMPARISON_RULE}\n\n" + (f"{why}\n\n" if why and failing else "")
             + f"![{title}]({_rel(chart, report_dir)})")
     return Section(title, body, claim, _verdict([ok for _, _, ok in parts]),
@@ -584,12 +607,13 @@ def claim_width(results: str, report_dir: str) -> list[Section]:
     by_width = [(runs[0].config["fc_units"], Measure([forgot(r) for r in runs]))
                 for runs in ordered]
     narrow_wide = _greater(by_width[0][1], by_width[-1][1])
-    means = [m.mean for _, m in by_width]
-    falls = sum(b < a for a, b in zip(means, means[1:]))
+    slope, slope_se = _trend([(math.log2(w), value) for w, m in by_width
+                              for value in m.values])
     parts = [(f"the narrowest ({by_width[0][0]}) forgets more than the widest "
               f"({by_width[-1][0]})", _points(*narrow_wide[:2]), narrow_wide[2]),
-             ("forgetting falls from each width to the next in most steps",
-              f"{falls} of {len(means) - 1}", falls > (len(means) - 1) / 2)]
+             ("forgetting falls as the width grows (least-squares slope over every run, "
+              "per doubling of the width)", _points(slope, slope_se) + " per doubling",
+              slope < -2 * slope_se)]
     setting = ("MNIST form, `--network fc fc`, first-layer widths " + ", ".join(
         f"{w:,} ({100 * m.mean:.1f} ± {100 * m.se:.1f})" for w, m in by_width)
         + f" (forgetting: each task's best earlier accuracy less its final, averaged; "
@@ -691,6 +715,7 @@ def paper(results: str, report_dir: str) -> list[Section]:
     rows = "\n".join(f"| {what} | {slope:+.3f} | [{low:+.3f}, {high:+.3f}] | "
                       f"{'yes' if ok else 'no'} |"
                       for (what, ((slope, low, high), _)), ok in zip(fits.items(), holds))
+    old_rise, new_rise = (fit[0][0] for fit in list(fits.values())[2:])
     new_curve = _curve(new, True)
     old_curve = _curve(old, True)
     chart = os.path.join(results, "paper-shapes", "paper-figure2.png")
@@ -711,7 +736,13 @@ def paper(results: str, report_dir: str) -> list[Section]:
             "to criterion count a task's trials up to the first evaluation at the criterion, "
             "every 100 steps: an old task already at the criterion when its episode starts "
             "still counts the trials before that first evaluation, a floor that falls as "
-            "more old tasks share the half of each epoch that is not the new task's.\n\n"
+            "more old tasks share the half of each epoch that is not the new task's. "
+            f"The fitted slopes amount to a rise of {100 * old_rise * math.log(n):.1f} "
+            f"points in a task's accuracy after {budget:,} trials from its first training to "
+            f"its {_ordinal(n)}, and of {100 * new_rise * math.log(n):.1f} in a new task's "
+            f"from episode 1 to {n}. The logs were made by the code of "
+            f"{', '.join(sorted({_code_version(path) for path in paths}))} (config.json's "
+            "`code_version`).\n\n"
             + ("" if all(holds) else
                "Why the parts marked no do not hold is not established here: the `cpu` form "
                "is not the paper's setting (2-D scenes of 48x48 pixels and a task signal of "
@@ -872,6 +903,12 @@ def split_mnist_logs_rate(results: str, report_dir: str) -> list[Section]:
            "The dropped rate does not account for most of the differences between our "
            "table and their logs.")])
     return [Section("Split MNIST with the learning rate of the authors' logs", body)]
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _code_version(path: str) -> str:

@@ -195,9 +195,28 @@ def test_the_width_claim_holds_when_narrower_networks_forget_more(tmp_path):
                       accuracy=_forgetting_curve(0.95, drop))
     [section] = report.claim_width(str(tmp_path), str(tmp_path))
     assert section.verdict == report.REPRODUCED
-    assert "| forgetting falls from each width to the next in most steps | 2 of 2 | yes |" \
-        in section.body
+    # Forgetting 0.5, 0.3 and 0.2 at log2 widths 5.64, 7.64 and 9.97, three runs each: the
+    # least-squares slope is -0.0687 a doubling, its standard error 0.0062 (numpy.polyfit).
+    assert ("| forgetting falls as the width grows (least-squares slope over every run, per "
+            "doubling of the width) | -6.87 ± 0.62 points per doubling | yes |") in section.body
     assert "Why not" not in section.body  # Reasons only where a part does not hold.
+
+
+def test_the_width_claim_does_not_hold_when_the_fall_is_within_the_seeds_spread(tmp_path):
+    # Each width's seeds forget 0.1, 0.3 and 0.5 but in a different order: no trend.
+    drops = {50: (0.1, 0.3, 0.5), 200: (0.5, 0.1, 0.3), 1000: (0.3, 0.5, 0.1)}
+    for i, (width, by_seed) in enumerate(drops.items()):
+        for seed, drop in enumerate(by_seed):
+            _complete(write_run(
+                os.path.join(tmp_path, "width", f"0{i}-fc-units-{width}-s{seed}"), seed=seed,
+                fc_units=width, network=["fc", "fc"], task_time=100, max_steps=400,
+                test_frequency=50, accuracy=_forgetting_curve(0.95, drop)))
+    [section] = report.claim_width(str(tmp_path), str(tmp_path))
+    assert section.verdict == report.NOT_REPRODUCED
+    # Every width's mean is 0.3: slope 0; residuals 0.24 over 7 degrees of freedom, against
+    # 3 x 9.357 of log2 widths squared about their mean: standard error 0.0349.
+    assert "| +0.00 ± 3.49 points per doubling | no |" in section.body
+    assert "--seeds 3 " in section.body  # The command says how many seeds the logs hold.
 
 
 def test_the_task_time_claim_aligns_periods_and_compares_forgetting(tmp_path):
