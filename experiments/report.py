@@ -39,6 +39,7 @@ class Section:
     verdict: str | None = None
     source: str = "the blog"  # Whose claim.
     charts: list[tuple[str, Callable]] = dataclasses.field(default_factory=list)
+    not_holding: list[str] = dataclasses.field(default_factory=list)  # Parts, for the summary.
 
 
 @dataclasses.dataclass
@@ -180,11 +181,14 @@ def claim_mnist_alone(results: str, report_dir: str) -> list[Section]:
     if not paths:
         return [_not_measured("1. MNIST alone", claim, command)]
     runs = _load(paths)
-    rows, passed = [], []
+    rows, passed, not_holding = [], [], []
     for step, blog in ((2000, 96.0), (25000, 97.0)):
         measured = Measure([_test_at(run, step)["test_accuracy"]["id"] for run in runs])
         agrees, difference, tolerance = _blog_agreement(measured, blog)
         passed.append(agrees)
+        if not agrees:
+            not_holding.append(f"{blog:.0f}% after {step:,} steps ({100 * measured.mean:.1f}% "
+                               "measured)")
         rows.append(f"| {step:,} | {blog:.0f}% | {measured.percent()} | {difference:+.2f} | "
                     f"±{tolerance:.2f} | {'yes' if agrees else 'no'} |")
     verdict = _verdict(passed)
@@ -200,7 +204,7 @@ def claim_mnist_alone(results: str, report_dir: str) -> list[Section]:
                  "blog's figures are one unseeded run's chart read to the whole percent, "
                  "and its code skipped training on every hundredth step (its test steps).")
     return [Section("1. MNIST alone", body, claim, verdict,
-                    charts=[(chart, lambda: _draw("tasks", paths))])]
+                    charts=[(chart, lambda: _draw("tasks", paths))], not_holding=not_holding)]
 
 
 def claim_dogs_alone(results: str, report_dir: str) -> list[Section]:
@@ -325,7 +329,8 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
             + f"\n\n![switching against alone]({_rel(chart, report_dir)})")
     return [Section(title, body, claim, verdict,
                     charts=[(chart, lambda: _draw("versus-single",
-                                           switch_paths + alone["id"] + alone["inv"]))])]
+                                           switch_paths + alone["id"] + alone["inv"]))],
+                    not_holding=[_short(part) for part, ok in parts.items() if not ok])]
 
 
 def _paths_by_setting(results: str, pattern: str) -> dict[str, list[str]]:
@@ -403,6 +408,12 @@ def _scale_note(run, blog_task_time: int, blog_steps: int) -> str:
     return f"{note}; {tested} tested every {run.config['test_frequency']:,} steps"
 
 
+def _short(part: str) -> str:
+    """A part's name without a closing parenthesis that says how it is measured (one of
+    several words: "(2000)" stays)."""
+    return re.sub(r" \([^()]* [^()]*\)$", "", part)
+
+
 def _parts_table(parts: list[tuple[str, str, bool]]) -> str:
     return ("| part | measured | holds |\n|---|---|---|\n"
             + "\n".join(f"| {what} | {figures} | {'yes' if ok else 'no'} |"
@@ -436,7 +447,8 @@ def _claim(title: str, claim: str, command: str, setting: str, parts, chart: str
             f"{COMPARISON_RULE}\n\n" + (f"{why}\n\n" if why and failing else "")
             + f"![{title}]({_rel(chart, report_dir)})")
     return Section(title, body, claim, _verdict([ok for _, _, ok in parts]),
-                   charts=[(chart, lambda: _draw(chart_name, paths))])
+                   charts=[(chart, lambda: _draw(chart_name, paths))],
+                   not_holding=[_short(what) for what, _, ok in parts if not ok])
 
 
 def _all_paths(groups: dict[str, list]) -> list[str]:
@@ -753,7 +765,8 @@ def paper(results: str, report_dir: str) -> list[Section]:
                "scale.\n\n")
             + f"![Figure 2]({_rel(chart, report_dir)})")
     return [Section(title, body, claim, _verdict(holds), "the paper",
-                    charts=[(chart, lambda: _draw("paper-figure2", paths))])]
+                    charts=[(chart, lambda: _draw("paper-figure2", paths))],
+                    not_holding=[_short(what) for what, ok in zip(fits, holds) if not ok])]
 
 
 # --- Hsu et al.'s split MNIST ----------------------------------------------------------------
@@ -930,6 +943,13 @@ def _draw(chart: str, paths: list[str]):
     return CHARTS[chart][0](_load(paths))
 
 
+def summary(claims: list[Section]) -> str:
+    """The table of every claim's verdict and the parts of it that do not hold."""
+    return "\n".join(["| claim | verdict | what does not hold |", "|---|---|---|"]
+                     + [f"| {s.title} | {s.verdict} | {'; '.join(s.not_holding) or '—'} |"
+                        for s in claims])
+
+
 def build(results: str, report_dir: str) -> tuple[str, list[tuple[str, Callable]]]:
     """The report's markdown and the charts it shows (path, a function drawing it)."""
     sections = [section for make in SECTIONS for section in make(results, report_dir)]
@@ -941,9 +961,7 @@ def build(results: str, report_dir: str) -> tuple[str, list[tuple[str, Callable]
              "otherwise. A claim's verdict follows the rule its section states: "
              f"*{REPRODUCED}* (every part holds), *{PARTLY}* (some do), "
              f"*{NOT_REPRODUCED}* (none), *{NOT_TESTABLE}* (its data cannot be had on "
-             f"this machine) or *{NOT_MEASURED}*.", "",
-             "| claim | verdict |", "|---|---|"]
-    lines += [f"| {s.title} | {s.verdict} |" for s in claims]
+             f"this machine) or *{NOT_MEASURED}*.", "", summary(claims)]
     for section in sections:
         lines += ["", f"## {section.title}", ""]
         if section.claim:

@@ -87,6 +87,15 @@ def test_switching_claim_is_partly_reproduced_when_forgetting_does_not_shrink(tm
     assert "training accuracy near 100% in every period (at least 95%): yes" in section.body
 
 
+def test_the_summary_names_the_parts_that_do_not_hold(tmp_path):
+    _switching_results(tmp_path, shrinking=False, alone_id=0.99)
+    table = report.summary(report.claim_switching(str(tmp_path), str(tmp_path))
+                           + report.claim_task_signal(str(tmp_path), str(tmp_path)))
+    assert ("| 3. Two tasks switching | partly reproduced | forgetting shrinks; at 24,000 "
+            "steps each task near or above alone |") in table
+    assert "| 4. A task signal | not measured yet | — |" in table
+
+
 def test_switching_claim_says_why_a_part_fails(tmp_path):
     _switching_results(tmp_path, shrinking=True, alone_id=0.975, costless_from=4,
                        first_train=0.93)
