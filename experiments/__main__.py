@@ -22,8 +22,9 @@ from errors import OneLineErrors, UserError  # noqa: E402
 # Settings given to every run of a sweep as they are: where the data is, and the device.
 PASSED_SETTINGS = ("data_dir", "data_dog_dir", "tfds_dir", "cache_dir", "dog_source", "gpu")
 # Settings given on the command line that replace the grid's own: how often and on how many
-# test images every run is evaluated, to fit a sweep to a machine (config.json keeps them).
-EVALUATION_SETTINGS = ("test_frequency", "test_examples")
+# test images every run is evaluated, to fit a sweep to a machine, and how often it
+# checkpoints, to fit a cluster's preemptions (config.json keeps them).
+REPLACED_SETTINGS = ("test_frequency", "test_examples", "checkpoint_every")
 
 
 class _OneLineErrorParser(OneLineErrors, argparse.ArgumentParser):
@@ -61,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cpus-per-run", type=int, default=1,
                      help="with --ray-address: the CPUs each run asks of the cluster, and its "
                           "TensorFlow threads (default: 1)")
+    run.add_argument("--storage", metavar="PATH_OR_URI",
+                     help="with --ray-address: where the runs' directories live while they "
+                          "run, so that they outlive any node: a folder every node and this "
+                          "machine reach (a shared file system) or an object store URI "
+                          "(s3://, gs://, ...); runs push their directory there at every "
+                          "checkpoint, a run whose node is lost resumes from it on another "
+                          "node, and a rerun of the sweep resumes from it; completed runs "
+                          "are copied into --log-dir (default with a plain path: the same "
+                          "folder)")
+    run.add_argument("--retries", type=int, default=3,
+                     help="with --ray-address: times a run is started again when its worker "
+                          "or node is lost (from its latest checkpoint with --storage, else "
+                          "from step 0; default: 3)")
     run.add_argument("--log-dir", help="where the runs and the chart go "
                                        "(default: runs/NAME-FORM[-quick])")
     run.add_argument("--only", nargs="+", metavar="PATTERN",
@@ -80,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "data is given, else mnist); cpu or paper sizes for paper-shapes "
                           "(default: cpu)")
     add_setting_flags(run, PASSED_SETTINGS, "for every run")
-    add_setting_flags(run, EVALUATION_SETTINGS, "for every run, in place of the grid's own")
+    add_setting_flags(run, REPLACED_SETTINGS, "for every run, in place of the grid's own")
     return parser
 
 
@@ -121,7 +135,7 @@ def run(args) -> int:
 
     experiment = get_experiment(args.name)
     overrides = {key: getattr(args, key) for key in PASSED_SETTINGS if key in args}
-    replacements = {key: getattr(args, key) for key in EVALUATION_SETTINGS if key in args}
+    replacements = {key: getattr(args, key) for key in REPLACED_SETTINGS if key in args}
     has_dogs = bool(overrides.get("data_dog_dir")) or overrides.get("dog_source") == "tfds"
     form = args.form or ("dog" if has_dogs and "dog" in experiment.forms else "mnist")
     if form not in experiment.forms:
@@ -132,20 +146,36 @@ def run(args) -> int:
         raise UserError(f"--cpus-per-run must be at least 1, got {args.cpus_per_run}")
     if args.runs_per_process is not None and args.runs_per_process < 1:
         raise UserError(f"--runs-per-process must be at least 1, got {args.runs_per_process}")
-    log_dir = args.log_dir or os.path.join(
-        "runs", f"{args.name}-{form}" + ("-quick" if args.quick else ""))
+    if args.storage and not args.ray_address:
+        raise UserError("--storage is where a Ray sweep's runs live; give --ray-address too "
+                        "(a local sweep's runs live in --log-dir)")
+    if args.retries < 0:
+        raise UserError(f"--retries must be 0 or more, got {args.retries}")
+    log_dir = args.log_dir or (args.storage if args.storage and "://" not in args.storage
+                               else os.path.join("runs", f"{args.name}-{form}"
+                                                 + ("-quick" if args.quick else "")))
     specs = sweep.expand(experiment, form, seeds=args.seeds, log_dir=log_dir,
                          is_quick=args.quick, overrides=overrides, replacements=replacements,
                          scale=args.scale)
     chosen = sweep.matching(specs, args.only) if args.only else specs
-    done, todo = sweep.pending(chosen, can_resume=not args.ray_address)
-    where = f"Ray at {args.ray_address}" if args.ray_address else f"{args.workers} local workers"
+    storage = runs = None
+    if args.storage:
+        from experiments.ray_runner import pending_in_storage
+        from experiments.storage import Storage, StoredRuns
+
+        storage = Storage(args.storage)
+        done, todo = pending_in_storage(chosen, storage)
+        runs = StoredRuns(storage)
+    else:  # A Ray node cannot resume a run from this machine's folder: it starts again.
+        done, todo = sweep.pending(chosen, can_resume=not args.ray_address)
+    where = (f"Ray at {args.ray_address}" + (f", storage {args.storage}" if storage else "")
+             if args.ray_address else f"{args.workers} local workers")
     resumed = sum(spec.resume for spec in todo)
     print(f"{args.name} ({form} form{', quick' if args.quick else ''}): {len(chosen)} runs in "
           f"{log_dir}, {len(done)} already complete, {len(todo)} to run on {where}"
           + (f" ({resumed} resumed from checkpoints)" if resumed else ""), flush=True)
     start = time.monotonic()
-    progress = SweepProgress(todo)
+    progress = SweepProgress(todo, runs=runs)
     report = _report_line([0], len(todo), start, progress)
     results = {}
     try:
@@ -153,7 +183,7 @@ def run(args) -> int:
             from experiments.ray_runner import run_ray
 
             results = run_ray(todo, args.ray_address, args.cpus_per_run, report,
-                              progress.tick)
+                              progress.tick, storage=storage, retries=args.retries)
         elif todo:
             results = sweep.run_local(todo, args.workers, report,
                                       args.runs_per_process or experiment.runs_per_process,

@@ -21,15 +21,19 @@ TAIL_BYTES = 256 * 1024  # How much of a metrics.jsonl's end is read for its lat
 
 def run_state(run_dir: str) -> dict | None:
     """A run's latest step and its latest test accuracies (None before its first test), from
-    the end of its metrics.jsonl; None if it has none yet. A line cut short (being written)
-    is skipped."""
+    the end of its metrics.jsonl; None if it has none yet."""
     try:
         with open(os.path.join(run_dir, "metrics.jsonl"), "rb") as f:
             f.seek(0, os.SEEK_END)
             f.seek(max(0, f.tell() - TAIL_BYTES))
-            lines = f.read().splitlines()
+            return state_from_lines(f.read().splitlines())
     except OSError:
         return None
+
+
+def state_from_lines(lines: list[bytes]) -> dict | None:
+    """run_state from the last lines of a metrics.jsonl; a line cut short (being written)
+    is skipped."""
     step, accuracies = None, None
     for line in reversed(lines):
         try:
@@ -51,32 +55,47 @@ def _duration(seconds: float) -> str:
         f"{minutes} min {seconds % 60:02d} s" if minutes else f"{seconds} s")
 
 
+class LocalRuns:
+    """What the progress reads of runs whose directories are on this machine (or on a
+    shared file system): a run is under way while a live process holds its directory."""
+
+    def running(self, spec) -> bool:
+        return run_dir_owner(spec.run_dir) is not None
+
+    def state(self, spec) -> dict | None:
+        return run_state(spec.run_dir)
+
+    def retried(self, spec) -> int:
+        return 0
+
+
 class SweepProgress:
-    """Follows a sweep's runs (RunSpecs); `ended` reports a run's end with its line,
-    `tick` redraws or prints the progress when due, `close` ends the display."""
+    """Follows a sweep's runs (RunSpecs), read through `runs` (LocalRuns, or a Ray sweep's
+    storage.StoredRuns); `ended` reports a run's end with its line, `tick` redraws or
+    prints the progress when due, `close` ends the display."""
 
     def __init__(self, specs: list, stream: TextIO = sys.stdout, interactive: bool | None = None,
-                 interval: float | None = None, clock: Callable[[], float] = time.monotonic):
+                 interval: float | None = None, clock: Callable[[], float] = time.monotonic,
+                 runs=None):
         self.specs = list(specs)
+        self.runs = runs or LocalRuns()
         self.stream, self.clock = stream, clock
         self.interactive = stream.isatty() if interactive is None else interactive
         self.interval = interval or (2.0 if self.interactive else 60.0)
         self.results: dict[str, dict] = {}
         self.start = self.last = clock()
         self.drawn = 0  # Lines of the block on the terminal now.
+        self.retried: dict[str, bool] = {}  # Whether each ended run was started again.
         # Work is counted in steps when every run has a step budget, else in runs; a
         # resumed run's steps before this sweep are not this sweep's work.
         self.by_steps = all(spec.config.max_steps for spec in self.specs)
-        self.before = {spec.name: (run_state(spec.run_dir) or {}).get("step") or 0
+        self.before = {spec.name: (self.runs.state(spec) or {}).get("step") or 0
                        for spec in self.specs if spec.resume}
 
     def _running(self) -> list[tuple]:
-        """(spec, its state) of each run not ended whose directory a live process holds."""
-        running = []
-        for spec in self.specs:
-            if spec.name not in self.results and run_dir_owner(spec.run_dir) is not None:
-                running.append((spec, run_state(spec.run_dir)))
-        return running
+        """(spec, its state) of each run not ended that is under way."""
+        return [(spec, self.runs.state(spec)) for spec in self.specs
+                if spec.name not in self.results and self.runs.running(spec)]
 
     def lines(self) -> list[str]:
         """The progress block: a summary line, then a line for each run under way."""
@@ -100,8 +119,11 @@ class SweepProgress:
             work, done_here = f"{done} of {total} runs", done
         eta = (f"about {_duration(left * elapsed / done_here)} left" if done_here > 0 and left
                else "time left not known yet" if left else "nothing left")
-        head = (f"sweep: {completed} of {total} done, {len(running)} running, {failed} failed; "
-                f"{work}; {eta} (elapsed {_duration(elapsed)})")
+        retried = sum(self.retried.values()) + sum(bool(self.runs.retried(spec))
+                                                   for spec, _ in running)
+        head = (f"sweep: {completed} of {total} done, {len(running)} running, {failed} failed"
+                + (f", {retried} retried" if retried else "")
+                + f"; {work}; {eta} (elapsed {_duration(elapsed)})")
         body = []
         for spec, state in running:
             if state is None:
@@ -111,7 +133,9 @@ class SweepProgress:
                      if spec.config.max_steps else f"step {state['step']:,}")
             tests = state["test_accuracy"] or {}
             shown = " ".join(f"{task} {value:.3f}" for task, value in tests.items())
-            body.append(f"  {spec.name}: {steps}" + (f"; test {shown}" if shown else ""))
+            again = self.runs.retried(spec)
+            body.append(f"  {spec.name}: {steps}" + (f"; test {shown}" if shown else "")
+                        + (f" (started again {again} time(s))" if again else ""))
         return [head, *body]
 
     def _erase(self) -> None:
@@ -133,6 +157,7 @@ class SweepProgress:
     def ended(self, spec, result: dict, line: str) -> None:
         """A run ended: its line above the block (which is redrawn)."""
         self.results[spec.name] = result
+        self.retried[spec.name] = bool(self.runs.retried(spec))
         self._erase()
         self.stream.write(line + "\n")
         self.stream.flush()

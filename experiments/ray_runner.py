@@ -1,8 +1,13 @@
 """Runs a sweep's runs as Ray tasks on an existing cluster, or on a Ray instance started here.
 
-Each task runs in a scratch directory on its node and returns the run directory's
-files, which the driver writes under the sweep's log directory: the results
-gather in one place whether or not the cluster shares a file system.
+With a storage (`--storage`: a shared path or an object store URI, experiments.storage),
+each run works in a scratch folder on its node and copies its directory to the storage
+at every checkpoint and at its end; a run whose worker or node is lost is started again
+by Ray on another node (up to `retries` times), where it copies its directory back and
+resumes from its latest checkpoint; the driver copies each completed run from the
+storage into the sweep's log directory. Without a storage, each run returns its
+directory's files when it ends, and a run started again after its node was lost starts
+from step 0.
 """
 
 import dataclasses
@@ -12,20 +17,25 @@ from typing import Callable
 
 import runtime
 from errors import UserError
-from experiments.sweep import REPO_DIR, RunSpec, execute
+from experiments.storage import Storage
+from experiments.sweep import REPO_DIR, RunSpec, execute, set_aside_incomplete
+from rundir import is_complete, latest_state
 
 # What a remote node needs of the repository: the code and the bundled MNIST.
-_EXCLUDES = [".venv", ".git", "log", "runs", "**/__pycache__", ".pytest_cache"]
+_EXCLUDES = [".venv", ".git", "log", "runs", "results", "**/__pycache__", ".pytest_cache"]
+
+
+def _threads(threads: int) -> int:
+    """TensorFlow's threads in a Ray task: the CPUs Ray gave it on its node."""
+    import ray
+
+    return int(ray.get_runtime_context().get_assigned_resources().get("CPU", threads)) \
+        or threads
 
 
 def _run_remotely(config_json: dict, threads: int) -> tuple[dict, dict[str, bytes]]:
-    import ray
-
-    # TensorFlow's threads: the CPUs Ray gave this task on its node.
-    threads = int(ray.get_runtime_context().get_assigned_resources().get("CPU", threads)) \
-        or threads
     with tempfile.TemporaryDirectory() as scratch:
-        result = execute({**config_json, "log_dir": scratch}, threads)
+        result = execute({**config_json, "log_dir": scratch}, _threads(threads))
         run_dir = os.path.join(scratch, config_json["run_name"])
         files = {}
         for root, _, names in os.walk(run_dir):
@@ -34,6 +44,37 @@ def _run_remotely(config_json: dict, threads: int) -> tuple[dict, dict[str, byte
                 with open(path, "rb") as f:
                     files[os.path.relpath(path, run_dir)] = f.read()
     return result, files
+
+
+def _run_in_storage(config_json: dict, threads: int, storage_uri: str) -> dict:
+    """Runs one run with its directory in the storage: resumed from the storage's latest
+    checkpoint when there is one, started afresh otherwise, pushed at every checkpoint."""
+    import ray
+
+    from experiments.storage import RunSync
+
+    storage, name = Storage(storage_uri), config_json["run_name"]
+    status = storage.status(name)
+    if status == "completed":  # Its earlier attempt ended after its last push.
+        summary = storage.read_json(name, "summary.json")
+        return {"status": "completed", "seconds": 0.0,
+                "accuracy": summary["final_test_accuracy_all"]}
+    if status == "started":  # Stopped before its first checkpoint: nothing to resume.
+        storage.remove(name)
+    with tempfile.TemporaryDirectory() as scratch:
+        resume = status == "checkpoint"
+        run_dir = os.path.join(scratch, name)
+        sync = RunSync(storage, name, run_dir)
+        if resume:
+            storage.pull(name, scratch)
+            sync.pulled()
+        step = (latest_state(run_dir) or {}).get("step", 0) if resume else 0
+        storage.add_attempt(name, ray.get_runtime_context().get_node_id(), step)
+        result = execute({**config_json, "log_dir": scratch}, _threads(threads), resume,
+                         on_checkpoint=sync.push)
+        if os.path.isdir(run_dir):
+            sync.push()  # Its end: the summary, completed or failed, last.
+    return {**result, "resumed_from": step} if resume else result
 
 
 def _write_files(run_dir: str, files: dict[str, bytes]) -> None:
@@ -77,21 +118,26 @@ def check_feasible(nodes: list[dict], cpus: int, gpus: int) -> None:
 
 def run_ray(specs: list[RunSpec], address: str, cpus: int,
             report: Callable[[RunSpec, dict], None],
-            tick: Callable[[], None] = lambda: None) -> dict[str, dict]:
+            tick: Callable[[], None] = lambda: None, storage: Storage | None = None,
+            retries: int = 3) -> dict[str, dict]:
     """Runs every spec as a Ray task asking for `cpus` CPUs (and a GPU when the run uses
     one), its TensorFlow threads as many as the CPUs it is given; an error at once if no
-    node can take it. `tick` is called about every second while they run."""
+    node can take it. A task whose worker or node is lost is started again up to `retries`
+    times (from its latest checkpoint in `storage`, if given). `tick` is called about every
+    second while they run."""
     import ray
 
     connect(address)
     try:
         check_feasible(ray.nodes(), cpus, int(any(spec.config.gpu for spec in specs)))
-        remote = ray.remote(_run_remotely)
+        remote = ray.remote(_run_in_storage if storage else _run_remotely)
         pending = {}
         for spec in specs:
             task = remote.options(num_cpus=cpus, num_gpus=1 if spec.config.gpu else 0,
-                                  max_retries=0)
-            pending[task.remote(dataclasses.asdict(spec.config), cpus)] = spec
+                                  max_retries=retries, retry_exceptions=False)
+            arguments = (dataclasses.asdict(spec.config), cpus) + ((storage.uri,) if storage
+                                                                  else ())
+            pending[task.remote(*arguments)] = spec
         results = {}
         while pending:
             tick()
@@ -100,12 +146,44 @@ def run_ray(specs: list[RunSpec], address: str, cpus: int,
                 continue
             spec = pending.pop(done[0])
             try:
-                result, files = ray.get(done[0])
-                _write_files(spec.run_dir, files)
-            except Exception as e:  # The task's worker died, or the cluster went away.
+                if storage:
+                    result = ray.get(done[0])
+                    if result["status"] == "completed":
+                        _gather(storage, spec)
+                else:
+                    result, files = ray.get(done[0])
+                    _write_files(spec.run_dir, files)
+            except Exception as e:  # Its retries were used up, or the cluster went away.
                 result = {"status": "failed", "error": f"Ray task failed: {type(e).__name__}: {e}"}
             results[spec.name] = result
             report(spec, result)
         return results
     finally:
         ray.shutdown()
+
+
+def _gather(storage: Storage, spec: RunSpec) -> None:
+    """Copies a completed run from the storage into the sweep's log directory (unless that
+    is the storage)."""
+    if storage.is_local_path(spec.config.log_dir):
+        return
+    if os.path.exists(spec.run_dir) and not is_complete(spec.run_dir):
+        set_aside_incomplete(spec)
+    storage.pull(spec.name, spec.config.log_dir)
+
+
+def pending_in_storage(specs: list[RunSpec], storage: Storage
+                       ) -> tuple[list[RunSpec], list[RunSpec]]:
+    """(completed, to run) of the specs, from the storage alone: a run the storage holds
+    completed is done (and copied into the log directory if it is not there yet); one
+    with a checkpoint there is marked resume (its task resumes it), the others start."""
+    done, todo = [], []
+    for spec in specs:
+        status = storage.status(spec.name)
+        if status == "completed":
+            if not is_complete(spec.run_dir):
+                _gather(storage, spec)
+            done.append(spec)
+        else:
+            todo.append(dataclasses.replace(spec, resume=status == "checkpoint"))
+    return done, todo

@@ -119,9 +119,10 @@ def set_aside_incomplete(spec: RunSpec) -> str | None:
     return aside
 
 
-def execute(config_json: dict, threads: int, resume: bool = False) -> dict:
-    """Runs one config in this process (or resumes it), with `threads` TensorFlow threads;
-    never raises."""
+def execute(config_json: dict, threads: int, resume: bool = False,
+            on_checkpoint: Callable[[], None] | None = None) -> dict:
+    """Runs one config in this process (or resumes it), with `threads` TensorFlow threads,
+    calling `on_checkpoint` after each checkpoint; never raises."""
     runtime.prepare_process()
     tf = runtime.import_tensorflow()  # Without its start-up lines in the worker's log.
 
@@ -133,7 +134,7 @@ def execute(config_json: dict, threads: int, resume: bool = False) -> dict:
         tf.keras.backend.clear_session()  # What an earlier run of this process left.
         with open(os.devnull, "w") as quiet:
             run_dir = run_experiment(RunConfig(**config_json), progress_stream=quiet,
-                                     resume=resume)
+                                     resume=resume, on_checkpoint=on_checkpoint)
         return {"status": "completed", "seconds": time.monotonic() - start,
                 "accuracy": read_summary(run_dir)["final_test_accuracy_all"],
                 "worker": os.getpid()}

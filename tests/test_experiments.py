@@ -48,11 +48,11 @@ def test_every_experiment_expands_in_each_form_and_quick_shrinks_it(tmp_path):
 
 
 def test_evaluation_flags_replace_the_grids_own_and_data_flags_fill_in(tmp_path):
-    from experiments.__main__ import EVALUATION_SETTINGS, build_parser
+    from experiments.__main__ import REPLACED_SETTINGS, build_parser
 
     args = build_parser().parse_args(["run", "mitigation", "--quick", "--test-examples", "200",
                                       "--test-frequency", "50"])
-    replacements = {key: getattr(args, key) for key in EVALUATION_SETTINGS if key in args}
+    replacements = {key: getattr(args, key) for key in REPLACED_SETTINGS if key in args}
     assert replacements == {"test_examples": 200, "test_frequency": 50}
     specs = sweep.expand(registry.get_experiment("mitigation"), "mnist", seeds=1,
                          log_dir=str(tmp_path), is_quick=True, overrides={"data_dir": "d"},

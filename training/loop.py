@@ -93,10 +93,10 @@ class Run:
 
     def __init__(self, config, tasks: list, model, optimizer, log: RunLog,
                  schedule: RunSchedule, methods: Methods, resume: bool = False,
-                 progress_stream=None):
+                 progress_stream=None, on_checkpoint=None):
         self.config, self.tasks, self.model, self.optimizer = config, tasks, model, optimizer
         self.log, self.schedule, self.methods = log, schedule, methods
-        self.progress_stream = progress_stream
+        self.progress_stream, self.on_checkpoint = progress_stream, on_checkpoint
         # What a diverged run's message advises.
         self.remedy = "; or ".join(methods.remedies) or "lower --learning-rate"
         self.checkpointer = Checkpointer(log.run_dir, model, optimizer, schedule.streams,
@@ -178,6 +178,8 @@ class Run:
         self.checkpointer.save({"step": step, "metrics_bytes": self.log.metrics_bytes(),
                                 "train_time_s": self.train_time, "eval_time_s": self.eval_time,
                                 "wall_time_s": self.elapsed(), **state}, arrays=arrays)
+        if self.on_checkpoint is not None:
+            self.on_checkpoint()
 
     def _summary(self, step: int) -> dict:
         accuracy = {name: r["accuracy"] for name, r in self.results.items()}

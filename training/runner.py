@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Callable
 
 import tensorflow as tf
 
@@ -130,12 +131,14 @@ def run_metadata(config: RunConfig, sources: dict) -> dict:
 
 
 def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool = False,
-                   restart: bool = False) -> str:
+                   restart: bool = False, on_checkpoint: Callable[[], None] | None = None
+                   ) -> str:
     """Trains and evaluates one run as `config` says; returns the run directory. With
     `resume`, continues the run in log_dir/run_name from its latest checkpoint; with
     `restart`, starts that unfinished run afresh in its directory (what it had written is
     removed once the new start is ready). A run directory is written by one process at a
-    time (RunDirLock)."""
+    time (RunDirLock). `on_checkpoint` is called after each checkpoint is written (a Ray
+    run copies its directory to the sweep's storage)."""
     with contextlib.ExitStack() as held:
         existing = os.path.join(config.log_dir, config.run_name or "")
         if resume or restart:
@@ -172,14 +175,14 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
         log = RunLog(run_dir, config.tasks, metadata)
         held.callback(log.close)
         return _train(config, tasks, model, optimizer, methods, schedule, log, progress_stream,
-                      resume)
+                      resume, on_checkpoint)
 
 
 def _train(config: RunConfig, tasks: list[Task], model, optimizer, methods: Methods,
-           schedule, log: RunLog, progress_stream, resume: bool) -> str:
+           schedule, log: RunLog, progress_stream, resume: bool, on_checkpoint) -> str:
     try:
         run = Run(config, tasks, model, optimizer, log, schedule, methods, resume=resume,
-                  progress_stream=progress_stream)
+                  progress_stream=progress_stream, on_checkpoint=on_checkpoint)
         with StopRequests() as stop:
             summary = run.run(stop)
         log.write_summary(summary)
