@@ -160,12 +160,12 @@ def run(args) -> int:
     chosen = sweep.matching(specs, args.only) if args.only else specs
     storage = runs = None
     if args.storage:
-        from experiments.ray_runner import pending_in_storage
+        from experiments.ray_runner import live_nodes, pending_in_storage
         from experiments.storage import Storage, StoredRuns
 
         storage = Storage(args.storage)
         done, todo = pending_in_storage(chosen, storage)
-        runs = StoredRuns(storage)
+        runs = StoredRuns(storage, alive=live_nodes)
     else:  # A Ray node cannot resume a run from this machine's folder: it starts again.
         done, todo = sweep.pending(chosen, can_resume=not args.ray_address)
     where = (f"Ray at {args.ray_address}" + (f", storage {args.storage}" if storage else "")

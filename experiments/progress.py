@@ -4,8 +4,9 @@ failed, and an estimate of the time left.
 On a terminal it is one block, redrawn in place every few seconds, below the lines
 that report each run as it ends; elsewhere (a log file) it is printed as plain lines
 every minute. A running run is read from its own directory, the end of its
-metrics.jsonl, while its worker holds it (rundir.RunDirLock): so runs on this
-machine, or on a cluster's shared storage, show their step; the others are counted.
+metrics.jsonl, while its worker holds it (rundir.RunDirLock); a Ray sweep's runs are
+read from its storage (experiments.storage.StoredRuns), which also tells which were
+started again on another node and which wait to be, their node lost.
 """
 
 import json
@@ -65,6 +66,9 @@ class LocalRuns:
     def state(self, spec) -> dict | None:
         return run_state(spec.run_dir)
 
+    def lost(self, spec) -> bool:
+        return False
+
     def retried(self, spec) -> int:
         return 0
 
@@ -121,11 +125,18 @@ class SweepProgress:
                else "time left not known yet" if left else "nothing left")
         retried = sum(self.retried.values()) + sum(bool(self.runs.retried(spec))
                                                    for spec, _ in running)
-        head = (f"sweep: {completed} of {total} done, {len(running)} running, {failed} failed"
-                + (f", {retried} retried" if retried else "")
+        lost = sum(self.runs.lost(spec) for spec, _ in running)
+        head = (f"sweep: {completed} of {total} done, {len(running) - lost} running, "
+                f"{failed} failed" + (f", {retried} retried" if retried else "")
+                + (f", {lost} lost with a node (waiting to start again)" if lost else "")
                 + f"; {work}; {eta} (elapsed {_duration(elapsed)})")
         body = []
         for spec, state in running:
+            if self.runs.lost(spec):
+                body.append(f"  {spec.name}: its node was lost; waiting to start again from "
+                            "its latest checkpoint" + (f" (its last push: step {state['step']:,})"
+                                                       if state else ""))
+                continue
             if state is None:
                 body.append(f"  {spec.name}: starting")
                 continue

@@ -162,6 +162,15 @@ def run_ray(specs: list[RunSpec], address: str, cpus: int,
         ray.shutdown()
 
 
+def live_nodes() -> set[str] | None:
+    """The ids of the cluster's live nodes, or None when this process is not connected."""
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    return {node["NodeID"] for node in ray.nodes() if node["Alive"]}
+
+
 def _gather(storage: Storage, spec: RunSpec) -> None:
     """Copies a completed run from the storage into the sweep's log directory (unless that
     is the storage)."""

@@ -15,6 +15,7 @@ import json
 import os
 import posixpath
 import time
+from typing import Callable
 
 import pyarrow
 import pyarrow.fs as pafs
@@ -185,18 +186,37 @@ class RunSync:
 
 class StoredRuns:
     """What a Ray sweep's progress reads of its runs in the storage (progress.LocalRuns's
-    questions): a run is under way once it has started on a node in this sweep; its step
-    is the one it last pushed (its latest checkpoint's, or its end's)."""
+    questions): a run is under way once it has started on a node in this sweep, and lost
+    while the node of its latest start is gone (until Ray starts it again); its step is
+    the one it last pushed (its latest checkpoint's, or its end's). `alive`, if given,
+    returns the ids of the cluster's live nodes, or None when it cannot tell."""
 
-    def __init__(self, storage: Storage, since: float | None = None):
+    def __init__(self, storage: Storage, since: float | None = None,
+                 alive: Callable[[], set[str] | None] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.storage = storage
         self.since = time.time() if since is None else since
+        self.alive, self.clock = alive, clock
+        self._alive_at, self._alive = None, None
 
     def _starts(self, spec) -> list[dict]:
         return [a for a in self.storage.attempts(spec.name) if a.get("time", 0) >= self.since]
 
+    def _live_nodes(self) -> set[str] | None:
+        if self.alive is None:
+            return None
+        now = self.clock()
+        if self._alive_at is None or now - self._alive_at >= 1.0:  # At most once a second.
+            self._alive, self._alive_at = self.alive(), now
+        return self._alive
+
     def running(self, spec) -> bool:
         return bool(self._starts(spec))
+
+    def lost(self, spec) -> bool:
+        """Whether the node of the run's latest start in this sweep is gone."""
+        starts, live = self._starts(spec), self._live_nodes()
+        return bool(starts) and live is not None and starts[-1]["node"] not in live
 
     def state(self, spec) -> dict | None:
         return self.storage.state(spec.name)

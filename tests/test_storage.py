@@ -130,3 +130,30 @@ def test_the_progress_of_a_ray_sweep_is_read_from_its_storage(tmp_path):
                          "  b: step 60 of 100; test id 0.500 (started again 1 time(s))"]
     progress.ended(specs[1], {"status": "completed"}, "[1/3] b: accuracy 0.5")
     assert progress.lines()[0].startswith("sweep: 1 of 3 done, 1 running, 0 failed, 1 retried;")
+
+
+def test_a_run_whose_node_is_gone_shows_as_waiting_to_start_again(tmp_path):
+    storage = Storage(str(tmp_path / "store"))
+    specs = [sweep.RunSpec(name, _config(tmp_path, name=name, max_steps=100))
+             for name in ("a", "b")]
+    live, now = {"node-1", "node-2"}, [0.0]
+    runs = StoredRuns(storage, alive=lambda: set(live), clock=lambda: now[0])
+    progress = SweepProgress(specs, io.StringIO(), interactive=False,
+                             clock=iter(range(0, 1000, 30)).__next__, runs=runs)
+    for name, node in (("a", "node-1"), ("b", "node-2")):
+        storage.add_attempt(name, node, 0)
+        storage.write_bytes(name, "metrics.jsonl", (json.dumps({"step": 50}) + "\n").encode())
+    assert progress.lines()[0].startswith("sweep: 0 of 2 done, 2 running, 0 failed;")
+    live.discard("node-2")
+    assert progress.lines()[0].startswith("sweep: 0 of 2 done, 2 running,")  # Asked < 1 s ago.
+    now[0] += 1
+    lines = progress.lines()
+    assert lines[0].startswith("sweep: 0 of 2 done, 1 running, 0 failed, 1 lost with a node "
+                               "(waiting to start again);")
+    assert lines[2] == ("  b: its node was lost; waiting to start again from its latest "
+                        "checkpoint (its last push: step 50)")
+    storage.add_attempt("b", "node-3", 50)  # Ray started it again on a live node.
+    live.add("node-3")
+    now[0] += 1
+    assert progress.lines()[0].startswith("sweep: 0 of 2 done, 2 running, 0 failed, "
+                                          "1 retried;")
