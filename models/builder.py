@@ -201,3 +201,25 @@ def signal_split(model: tf.keras.Model) -> tuple[tf.keras.Model, list] | None:
         return None
     features = head[0].input[0]
     return tf.keras.Model(model.inputs[0], features, name=f"{model.name}_trunk"), head
+
+
+def every_head(model: tf.keras.Model) -> tf.keras.Model | None:
+    """For a model with a head per task whose task signal enters only its TaskHead, the
+    model from the images to every head's logits, [B, heads * classes], sharing its
+    layers: one pass answers for every task, where the model answers for one task a
+    pass. None for any other model."""
+    last = model.layers[-1]
+    if not isinstance(last, TaskHead) or last.output is not model.output:
+        return None
+    logits, signal = last.input
+    if sum(any(x is signal for x in _inputs_of(layer)) for layer in model.layers) != 1:
+        return None  # The signal enters another layer too: the heads' inputs differ.
+    return tf.keras.Model(model.inputs[0], logits, name=f"{model.name}_every_head")
+
+
+def _inputs_of(layer) -> list:
+    if isinstance(layer, tf.keras.layers.InputLayer):
+        return []
+    inputs = layer.input
+    return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+

@@ -309,6 +309,38 @@ def test_lwf_with_a_head_per_task_distils_each_ended_head_but_the_training_one()
     assert got == pytest.approx(want, rel=1e-5)
 
 
+def test_lwf_with_a_head_per_task_takes_every_head_in_one_pass_with_the_same_gradients():
+    from training.methods.lwf import LwF
+
+    model = build_model(["fc:8", "fc:6", "fc"], input_shape=(28, 28, 1), num_classes=2,
+                        heads=3, keep_prob=1.0, seed=0)
+    lwf = LwF(model, [(0, 1)] * 3, strength=2.0, temperature=2.0, heads=3)
+    assert lwf.every is not None  # The signal enters only the heads.
+    run = type("FakeRun", (), {"periods": _Periods(), "model": model})
+    lwf.period_end(run, 10)
+    lwf.period_end(run, 20)
+    lwf.period_start(run, 20)
+    for v in model.trainable_variables:
+        v.assign_add(tf.random.stateless_normal(v.shape, [0, 1], stddev=0.1))
+    images = tf.constant(np.random.default_rng(2).random((6, 28, 28, 1)), tf.float32)
+    inputs, labels = (images, tf.one_hot([2] * 6, 3)), tf.constant([0, 1] * 3)
+
+    def loss_and_gradients():
+        with tf.GradientTape() as tape:
+            loss = lwf.loss_term(model, inputs, labels, model(inputs))
+        return loss, tape.gradient(loss, model.trainable_variables)
+
+    loss, gradients = loss_and_gradients()
+    lwf.every = None  # A pass a head, as for a network whose signal enters below them.
+    want_loss, want_gradients = loss_and_gradients()
+    assert float(loss) == pytest.approx(float(want_loss), rel=1e-6)
+    for got, want in zip(gradients, want_gradients):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-7)
+    assert LwF(build_model(["fc:8", "fc"], input_shape=(28, 28, 1), num_classes=2, heads=3,
+                           task_signal=3, keep_prob=1.0, seed=0),
+               [(0, 1)] * 3, 1.0, 2.0, heads=3).every is None
+
+
 def test_agem_projects_only_a_gradient_that_conflicts_with_the_memory_s():
     from training.methods.agem import project_off
 

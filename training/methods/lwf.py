@@ -4,6 +4,7 @@ gave as the last period ended (knowledge distillation; no old example is kept)."
 
 import tensorflow as tf
 
+from models.builder import every_head
 from tasks.registry import TASKS
 from training.methods.base import Method
 
@@ -25,6 +26,10 @@ class LwF(tf.Module, Method):
         self.task_classes = task_classes
         self.previous = tf.keras.models.clone_model(model)  # The network as a period ended.
         self.previous.set_weights(model.get_weights())
+        # With a head per task on shared layers, one pass of each network gives every
+        # head's answers (the model's, as loss_term is given it, and the copy's).
+        pair = (every_head(model), every_head(self.previous)) if heads > 1 else (None,)
+        self.every = pair if None not in pair else None
         classes = model.output_shape[-1]
         self.ended = tf.Variable(tf.zeros([len(task_classes)]), trainable=False)
         self.old = tf.Variable(tf.zeros([classes], tf.bool), trainable=False)  # Shared head.
@@ -57,7 +62,15 @@ class LwF(tf.Module, Method):
         images, _ = inputs
         weights = self.ended * (1.0 - tf.one_hot(self.active, self.heads))
         total = tf.constant(0.0)
-        for k in range(self.heads):
+        if self.every is not None:
+            now, before = (tf.reshape(network(images, training=training),
+                                      [-1, self.heads, logits.shape[-1]])
+                           for network, training in zip(self.every, (True, False)))
+            for k in range(self.heads):
+                classes = tf.constant(self.task_classes[k], tf.int64)
+                total += weights[k] * self.distillation(before[:, k], now[:, k], classes)
+            return self.strength * total
+        for k in range(self.heads):  # The signal enters below the heads: a pass a head.
             signal = tf.one_hot(tf.fill(tf.shape(labels), k), self.heads)
             classes = tf.constant(self.task_classes[k], tf.int64)
             total += weights[k] * self.distillation(
