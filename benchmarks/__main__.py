@@ -4,7 +4,7 @@ The reference is the same network with models.builder's plain kernels (Keras's o
 layers, every input channel), Keras's SGD and tf.data batches: how one would write
 it without this project.
 
-    python -m benchmarks [--quick] [--json FILE]
+    python -m benchmarks [--quick] [--json FILE] [--gpu]
 
 Training steps per second at batch 100 for `conv fc`, `conv conv fc` and `fc fc`, and
 for the ten-task paper's network (`shapes-paper` with the task signal, batch 64, Adam,
@@ -15,7 +15,9 @@ replication of the ten-task study, each split into training, evaluation and
 everything else, the first with its peak resident memory. Project and reference
 alternate in paired rounds, back to back, so that a noisy machine affects both alike:
 each side's rate is the median of its rounds, and each speedup the median of the
-rounds' ratios (with their quartiles). Progress goes to stderr as it runs.
+rounds' ratios (with their quartiles). Progress goes to stderr as it runs. With --gpu
+it measures on the GPU, the project's side with the kernels a run takes there
+(training.config.kernels_for), and says which device it measured on.
 """
 
 import runtime
@@ -34,6 +36,8 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from errors import UserError  # noqa: E402
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETWORKS = (("conv", "fc"), ("conv", "conv", "fc"), ("fc", "fc"))
@@ -95,6 +99,26 @@ def training_flops(network, input_shape=(28, 28, 3), conv_filters=64, fc_units=5
             forward += 2 * features * units
             features = units
     return 3 * forward
+
+
+def project_kernels() -> str:
+    """The kernels the project's side uses: a run's own choice for the device TensorFlow
+    computes on (training.config.kernels_for: the fast kernels on a CPU, Keras's on a GPU)."""
+    import tensorflow as tf
+
+    from training.config import kernels_for
+
+    return kernels_for(bool(tf.config.get_visible_devices("GPU")))
+
+
+def device_name(gpu: bool) -> str:
+    """What the figures were measured on: the GPU(s) TensorFlow computes on, or the CPU."""
+    import tensorflow as tf
+
+    if gpu:
+        return ", ".join(tf.config.experimental.get_device_details(device).get(
+            "device_name", device.name) for device in tf.config.get_visible_devices("GPU"))
+    return f"CPU, {runtime.usable_cpus()} cores"
 
 
 def plain_copy(model, network):
@@ -165,9 +189,11 @@ class Pair(Sides):
         from training.steps import make_optimizer
 
         self.tf, self.network = tf, network
-        self.model = build_model(network, input_shape=(28, 28, 3), carried=task.carried)
+        kernels = project_kernels()
+        self.model = build_model(network, input_shape=(28, 28, 3), carried=task.carried,
+                                 kernels=kernels)
         self.reference = plain_copy(self.model, network)
-        self.optimizer = make_optimizer("sgd", 0.01)
+        self.optimizer = make_optimizer("sgd", 0.01, fused=kernels == "fast")
         self.optimizer.build(self.model.trainable_variables)
         self.reference_optimizer = tf.keras.optimizers.SGD(0.01)
         self.batches = TaskStream(task, BATCH)
@@ -227,7 +253,8 @@ def eval_figures(task, float_images, labels, min_rounds: int, seconds: float) ->
     from models import build_model
     from training.steps import EVAL_BATCH, evaluate
 
-    model = build_model(("conv", "fc"), input_shape=(28, 28, 3), carried=task.carried)
+    model = build_model(("conv", "fc"), input_shape=(28, 28, 3), carried=task.carried,
+                        kernels=project_kernels())
     reference = plain_copy(model, ("conv", "fc"))
     reference.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"])
@@ -259,7 +286,7 @@ def eval_rounds(project, plain, count: int, min_rounds: int, seconds: float,
             "images": count}
 
 
-def whole_run(max_steps: int) -> dict:
+def whole_run(max_steps: int, gpu: bool = False) -> dict:
     """A two-task task.py run in a child process: its wall time split, and its peak RSS.
 
     The blog's run, shortened: a period of each task (`id` then `inv`) and every
@@ -272,7 +299,8 @@ def whole_run(max_steps: int) -> dict:
         start = time.perf_counter()
         subprocess.run([sys.executable, "task.py", "--tasks", "id", "inv", "--task-time",
                         str(max_steps // 2), "--max-steps", str(max_steps), "--test-frequency",
-                        str(TEST_FREQUENCY), "--log-dir", log_dir, "--run-name", "run"],
+                        str(TEST_FREQUENCY), "--log-dir", log_dir, "--run-name", "run",
+                        *(["--gpu"] if gpu else [])],
                        cwd=REPO_DIR, check=True, capture_output=True)
         wall = time.perf_counter() - start
         with open(os.path.join(log_dir, "run", "summary.json")) as f:
@@ -321,7 +349,7 @@ class PaperPair(Sides):
         self.tf = tf
         options = dict(input_shape=(*tasks[0].image_shape, 3), num_classes=2, init="he",
                        task_signal=len(tasks), carried=tasks[0].carried)
-        self.model = build_model(("shapes-paper",), **options)
+        self.model = build_model(("shapes-paper",), **options, kernels=project_kernels())
         self.reference = build_model(("shapes-paper",), **{**options, "carried": None},
                                      kernels="plain")
         self.reference.set_weights(self.model.get_weights())
@@ -371,7 +399,8 @@ def paper_eval_figures(tasks, min_rounds: int, seconds: float) -> dict:
 
     options = dict(input_shape=(*tasks[0].image_shape, 3), num_classes=2, init="he",
                    task_signal=len(tasks))
-    model = build_model(("shapes-paper",), **options, carried=tasks[0].carried)
+    model = build_model(("shapes-paper",), **options, carried=tasks[0].carried,
+                        kernels=project_kernels())
     reference = build_model(("shapes-paper",), **options, kernels="plain")
     reference.set_weights(model.get_weights())
     reference.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -407,7 +436,7 @@ def paper_flops(image_shape=(48, 48), tasks: int = 10) -> float:
     return 3 * forward
 
 
-def whole_replication(quick: bool) -> dict:
+def whole_replication(quick: bool, gpu: bool = False) -> dict:
     """One replication of the ten-task study at the `cpu` size (the README's command: ten
     colour tasks in criterion episodes), in a child process, its wall time split as
     whole_run's. Quick: two tasks, one epoch an episode, on 1,000 scenes."""
@@ -417,7 +446,8 @@ def whole_replication(quick: bool) -> dict:
     with tempfile.TemporaryDirectory() as log_dir:
         start = time.perf_counter()
         subprocess.run([sys.executable, "task.py", *PAPER_FLAGS, *extra, "--tasks", *tasks,
-                        "--log-dir", log_dir, "--run-name", "run"],
+                        "--log-dir", log_dir, "--run-name", "run",
+                        *(["--gpu"] if gpu else [])],
                        cwd=REPO_DIR, check=True, capture_output=True)
         wall = time.perf_counter() - start
         with open(os.path.join(log_dir, "run", "summary.json")) as f:
@@ -428,17 +458,23 @@ def whole_replication(quick: bool) -> dict:
             "train_steps_per_s": summary["steps"] / train}
 
 
-def measure(quick: bool) -> dict:
+def measure(quick: bool, gpu: bool = False) -> dict:
     # The whole run goes first: a child's peak RSS counts what it shares with its parent
     # between fork and exec, so the parent must still be small.
     # 4,000 steps: long enough that the fixed start-up (importing TensorFlow is most of
     # it) weighs as in a real run, which is longer still (the blog's: 30,000 steps).
-    progress("a whole two-task run (task.py --tasks id inv)")
-    run = whole_run(200 if quick else 4000)
-    progress(f"a whole run: {run['wall_s']:.1f} s; a whole ten-task replication")
-    replication = whole_replication(quick)
-    progress(f"a whole replication: {replication['wall_s']:.1f} s")
     import tensorflow as tf
+
+    from training.runner import configure_devices
+
+    configure_devices(gpu)  # The GPU with --gpu (an error if there is none), else the CPU.
+    device = device_name(gpu)
+    progress(f"on {device}, the project's kernels {project_kernels()}; a whole two-task run "
+             "(task.py --tasks id inv)")
+    run = whole_run(200 if quick else 4000, gpu)
+    progress(f"a whole run: {run['wall_s']:.1f} s; a whole ten-task replication")
+    replication = whole_replication(quick, gpu)
+    progress(f"a whole replication: {replication['wall_s']:.1f} s")
 
     from data import load_mnist
     from tasks import build_tasks
@@ -447,13 +483,16 @@ def measure(quick: bool) -> dict:
     # Paired rounds: at least this many, and for at least this many seconds a network.
     min_rounds, seconds = (2, 0.0) if quick else (9, 30.0)
     mnist = load_mnist("idx", None, None)
-    [train_task] = build_tasks(["id"], sources={"mnist": mnist}, input_style="combined", seed=0)
+    every_channel = project_kernels() == "plain"  # Keras's layers take every input channel.
+    [train_task] = build_tasks(["id"], sources={"mnist": mnist}, input_style="combined", seed=0,
+                               all_channels=every_channel)
     float_train = np.pad(mnist.train_images[..., None] / np.float32(255), [(0, 0)] * 3 + [(0, 2)])
     float_test = np.pad(mnist.test_images[..., None] / np.float32(255), [(0, 0)] * 3 + [(0, 2)])
     progress("the machine's float32 matrix-multiply rate, TensorFlow's and numpy's")
     size, ceiling_seconds = (512, 1.0) if quick else (2048, 3.0)
     ceiling = tf_matmul_gflops(size, ceiling_seconds)
-    results = {"machine": {"cpus": os.cpu_count(), "tf_matmul_gflops": ceiling,
+    results = {"machine": {"cpus": os.cpu_count(), "device": device,
+                           "kernels": project_kernels(), "tf_matmul_gflops": ceiling,
                            "numpy_matmul_gflops": matmul_gflops(size, ceiling_seconds),
                            "matmul_size": size, "tensorflow": tf.__version__}, "train": {}}
     for network in NETWORKS:
@@ -472,7 +511,7 @@ def measure(quick: bool) -> dict:
     scenes = dict(PAPER_SCENES, train=1000, test=200) if quick else PAPER_SCENES
     shapes = load_shapes(**scenes, seed=0)
     paper = build_tasks(paper_tasks(False), sources={"shapes": shapes}, input_style="combined",
-                        seed=0, task_signal=True, signal_scale=10.0)
+                        seed=0, task_signal=True, signal_scale=10.0, all_channels=every_channel)
     figures = paper_train_figures(paper, min_rounds, seconds)
     flops = paper_flops(paper[0].image_shape, len(paper)) * PAPER_BATCH
     figures.update(project_gflops=flops * figures["project_steps_per_s"] / 1e9,
@@ -486,8 +525,10 @@ def measure(quick: bool) -> dict:
     results.update(
         train_speedup_conv_fc=results["train"]["conv fc"]["speedup"],
         train_speedup_fc_fc=results["train"]["fc fc"]["speedup"],
-        train_speedup_paper=results["train"]["shapes-paper"]["speedup"],
-        eval_speedup_paper=results["eval_paper"]["speedup"],
+        train_speedup_shapes_paper=results["train"]["shapes-paper"]["speedup"],
+        eval_speedup_shapes_paper=results["eval_paper"]["speedup"],
+        ceiling_gflops_tf=ceiling,
+        ceiling_gflops_numpy=results["machine"]["numpy_matmul_gflops"],
         replication_s=replication["wall_s"],
         eval_speedup=results["eval"]["speedup"],
         overhead_fraction=results["run"]["overhead_fraction"],
@@ -503,7 +544,8 @@ def _spread(figures: dict) -> str:
 def print_table(results: dict, out=sys.stdout) -> None:
     machine = results["machine"]
     size = machine["matmul_size"]
-    print(f"{machine['cpus']} CPUs, TensorFlow {machine['tensorflow']}; float32 matmul "
+    print(f"{machine.get('device', str(machine['cpus']) + ' CPUs')}, the project's kernels "
+          f"{machine.get('kernels', 'fast')}, TensorFlow {machine['tensorflow']}; float32 matmul "
           f"{size}x{size}: TensorFlow {machine['tf_matmul_gflops']:.1f} GFLOP/s (the ceiling "
           f"below), numpy {machine['numpy_matmul_gflops']:.1f}", file=out)
     ceiling = machine["tf_matmul_gflops"]
@@ -545,8 +587,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="fewer steps and rounds: a smoke test of the benchmark, not figures")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--gpu", action="store_true",
+                        help="measure on the GPU (an error if TensorFlow sees none), the "
+                             "project's side with the kernels a run takes there; else the CPU")
     args = parser.parse_args(argv)
-    results = measure(args.quick)
+    try:
+        results = measure(args.quick, args.gpu)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     progress("done")
     print_table(results)
     if args.json:

@@ -99,11 +99,13 @@ def load_tool_run(path: str) -> Run:
 
 
 def setting_defaults() -> dict:
-    """RunConfig's defaults, as config.json writes them (tuples as lists)."""
+    """RunConfig's defaults, as config.json writes them (tuples as lists; `kernels` as a run
+    resolves `auto`, and a run from before the setting existed ran the fast kernels)."""
     from training.config import RunConfig
 
-    return {field.name: list(field.default) if isinstance(field.default, tuple)
-            else field.default for field in dataclasses.fields(RunConfig)}
+    defaults = {field.name: list(field.default) if isinstance(field.default, tuple)
+                else field.default for field in dataclasses.fields(RunConfig)}
+    return {**defaults, "kernels": "fast"}
 
 
 def _step(record: dict) -> int:

@@ -1,12 +1,18 @@
 """The benchmark's arithmetic and report (its timings are figures, never asserted)."""
 
 import io
+import os
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 
 from benchmarks.__main__ import (WINDOW, PaperPair, matmul_gflops, paired_rounds,
                                  paper_eval_figures, paper_flops, print_table, tf_matmul_gflops,
                                  training_flops)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_training_flops_count_three_forward_passes():
@@ -67,7 +73,8 @@ def test_the_table_shows_every_figure():
     train = {"project_steps_per_s": 12.0, "reference_steps_per_s": 8.0, "speedup": 1.5,
              "speedup_quartiles": [1.25, 1.75], "rounds": 9,
              "project_gflops": 28.0, "reference_gflops": 18.7}
-    results = {"machine": {"cpus": 2, "tf_matmul_gflops": 150.0, "numpy_matmul_gflops": 90.0,
+    results = {"machine": {"cpus": 2, "device": "CPU, 2 cores", "kernels": "fast",
+                           "tf_matmul_gflops": 150.0, "numpy_matmul_gflops": 90.0,
                            "matmul_size": 2048, "tensorflow": "2.x"},
                "train": {"conv fc": train, "fc fc": train, "shapes-paper": train},
                "eval": {"project_images_per_s": 4000.0, "reference_images_per_s": 3000.0,
@@ -91,6 +98,7 @@ def test_the_table_shows_every_figure():
     assert "200 steps, tests every 100: 50.0 s wall" in text
     assert "10.0 other (20.0%: 6.0 startup, 4.0 in the run); peak RSS 1200 MiB" in text
     assert "TensorFlow 150.0 GFLOP/s (the ceiling below), numpy 90.0" in text
+    assert text.startswith("CPU, 2 cores, the project's kernels fast, TensorFlow 2.x;")
     assert "shapes-paper, batch 64" in text and "conv fc, batch 100" in text
     assert "4.50x" in text and "every task's held-out set, 7,500 images" in text
     assert ("one ten-task replication (cpu size, 10 colour tasks, 3000 steps): 100.0 s wall = "
@@ -120,3 +128,57 @@ def test_the_paper_evaluation_is_timed_on_every_tasks_held_out_set(tmp_path):
     figures = paper_eval_figures(tasks, 1, 0.0)
     assert figures["images"] == sum(task.test_size() for task in tasks)
     assert figures["rounds"] == 1 and figures["project_images_per_s"] > 0
+
+
+def _sees_a_gpu():
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def test_the_benchmark_on_a_gpu_says_at_once_when_there_is_none(capsys):
+    from benchmarks.__main__ import main
+
+    if _sees_a_gpu():
+        pytest.skip("a GPU is here: the benchmark would run on it")
+    assert main(["--gpu", "--quick"]) == 2
+    assert "--gpu was given but TensorFlow sees no GPU" in capsys.readouterr().err
+
+
+def test_the_gpu_script_stops_with_one_line_where_there_is_no_gpu(tmp_path):
+    if _sees_a_gpu():
+        pytest.skip("a GPU is here: the script would run the benchmark on it")
+    script = os.path.join(REPO, "benchmarks", "gpu.sh")
+    result = subprocess.run(["sh", script], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHON": sys.executable,
+                                 "PYTHONPATH": REPO})
+    assert result.returncode != 0 and result.stderr.strip().endswith("sees no GPU here")
+    assert not list(tmp_path.iterdir())  # Nothing half-written.
+    # Its run is a two-task run on the GPU with the kernels chosen there.
+    from training.flags import config_from_args, parse_flags
+
+    config = config_from_args(parse_flags(["task.py", "--gpu", "--tasks", "id", "inv",
+                                           "--task-time", "2000", "--max-steps", "4000"]))
+    assert config.gpu and config.kernels == "plain"
+
+
+def test_with_the_gpu_kernels_both_sides_are_keras_layers_on_every_channel(tmp_path,
+                                                                             monkeypatch):
+    # What --gpu measures, on the CPU: the project's side built with the kernels a run
+    # takes on a GPU (Keras's own, on every input channel), its stream and step the runner's.
+    import benchmarks.__main__ as bench
+    from data import load_mnist
+    from tasks import build_tasks
+    from tests.conftest import write_mnist_dir
+
+    monkeypatch.setattr(bench, "project_kernels", lambda: "plain")
+    write_mnist_dir(tmp_path / "mnist", n_train=300, n_test=20)
+    mnist = load_mnist("idx", str(tmp_path / "mnist"), None)
+    [task] = build_tasks(["id"], sources={"mnist": mnist}, input_style="combined", seed=0,
+                         all_channels=True)
+    images = np.pad(mnist.train_images[..., None] / np.float32(255), [(0, 0)] * 3 + [(0, 2)])
+    pair = bench.Pair(("fc", "fc"), task, images, mnist.train_labels.astype(np.int32))
+    assert not any("carried" in type(layer).__name__.lower() for layer in pair.model.layers)
+    assert [type(layer) for layer in pair.model.layers] == \
+        [type(layer) for layer in pair.reference.layers]
+    assert pair.project_rate(WINDOW) > 0 and pair.reference_rate(WINDOW) > 0

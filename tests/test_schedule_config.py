@@ -63,3 +63,10 @@ def test_lists_become_tuples_so_the_config_stays_frozen():
     assert config.tasks == ("id", "inv") and config.network == ("fc", "fc")
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.batch = 5
+
+
+def test_kernels_are_fast_on_the_cpu_and_keras_own_on_a_gpu_unless_given():
+    assert RunConfig(tasks=("id",)).kernels == "fast"
+    assert RunConfig(tasks=("id",), gpu=True).kernels == "plain"
+    assert RunConfig(tasks=("id",), gpu=True, kernels="fast").kernels == "fast"
+    assert RunConfig(tasks=("id",), kernels="plain").kernels == "plain"

@@ -50,6 +50,14 @@ def setting(default, group: str, help: str, **flag) -> dataclasses.Field:
     return dataclasses.field(default=default, metadata={"group": group, "help": help, **flag})
 
 
+def kernels_for(gpu: bool) -> str:
+    """The kernels a run uses unless told: on a CPU the fast ones, which do less work than
+    Keras's layers (their measurements: docs/speed.md); on a GPU Keras's own, whose conv,
+    pool and LRN are cuDNN's and whose ops TensorFlow places and fuses for the device:
+    the fast kernels were written and measured for a CPU's cores, not a GPU's."""
+    return "plain" if gpu else "fast"
+
+
 @dataclasses.dataclass(frozen=True)
 class Preset:
     """A flag that sets several settings at once; each setting's own flag overrides it."""
@@ -223,11 +231,12 @@ class RunConfig:
         "stacks such as shapes-paper); or pytorch (PyTorch's default: weights and biases "
         "uniform in +-1/sqrt(fan-in), as the benchmarks of Hsu et al.)", choices=INITS)
     kernels: str = setting(
-        "fast", "model",
+        "auto", "model",
         "fast: the layers of models.kernels (conv, pool, bias and ReLU as one layer, LRN "
         "as XLA loops, a first layer on the input channels the tasks fill) and a fused SGD "
         "update; plain: Keras's own layers and SGD on every input channel, the network as "
-        "one would write it: the same function, slower", choices=KERNELS)
+        "one would write it: the same function, slower on a CPU; auto: fast on the CPU, "
+        "plain with --gpu (config.json records which)", choices=("auto", *KERNELS))
     input_style: str = setting(
         "combined", "model", "combined: greyscale in channel 0 of 3, RGB in all three; "
                              "channelplex: greyscale in channel 0 of 4, RGB in 1-3; grey: "
@@ -322,6 +331,8 @@ class RunConfig:
         False, "run", "run on the GPU (an error if none is visible); without it, the CPU")
 
     def __post_init__(self):
+        if self.kernels == "auto":
+            object.__setattr__(self, "kernels", kernels_for(self.gpu))
         object.__setattr__(self, "tasks", check_task_names(self.tasks))
         object.__setattr__(self, "network", parse_network(self.network))
         if self.dog_breeds is not None:
