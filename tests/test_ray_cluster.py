@@ -21,7 +21,9 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LIMIT = 900  # Seconds any one awaited event may take: only a hung cluster reaches it.
+# Seconds without any progress (no file of the storage written) after which an awaited
+# event fails: only a hung cluster reaches it, however slow the machine.
+LIMIT = 900
 
 
 def _without_times(path):
@@ -29,12 +31,27 @@ def _without_times(path):
         return [{k: v for k, v in json.loads(line).items() if k != "wall_time"} for line in f]
 
 
-def _await(what, condition, process=None):
-    """Waits for an event (`condition()` true); fails if the driver ended first."""
-    deadline = time.monotonic() + LIMIT
+def _written(store):
+    """What the storage holds, as (path, size) of each file: it changes as runs progress."""
+    files = []
+    for root, _, names in os.walk(store):
+        for name in names:
+            try:
+                files.append((os.path.join(root, name), os.path.getsize(os.path.join(root, name))))
+            except OSError:
+                pass  # Removed as it was listed (a checkpoint replaced).
+    return sorted(files)
+
+
+def _await(what, condition, store, process=None):
+    """Waits for an event (`condition()` true); fails if the driver ended first, or if
+    nothing was written to the storage for LIMIT seconds."""
+    last, deadline = None, None
     while not (value := condition()):
         assert process is None or process.poll() is None, f"the sweep ended before {what}"
-        assert time.monotonic() < deadline, f"no {what} in {LIMIT} s"
+        if (now := _written(store)) != last:
+            last, deadline = now, time.monotonic() + LIMIT
+        assert time.monotonic() < deadline, f"no {what}, and no progress in {LIMIT} s"
         time.sleep(0.05)
     return value
 
@@ -87,37 +104,40 @@ def test_a_sweep_survives_a_lost_node_and_a_killed_driver(tmp_path):
         def checkpointed():
             return next((name for name in names if storage.status(name) == "checkpoint"), None)
 
-        lost = _await("checkpoint", checkpointed, driver)
+        lost = _await("checkpoint", checkpointed, store, driver)
         [first] = storage.attempts(lost)
         [node] = [node for node in nodes if node.node_id == first["node"]]
         cluster.remove_node(node, allow_graceful=False)
         nodes.remove(node)
         nodes.append(cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1"))
         _await("a second start of the lost run", lambda: len(storage.attempts(lost)) == 2,
-               driver)
+               store, driver)
 
         # Then the driver is killed while some other run is mid-way, past a checkpoint.
         def other_checkpointed():
             return next((name for name in names
                          if name != lost and storage.status(name) == "checkpoint"), None)
 
-        cut = _await("a second checkpointed run", other_checkpointed, driver)
+        cut = _await("a second checkpointed run", other_checkpointed, store, driver)
         driver.send_signal(signal.SIGKILL)
         driver.wait()
         # The job's tasks end with their driver; wait for each one's worker to go.
         for name in names:
             for attempt in storage.attempts(name):
-                _await(f"the end of {name}'s worker", lambda: _dead(attempt["pid"]))
+                _await(f"the end of {name}'s worker", lambda: _dead(attempt["pid"]), store)
         before = {name: storage.read_bytes(name, "summary.json") for name in names
                   if storage.status(name) == "completed"}
         checkpoint_step = storage.read_json(cut, "checkpoint/state.json")["step"]
 
-        rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=LIMIT,
-                               env=env)
-        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        with open(tmp_path / "rerun.txt", "w") as output:
+            rerun = subprocess.Popen(command, cwd=REPO, stdout=output,
+                                     stderr=subprocess.STDOUT, env=env)
+            _await("end of the rerun", lambda: rerun.poll() is not None, store)
+        printed = (tmp_path / "rerun.txt").read_text()
+        assert rerun.returncode == 0, printed
         assert (f"4 runs in {logs}, {len(before)} already complete, {4 - len(before)} to run"
-                in rerun.stdout)
-        assert "resumed from checkpoints" in rerun.stdout
+                in printed)
+        assert "resumed from checkpoints" in printed
     finally:
         cluster.shutdown()
 
