@@ -864,7 +864,8 @@ def split_mnist(results: str, report_dir: str) -> list[Section]:
         "\n".join(f"- {line}" for line in findings),
         "GEM takes the gradient on every past task's whole memory at every step, so a GEM "
         "run takes several times an Adam run's time: it has fewer seeds. Runs took "
-        f"{min(times):.0f}-{max(times):.0f} s each (wall time, two at a time on 2 cores). "
+        f"{min(times):.0f}-{max(times):.0f} s each (wall time, each on one of the 2 cores, "
+        "beside other runs). "
         "The logs are in `results/split-mnist/`, made by the code of "
         f"{', '.join(versions)} (config.json's `code_version`)."])
     return [Section("Hsu et al.'s split MNIST (their Table 2)", body)]
