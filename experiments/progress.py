@@ -123,16 +123,19 @@ class SweepProgress:
             work, done_here = f"{done} of {total} runs", done
         eta = (f"about {_duration(left * elapsed / done_here)} left" if done_here > 0 and left
                else "time left not known yet" if left else "nothing left")
-        retried = sum(self.retried.values()) + sum(bool(self.runs.retried(spec))
-                                                   for spec, _ in running)
-        lost = sum(self.runs.lost(spec) for spec, _ in running)
+        # Each run's (lost, times started again), asked once: a Ray sweep reads the storage.
+        starts = {spec.name: (self.runs.lost(spec), self.runs.retried(spec))
+                  for spec, _ in running}
+        retried = sum(self.retried.values()) + sum(bool(again) for _, again in starts.values())
+        lost = sum(gone for gone, _ in starts.values())
         head = (f"sweep: {completed} of {total} done, {len(running) - lost} running, "
                 f"{failed} failed" + (f", {retried} retried" if retried else "")
                 + (f", {lost} lost with a node (waiting to start again)" if lost else "")
                 + f"; {work}; {eta} (elapsed {_duration(elapsed)})")
         body = []
         for spec, state in running:
-            if self.runs.lost(spec):
+            gone, again = starts[spec.name]
+            if gone:
                 body.append(f"  {spec.name}: its node was lost; waiting to start again from "
                             "its latest checkpoint" + (f" (its last push: step {state['step']:,})"
                                                        if state else ""))
@@ -144,7 +147,6 @@ class SweepProgress:
                      if spec.config.max_steps else f"step {state['step']:,}")
             tests = state["test_accuracy"] or {}
             shown = " ".join(f"{task} {value:.3f}" for task, value in tests.items())
-            again = self.runs.retried(spec)
             body.append(f"  {spec.name}: {steps}" + (f"; test {shown}" if shown else "")
                         + (f" (started again {again} time(s))" if again else ""))
         return [head, *body]

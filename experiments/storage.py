@@ -198,9 +198,18 @@ class StoredRuns:
         self.since = time.time() if since is None else since
         self.alive, self.clock = alive, clock
         self._alive_at, self._alive = None, None
+        self._read: dict[str, tuple[float, list[dict]]] = {}  # Name: (when, its starts).
 
     def _starts(self, spec) -> list[dict]:
-        return [a for a in self.storage.attempts(spec.name) if a.get("time", 0) >= self.since]
+        """The run's starts in this sweep, read from the storage at most once a second (a
+        progress block asks several questions of each run)."""
+        now = self.clock()
+        when, starts = self._read.get(spec.name, (None, None))
+        if when is None or now - when >= 1.0:
+            starts = [a for a in self.storage.attempts(spec.name)
+                      if a.get("time", 0) >= self.since]
+            self._read[spec.name] = (now, starts)
+        return starts
 
     def _live_nodes(self) -> set[str] | None:
         if self.alive is None:

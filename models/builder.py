@@ -222,4 +222,3 @@ def _inputs_of(layer) -> list:
         return []
     inputs = layer.input
     return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-

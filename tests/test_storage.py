@@ -111,7 +111,8 @@ def test_the_progress_of_a_ray_sweep_is_read_from_its_storage(tmp_path):
     specs = [sweep.RunSpec(name, _config(tmp_path, name=name, max_steps=100))
              for name in ("a", "b", "c")]
     storage.add_attempt("a", "node-1", 0)  # Before this sweep: not counted.
-    runs = StoredRuns(storage)
+    ticks = iter(range(10 ** 6)).__next__  # A second between questions: each reads afresh.
+    runs = StoredRuns(storage, clock=ticks)
     clock = iter(range(0, 1000, 30)).__next__
     out = io.StringIO()
     progress = SweepProgress(specs, out, interactive=False, clock=clock, runs=runs)
@@ -147,7 +148,11 @@ def test_a_run_whose_node_is_gone_shows_as_waiting_to_start_again(tmp_path):
     live.discard("node-2")
     assert progress.lines()[0].startswith("sweep: 0 of 2 done, 2 running,")  # Asked < 1 s ago.
     now[0] += 1
+    reads, attempts = [], storage.attempts
+    storage.attempts = lambda name: reads.append(name) or attempts(name)
     lines = progress.lines()
+    assert sorted(reads) == ["a", "b"]  # Each run's starts read once for the whole block.
+    storage.attempts = attempts
     assert lines[0].startswith("sweep: 0 of 2 done, 1 running, 0 failed, 1 lost with a node "
                                "(waiting to start again);")
     assert lines[2] == ("  b: its node was lost; waiting to start again from its latest "
