@@ -27,8 +27,9 @@ as PyTorch's layers start, weights and biases uniform in +-1/sqrt(fan-in).
 layers, as written above; "fast" (the default) swaps in the layers of
 models.kernels, the same function with less work on a CPU: a conv block's
 convolution, pool, bias and ReLU as one layer (the bias and ReLU after the pool,
-on a quarter of the values), LRN as XLA loops, and a first layer that computes
-with only the input channels the run's tasks fill (`carried`).
+on a quarter of the values), LRN as XLA loops, batch normalisation as
+TensorFlow's fused kernel, and a first layer that computes with only the input
+channels the run's tasks fill (`carried`).
 """
 
 from typing import Sequence
@@ -36,6 +37,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
+from models.kernels.batch_norm import FusedBatchNorm
 from models.kernels.carried import CarriedConv2D, CarriedDense
 from models.kernels.conv_pool import ConvMaxPool
 from models.kernels.lrn import FastLocalResponseNorm
@@ -65,7 +67,7 @@ def _norm_layer(norm: str, name: str, fast: bool):
     if norm == "lrn":
         return (FastLocalResponseNorm if fast else LocalResponseNorm)(name=name)
     if norm == "batch":
-        return tf.keras.layers.BatchNormalization(name=name)
+        return (FusedBatchNorm if fast else tf.keras.layers.BatchNormalization)(name=name)
     if norm == "none":
         return None
     raise ValueError(f"unknown norm {norm!r}")
@@ -91,7 +93,8 @@ def _conv_block(x, i: int, filters: int, norm: str, keep_prob: float, weights: d
     return x
 
 
-def _conv3_block(x, i: int, filters: int, weights: dict, subset: tuple | None = None):
+def _conv3_block(x, i: int, filters: int, weights: dict, fast: bool,
+                 subset: tuple | None = None):
     """The ten-task paper's block: 3x3 convolution and ReLU, batch norm, 2x2 max-pool."""
     name = f"layer{i + 1}"
     options = dict(activation="relu", name=f"{name}_conv", **weights)
@@ -99,7 +102,8 @@ def _conv3_block(x, i: int, filters: int, weights: dict, subset: tuple | None = 
          else CarriedConv2D(filters, 3, *subset, **options))(x)
     # PyTorch's default momentum (the paper's framework): running statistics that settle
     # within the few hundred steps of an early episode.
-    x = tf.keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_norm")(x)
+    norm = FusedBatchNorm if fast else tf.keras.layers.BatchNormalization
+    x = norm(momentum=0.9, name=f"{name}_norm")(x)
     return tf.keras.layers.MaxPool2D(2, name=f"{name}_pool")(x)
 
 
@@ -166,7 +170,7 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
             x = _conv_block(x, i, width or conv_filters * 2 ** i, norm, keep_prob, weights,
                             seed + i, fast, first)
         elif kind == "conv3":
-            x = _conv3_block(x, i, width or conv_filters, weights, first)
+            x = _conv3_block(x, i, width or conv_filters, weights, fast, first)
         else:
             if i == 0 or not network[i - 1].startswith("fc"):
                 x = tf.keras.layers.Flatten(name=f"layer{i + 1}_flatten")(x)

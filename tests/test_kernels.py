@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from models import LocalResponseNorm, build_model
 from models.kernels import conv_pool
+from models.kernels.batch_norm import FusedBatchNorm
 from models.kernels.carried import CarriedDense
 from models.kernels.conv_pool import ConvMaxPool, max_pool_of_parity_planes
 from models.kernels.lrn import FastLocalResponseNorm
@@ -115,11 +116,13 @@ def test_conv_max_pool_is_a_convolution_then_a_max_pool(shape, carried, size):
                                    atol=1e-4)
 
 
-@pytest.mark.parametrize("spec", [("conv", "fc"), ("conv", "conv", "fc"), ("fc", "fc")])
-def test_the_fast_kernels_give_the_plain_networks_outputs_and_gradients(spec):
-    project = build_model(spec, input_shape=(28, 28, 3), keep_prob=1.0, seed=3)
+@pytest.mark.parametrize("spec,norm", [(("conv", "fc"), "lrn"), (("conv", "conv", "fc"), "lrn"),
+                                       (("fc", "fc"), "lrn"), (("conv", "fc"), "batch"),
+                                       (("conv3:4", "conv3:6", "fc:16", "fc"), "lrn")])
+def test_the_fast_kernels_give_the_plain_networks_outputs_and_gradients(spec, norm):
+    project = build_model(spec, input_shape=(28, 28, 3), keep_prob=1.0, seed=3, norm=norm)
     reference = build_model(spec, input_shape=(28, 28, 3), keep_prob=1.0, seed=5,
-                            kernels="plain")
+                            kernels="plain", norm=norm)
     reference.set_weights(project.get_weights())
     images = tf.random.stateless_uniform((8, 28, 28, 3), seed=(1, 2))
     labels = tf.constant([0, 1, 2, 3, 4, 5, 6, 7])
@@ -129,13 +132,45 @@ def test_the_fast_kernels_give_the_plain_networks_outputs_and_gradients(spec):
             logits = model(images, training=True)
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
         gradients = tape.gradient(loss, model.trainable_variables)
-        by_shape = sorted((tuple(g.shape), g.numpy()) for g in gradients)
+        by_shape = sorted(((tuple(g.shape), g.numpy()) for g in gradients),
+                          key=lambda item: item[0])
         results.append((logits.numpy(), by_shape))
     (logits, grads), (ref_logits, ref_grads) = results
     np.testing.assert_allclose(logits, ref_logits, rtol=1e-4, atol=1e-4)
     for (shape, g), (ref_shape, r) in zip(grads, ref_grads):
         assert shape == ref_shape
-        np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-5)
+        # Batch norm's gradients are differences of sums over the batch: near-zero ones
+        # keep float32's cancellation error, about 1e-5 here.
+        np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-4 if norm == "batch" else 1e-5)
+    for ours, plain in zip(project.non_trainable_weights, reference.non_trainable_weights):
+        np.testing.assert_allclose(ours.numpy(), plain.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_the_fused_batch_norm_is_keras_batch_norm_with_its_moving_statistics():
+    """Outputs, every gradient, the moving mean and variance (Keras averages the biased
+    variance; the fused kernel's has Bessel's correction, taken back) after three
+    training calls, then the inference output; a 2-D input takes Keras's own call."""
+    x = tf.nn.relu(tf.random.stateless_normal((8, 6, 6, 5), seed=(1, 2)) * 3.0 + 1.0)
+    start = [np.linspace(0.5, 2.0, 5), np.linspace(-1.0, 1.0, 5), np.zeros(5), np.ones(5)]
+    results = []
+    for layer in (FusedBatchNorm(momentum=0.9), tf.keras.layers.BatchNormalization(momentum=0.9)):
+        layer.build(x.shape)
+        layer.set_weights([w.astype(np.float32) for w in start])
+        for call in range(3):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x * (call + 1.0), training=True)
+                loss = tf.reduce_sum(y * tf.cos(y))
+        gradients = tape.gradient(loss, [x, *layer.trainable_variables])
+        results.append([y, *gradients, layer.moving_mean, layer.moving_variance,
+                        layer(x, training=False)])
+    for ours, keras in zip(*results):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(keras), rtol=2e-5, atol=2e-5)
+    assert not np.allclose(results[0][-2], 1.0)  # The moving variance moved.
+    rows = tf.random.stateless_normal((4, 5), seed=(3, 4))
+    np.testing.assert_allclose(FusedBatchNorm()(rows, training=True),
+                               tf.keras.layers.BatchNormalization()(rows, training=True),
+                               rtol=1e-5, atol=1e-5)
 
 
 def _in_full_shape(model, tensors) -> list[np.ndarray]:
