@@ -81,6 +81,29 @@ def test_in_parts_computes_a_batch_in_parts_and_joins_them_in_order(monkeypatch)
     assert calls[-1] == 7
 
 
+def test_in_parts_splits_a_batch_whose_size_is_known_only_when_it_runs(monkeypatch):
+    """Evaluation's batches come from tf.data, their size unknown when traced: they are
+    split when they run, into as many parts (empty ones when the batch is smaller)."""
+    parts = []
+
+    def double(x):
+        parts.append(tf.shape(x)[0])
+        return 2 * x
+
+    monkeypatch.setattr(conv_pool, "_parts", lambda: 3)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32)])
+    def doubled(x):
+        parts.clear()
+        return conv_pool.in_parts(double, x), tf.stack(parts)
+
+    for size, sizes in ((7, [3, 2, 2]), (2, [1, 1, 0]), (3, [1, 1, 1])):
+        x = tf.reshape(tf.range(float(size)), [size, 1])
+        result, seen = doubled(x)
+        np.testing.assert_array_equal(result.numpy(), 2 * x.numpy())
+        assert seen.numpy().tolist() == sizes
+
+
 @pytest.mark.parametrize("shape, carried, size", [
     ((28, 28, 1), None, 5),       # The parity-plane path.
     ((28, 28, 3), (0, 3), 5),     # Parity planes on every declared channel.

@@ -23,12 +23,17 @@ def in_parts(function, inputs: tf.Tensor) -> tf.Tensor:
     XLA's compiled loops run on one CPU core each (measured: the same time with one
     intra-op thread as with two), so on a CPU the batch is split into a part per core
     and the parts' results concatenated (`function` must treat examples
-    independently). A batch of unknown size is not split."""
+    independently). A batch whose size is known only when it runs (evaluation's, from
+    tf.data) is split then, into as many parts, some empty if it is smaller."""
     batch, parts = inputs.shape[0], _parts()
-    if not batch or parts < 2 or batch < parts:
+    if parts < 2 or (batch is not None and batch < parts):
         return function(inputs)
-    sizes = [batch // parts + (i < batch % parts) for i in range(parts)]
-    return tf.concat([function(part) for part in tf.split(inputs, sizes)], axis=0)
+    if batch is None:
+        batch = tf.shape(inputs)[0]
+        sizes = batch // parts + tf.cast(tf.range(parts) < batch % parts, batch.dtype)
+    else:
+        sizes = [batch // parts + (i < batch % parts) for i in range(parts)]
+    return tf.concat([function(part) for part in tf.split(inputs, sizes, num=parts)], axis=0)
 
 
 def _next(plane: tf.Tensor, axis: int) -> tf.Tensor:
