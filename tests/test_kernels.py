@@ -73,10 +73,10 @@ def test_in_parts_computes_a_batch_in_parts_and_joins_them_in_order(monkeypatch)
         return 2 * x
 
     x = tf.reshape(tf.range(7.0), [7, 1])
-    monkeypatch.setattr(conv_pool, "_parts", lambda: 3)
+    monkeypatch.setattr(conv_pool, "_parts", lambda batch: 3)
     np.testing.assert_array_equal(conv_pool.in_parts(double, x).numpy(), 2 * x.numpy())
     assert calls == [3, 2, 2]
-    monkeypatch.setattr(conv_pool, "_parts", lambda: 8)  # More parts than examples: whole.
+    monkeypatch.setattr(conv_pool, "_parts", lambda batch: 8)  # More than examples: whole.
     conv_pool.in_parts(double, x)
     assert calls[-1] == 7
 
@@ -90,7 +90,7 @@ def test_in_parts_splits_a_batch_whose_size_is_known_only_when_it_runs(monkeypat
         parts.append(tf.shape(x)[0])
         return 2 * x
 
-    monkeypatch.setattr(conv_pool, "_parts", lambda: 3)
+    monkeypatch.setattr(conv_pool, "_parts", lambda batch: 3)
 
     @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32)])
     def doubled(x):
@@ -102,6 +102,16 @@ def test_in_parts_splits_a_batch_whose_size_is_known_only_when_it_runs(monkeypat
         result, seen = doubled(x)
         np.testing.assert_array_equal(result.numpy(), 2 * x.numpy())
         assert seen.numpy().tolist() == sizes
+
+
+def test_a_cpu_batch_is_split_a_part_a_core_or_into_parts_that_fit_the_cache(monkeypatch):
+    from training.steps import EVAL_BATCH
+
+    monkeypatch.setattr(conv_pool.runtime, "usable_cpus", lambda: 2)
+    assert [conv_pool._parts(batch) for batch in (1, 32, 33, 100)] == [2, 2, 3, 7]
+    monkeypatch.setattr(conv_pool.runtime, "usable_cpus", lambda: 4)
+    assert conv_pool._parts(32) == 4
+    assert conv_pool.UNKNOWN_BATCH == EVAL_BATCH
 
 
 @pytest.mark.parametrize("shape, carried, size", [
