@@ -108,7 +108,8 @@ def test_a_cpu_batch_is_split_a_part_a_core_or_into_parts_that_fit_the_cache(mon
     from training.steps import EVAL_BATCH
 
     monkeypatch.setattr(conv_pool.runtime, "usable_cpus", lambda: 2)
-    assert [conv_pool._parts(batch) for batch in (1, 32, 33, 100)] == [2, 2, 3, 7]
+    # Equal parts where a count up to twice the least divides the batch.
+    assert [conv_pool._parts(batch) for batch in (1, 32, 33, 64, 97, 100)] == [2, 2, 3, 4, 7, 10]
     monkeypatch.setattr(conv_pool.runtime, "usable_cpus", lambda: 4)
     assert conv_pool._parts(32) == 4
     assert conv_pool.UNKNOWN_BATCH == EVAL_BATCH
