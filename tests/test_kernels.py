@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from models import LocalResponseNorm, build_model
-from models.kernels import conv_pool
+from models.kernels import parts
 from models.kernels.batch_norm import FusedBatchNorm
 from models.kernels.carried import CarriedDense
 from models.kernels.conv_pool import ConvMaxPool, max_pool_of_parity_planes
@@ -73,29 +73,29 @@ def test_in_parts_computes_a_batch_in_parts_and_joins_them_in_order(monkeypatch)
         return 2 * x
 
     x = tf.reshape(tf.range(7.0), [7, 1])
-    monkeypatch.setattr(conv_pool, "_parts", lambda batch: 3)
-    np.testing.assert_array_equal(conv_pool.in_parts(double, x).numpy(), 2 * x.numpy())
+    monkeypatch.setattr(parts, "_parts", lambda batch: 3)
+    np.testing.assert_array_equal(parts.in_parts(double, x).numpy(), 2 * x.numpy())
     assert calls == [3, 2, 2]
-    monkeypatch.setattr(conv_pool, "_parts", lambda batch: 8)  # More than examples: whole.
-    conv_pool.in_parts(double, x)
+    monkeypatch.setattr(parts, "_parts", lambda batch: 8)  # More than examples: whole.
+    parts.in_parts(double, x)
     assert calls[-1] == 7
 
 
 def test_in_parts_splits_a_batch_whose_size_is_known_only_when_it_runs(monkeypatch):
     """Evaluation's batches come from tf.data, their size unknown when traced: they are
     split when they run, into as many parts (empty ones when the batch is smaller)."""
-    parts = []
+    sizes_seen = []
 
     def double(x):
-        parts.append(tf.shape(x)[0])
+        sizes_seen.append(tf.shape(x)[0])
         return 2 * x
 
-    monkeypatch.setattr(conv_pool, "_parts", lambda batch: 3)
+    monkeypatch.setattr(parts, "_parts", lambda batch: 3)
 
     @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32)])
     def doubled(x):
-        parts.clear()
-        return conv_pool.in_parts(double, x), tf.stack(parts)
+        sizes_seen.clear()
+        return parts.in_parts(double, x), tf.stack(sizes_seen)
 
     for size, sizes in ((7, [3, 2, 2]), (2, [1, 1, 0]), (3, [1, 1, 1])):
         x = tf.reshape(tf.range(float(size)), [size, 1])
@@ -104,15 +104,21 @@ def test_in_parts_splits_a_batch_whose_size_is_known_only_when_it_runs(monkeypat
         assert seen.numpy().tolist() == sizes
 
 
+def test_in_parts_splits_every_input_alike():
+    x, y = tf.reshape(tf.range(10.0), [10, 1]), tf.reshape(tf.range(10.0, 20.0), [10, 1])
+    np.testing.assert_array_equal(parts.in_parts(lambda a, b: a * b, x, y).numpy(),
+                                  (x * y).numpy())
+
+
 def test_a_cpu_batch_is_split_a_part_a_core_or_into_parts_that_fit_the_cache(monkeypatch):
     from training.steps import EVAL_BATCH
 
-    monkeypatch.setattr(conv_pool.runtime, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(parts.runtime, "usable_cpus", lambda: 2)
     # Equal parts where a count up to twice the least divides the batch.
-    assert [conv_pool._parts(batch) for batch in (1, 32, 33, 64, 97, 100)] == [2, 2, 3, 4, 7, 10]
-    monkeypatch.setattr(conv_pool.runtime, "usable_cpus", lambda: 4)
-    assert conv_pool._parts(32) == 4
-    assert conv_pool.UNKNOWN_BATCH == EVAL_BATCH
+    assert [parts._parts(batch) for batch in (1, 32, 33, 64, 97, 100)] == [2, 2, 3, 4, 7, 10]
+    monkeypatch.setattr(parts.runtime, "usable_cpus", lambda: 4)
+    assert parts._parts(32) == 4
+    assert parts.UNKNOWN_BATCH == EVAL_BATCH
 
 
 @pytest.mark.parametrize("shape, carried, size", [

@@ -3,6 +3,7 @@ function of tf.nn.local_response_normalization, several times faster on a CPU.""
 
 import tensorflow as tf
 
+from models.kernels.parts import in_parts
 from models.layers import LocalResponseNorm
 
 
@@ -47,14 +48,21 @@ class FastLocalResponseNorm(LocalResponseNorm):
     and gradients equal to float32 precision, on a CPU several times faster than
     TensorFlow's LRN gradient kernel, and faster than computing the windowed sum as a
     product with the banded 0/1 matrix (measured for 64 channels, batch 100: forward 3-4
-    against 6-7 ms, forward and gradient 8 against 12.5 ms)."""
+    against 6-7 ms, forward and gradient 8 against 12.5 ms). On a CPU the batch goes
+    through in parts side by side (models.kernels.parts; `conv fc` trained 1.09x as fast
+    as with the batch whole, paired)."""
 
     def call(self, inputs):
         constants = (self.depth_radius, self.bias, self.alpha, self.beta)
 
+        def forward(x):
+            return _lrn_forward(x, *constants)
+
+        def backward(upstream, x):
+            return _lrn_backward(upstream, x, *constants)
+
         @tf.custom_gradient
         def normalise(x):
-            return (_lrn_forward(x, *constants),
-                    lambda upstream: _lrn_backward(upstream, x, *constants))
+            return in_parts(forward, x), lambda upstream: in_parts(backward, upstream, x)
 
         return normalise(inputs)
