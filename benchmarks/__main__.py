@@ -10,7 +10,9 @@ Training steps per second at batch 100 for `conv fc`, `conv conv fc` and `fc fc`
 for the ten-task paper's network (`shapes-paper` with the task signal, batch 64, Adam,
 on the `cpu` scenes of the ten colour tasks); evaluation images per second; each
 training step's achieved GFLOP/s against the machine's rate, TensorFlow's own float32
-matrix product (numpy's beside it); a whole two-task task.py run and a whole
+matrix product (numpy's beside it); for `conv fc`, the bytes a step must move through
+memory and TensorFlow's streaming rate, so that its distance from the machine's
+limits is a number; a whole two-task task.py run and a whole
 replication of the ten-task study, each split into training, evaluation and
 everything else, the first with its peak resident memory. Project and reference
 alternate in paired rounds, back to back, so that a noisy machine affects both alike:
@@ -80,6 +82,45 @@ def tf_matmul_gflops(size: int, seconds: float) -> float:
     b = tf.random.stateless_uniform((size, size), (0, 1))
     product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)[0, :1]))
     return _rate(lambda: product().numpy(), size, seconds)
+
+
+def tf_bandwidth_gbs(megabytes: int, seconds: float) -> float:
+    """TensorFlow's rate of streaming float32 memory on this machine's cores (GB/s): an
+    element-wise scale of an array far larger than the caches, each call reading it once
+    and writing a new one."""
+    import tensorflow as tf
+
+    values = tf.random.stateless_uniform((megabytes * 2 ** 20 // 4,), (0, 2))
+    scale = tf.function(lambda: values * 1.5)
+    scale()
+    count, start = 0, time.perf_counter()
+    while count < 3 or time.perf_counter() - start < seconds:
+        scaled = scale()
+        count += 1
+    scaled.numpy()
+    return 2 * values.shape[0] * 4 * count / (time.perf_counter() - start) / 1e9
+
+
+def conv_fc_step_bytes(batch: int = 100, channels: int = 1, filters: int = 64,
+                       classes: int = 10) -> dict:
+    """The bytes a `conv fc` training step must move through memory however its kernels are
+    written (float32; `channels` the input channels it computes with), by tensor:
+      block    the conv block's pooled output, LRN's and dropout's ([batch, 14, 14,
+               filters] each): each written once forward and read by the next layer, its
+               gradient written once backward and read once; LRN's backward reads its
+               input again, and the fc layer's weight gradient reads its input again
+               (5 + 4 + 5 = 14 passes of one such tensor)
+      images   read forward and again for the filter's gradient
+      weights  read forward and backward, their gradients written, then read and
+               written by the update (5 passes)
+    The conv layer's own output before its pool ([batch, 28, 28, filters]) is left out:
+    a kernel that pools as it convolves need not store it, though every kernel here
+    does."""
+    block = batch * 14 * 14 * filters * 4
+    weights = (5 * 5 * channels * filters + filters + 14 * 14 * filters * classes + classes) * 4
+    parts = {"block": 14 * block, "images": 2 * batch * 28 * 28 * channels * 4,
+             "weights": 5 * weights}
+    return {**parts, "total": sum(parts.values())}
 
 
 def training_flops(network, input_shape=(28, 28, 3), conv_filters=64, fc_units=500) -> float:
@@ -491,8 +532,10 @@ def measure(quick: bool, gpu: bool = False) -> dict:
     progress("the machine's float32 matrix-multiply rate, TensorFlow's and numpy's")
     size, ceiling_seconds = (512, 1.0) if quick else (2048, 3.0)
     ceiling = tf_matmul_gflops(size, ceiling_seconds)
+    bandwidth = tf_bandwidth_gbs(64 if quick else 512, ceiling_seconds)
     results = {"machine": {"cpus": os.cpu_count(), "device": device,
                            "kernels": project_kernels(), "tf_matmul_gflops": ceiling,
+                           "tf_bandwidth_gbs": bandwidth,
                            "numpy_matmul_gflops": matmul_gflops(size, ceiling_seconds),
                            "matmul_size": size, "tensorflow": tf.__version__}, "train": {}}
     for network in NETWORKS:
@@ -505,6 +548,11 @@ def measure(quick: bool, gpu: bool = False) -> dict:
         reference_flops = training_flops(network) * BATCH
         figures.update(project_gflops=project_flops * figures["project_steps_per_s"] / 1e9,
                        reference_gflops=reference_flops * figures["reference_steps_per_s"] / 1e9)
+        if network == ("conv", "fc"):  # How far from the machine's limits.
+            step_bytes = conv_fc_step_bytes(BATCH, carried)
+            figures.update(step_bytes=step_bytes,
+                           bandwidth_limit_steps_per_s=bandwidth * 1e9 / step_bytes["total"],
+                           flops_limit_steps_per_s=ceiling * 1e9 / project_flops)
         results["train"][" ".join(network)] = figures
     from data import load_shapes
 
@@ -529,6 +577,10 @@ def measure(quick: bool, gpu: bool = False) -> dict:
         eval_speedup_shapes_paper=results["eval_paper"]["speedup"],
         ceiling_gflops_tf=ceiling,
         ceiling_gflops_numpy=results["machine"]["numpy_matmul_gflops"],
+        memory_bandwidth_gbs=bandwidth,
+        conv_fc_share_of_limit=results["train"]["conv fc"]["project_steps_per_s"] / min(
+            results["train"]["conv fc"]["bandwidth_limit_steps_per_s"],
+            results["train"]["conv fc"]["flops_limit_steps_per_s"]),
         replication_s=replication["wall_s"],
         eval_speedup=results["eval"]["speedup"],
         overhead_fraction=results["run"]["overhead_fraction"],
@@ -547,7 +599,8 @@ def print_table(results: dict, out=sys.stdout) -> None:
     print(f"{machine.get('device', str(machine['cpus']) + ' CPUs')}, the project's kernels "
           f"{machine.get('kernels', 'fast')}, TensorFlow {machine['tensorflow']}; float32 matmul "
           f"{size}x{size}: TensorFlow {machine['tf_matmul_gflops']:.1f} GFLOP/s (the ceiling "
-          f"below), numpy {machine['numpy_matmul_gflops']:.1f}", file=out)
+          f"below), numpy {machine['numpy_matmul_gflops']:.1f}; streaming memory "
+          f"{machine['tf_bandwidth_gbs']:.1f} GB/s", file=out)
     ceiling = machine["tf_matmul_gflops"]
     print(f"\n{'training':22} {'project':>10} {'reference':>10} {'speedup':>8} "
           f"{'(quartiles, rounds)':>20} {'GFLOP/s (of matmul): project':>29} {'reference':>16}",
@@ -558,6 +611,14 @@ def print_table(results: dict, out=sys.stdout) -> None:
               f" {f['speedup']:7.2f}x {_spread(f):>20} {f['project_gflops']:20.1f} "
               f"({f['project_gflops'] / ceiling:4.0%}) {f['reference_gflops']:9.1f} "
               f"({f['reference_gflops'] / ceiling:4.0%})", file=out)
+    f = results["train"]["conv fc"]
+    limit = min(f["bandwidth_limit_steps_per_s"], f["flops_limit_steps_per_s"])
+    print(f"conv fc's limits on this machine: {f['step_bytes']['total'] / 1e6:.1f} MB a step "
+          f"that no kernel can avoid moving, at most {f['bandwidth_limit_steps_per_s']:.0f} "
+          f"steps/s at {machine['tf_bandwidth_gbs']:.1f} GB/s; its multiply-adds at the matmul "
+          f"rate, at most {f['flops_limit_steps_per_s']:.0f} steps/s; the project's "
+          f"{f['project_steps_per_s']:.1f} steps/s is {f['project_steps_per_s'] / limit:.0%} of "
+          f"the nearer limit", file=out)
     e = results["eval"]
     print(f"\n{'evaluation, conv fc':22} {e['project_images_per_s']:8.0f}/s "
           f"{e['reference_images_per_s']:8.0f}/s {results['eval_speedup']:7.2f}x "

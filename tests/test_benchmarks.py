@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.__main__ import (WINDOW, PaperPair, matmul_gflops, paired_rounds,
-                                 paper_eval_figures, paper_flops, print_table, tf_matmul_gflops,
-                                 training_flops)
+from benchmarks.__main__ import (WINDOW, PaperPair, conv_fc_step_bytes, matmul_gflops,
+                                 paired_rounds, paper_eval_figures, paper_flops, print_table,
+                                 tf_bandwidth_gbs, tf_matmul_gflops, training_flops)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,8 +41,19 @@ def test_the_paper_networks_flops_count_its_convs_and_its_fc_stack_with_the_sign
     assert paper_flops((48, 48), 10) == 3 * (convs + fcs)
 
 
-def test_matmul_rates_are_measured():
+def test_matmul_rates_and_the_memory_bandwidth_are_measured():
     assert matmul_gflops(64, 0.05) > 0 and tf_matmul_gflops(64, 0.05) > 0
+    assert tf_bandwidth_gbs(8, 0.05) > 0
+
+
+def test_the_conv_fc_steps_unavoidable_bytes_count_every_pass():
+    step = conv_fc_step_bytes(batch=100, channels=1)
+    block = 100 * 14 * 14 * 64 * 4  # One [100, 14, 14, 64] float32 tensor: 5.02 MB.
+    assert step["block"] == 14 * block
+    assert step["images"] == 2 * 100 * 784 * 4
+    assert step["weights"] == 5 * 4 * (25 * 64 + 64 + 12544 * 10 + 10)
+    assert step["total"] == step["block"] + step["images"] + step["weights"]
+    assert conv_fc_step_bytes(channels=3)["images"] == 3 * step["images"]
 
 
 def test_the_paper_pair_trains_the_same_network_from_the_same_weights(tmp_path):
@@ -73,10 +84,13 @@ def test_the_table_shows_every_figure():
     train = {"project_steps_per_s": 12.0, "reference_steps_per_s": 8.0, "speedup": 1.5,
              "speedup_quartiles": [1.25, 1.75], "rounds": 9,
              "project_gflops": 28.0, "reference_gflops": 18.7}
+    limits = dict(train, step_bytes={"total": 72e6}, bandwidth_limit_steps_per_s=250.0,
+                  flops_limit_steps_per_s=1000.0)
     results = {"machine": {"cpus": 2, "device": "CPU, 2 cores", "kernels": "fast",
                            "tf_matmul_gflops": 150.0, "numpy_matmul_gflops": 90.0,
+                           "tf_bandwidth_gbs": 18.0,
                            "matmul_size": 2048, "tensorflow": "2.x"},
-               "train": {"conv fc": train, "fc fc": train, "shapes-paper": train},
+               "train": {"conv fc": limits, "fc fc": train, "shapes-paper": train},
                "eval": {"project_images_per_s": 4000.0, "reference_images_per_s": 3000.0,
                         "speedup": 4 / 3, "speedup_quartiles": [1.2, 1.4], "rounds": 11},
                "eval_speedup": 4 / 3,
@@ -98,6 +112,10 @@ def test_the_table_shows_every_figure():
     assert "200 steps, tests every 100: 50.0 s wall" in text
     assert "10.0 other (20.0%: 6.0 startup, 4.0 in the run); peak RSS 1200 MiB" in text
     assert "TensorFlow 150.0 GFLOP/s (the ceiling below), numpy 90.0" in text
+    assert "streaming memory 18.0 GB/s" in text
+    assert ("72.0 MB a step that no kernel can avoid moving, at most 250 steps/s at 18.0 GB/s"
+            in text)
+    assert "at most 1000 steps/s; the project's 12.0 steps/s is 5% of the nearer limit" in text
     assert text.startswith("CPU, 2 cores, the project's kernels fast, TensorFlow 2.x;")
     assert "shapes-paper, batch 64" in text and "conv fc, batch 100" in text
     assert "4.50x" in text and "every task's held-out set, 7,500 images" in text
