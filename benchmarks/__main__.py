@@ -57,20 +57,23 @@ def progress(message: str) -> None:
     print(f"[{elapsed // 60}:{elapsed % 60:02d}] {message}", file=sys.stderr, flush=True)
 
 
-def _rate(multiply, size: int, seconds: float) -> float:
-    multiply()
+def _calls_per_second(call, seconds: float, finish=lambda result: None) -> float:
+    """How many times a second `call` runs (at least 3 calls and `seconds`, after one
+    untimed call); `finish` waits for the last call's result before the clock stops."""
+    call()
     count, start = 0, time.perf_counter()
     while count < 3 or time.perf_counter() - start < seconds:
-        multiply()
+        result = call()
         count += 1
-    return 2 * size ** 3 * count / (time.perf_counter() - start) / 1e9
+    finish(result)
+    return count / (time.perf_counter() - start)
 
 
 def matmul_gflops(size: int, seconds: float) -> float:
     """numpy's float32 matrix-multiply rate (its BLAS's)."""
     a = np.random.default_rng(0).random((size, size), dtype=np.float32)
     b = np.random.default_rng(1).random((size, size), dtype=np.float32)
-    return _rate(lambda: a @ b, size, seconds)
+    return 2 * size ** 3 * _calls_per_second(lambda: a @ b, seconds) / 1e9
 
 
 def tf_matmul_gflops(size: int, seconds: float) -> float:
@@ -81,7 +84,7 @@ def tf_matmul_gflops(size: int, seconds: float) -> float:
     a = tf.random.stateless_uniform((size, size), (0, 0))
     b = tf.random.stateless_uniform((size, size), (0, 1))
     product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)[0, :1]))
-    return _rate(lambda: product().numpy(), size, seconds)
+    return 2 * size ** 3 * _calls_per_second(lambda: product().numpy(), seconds) / 1e9
 
 
 def tf_bandwidth_gbs(megabytes: int, seconds: float) -> float:
@@ -92,13 +95,8 @@ def tf_bandwidth_gbs(megabytes: int, seconds: float) -> float:
 
     values = tf.random.stateless_uniform((megabytes * 2 ** 20 // 4,), (0, 2))
     scale = tf.function(lambda: values * 1.5)
-    scale()
-    count, start = 0, time.perf_counter()
-    while count < 3 or time.perf_counter() - start < seconds:
-        scaled = scale()
-        count += 1
-    scaled.numpy()
-    return 2 * values.shape[0] * 4 * count / (time.perf_counter() - start) / 1e9
+    calls = _calls_per_second(scale, seconds, finish=lambda scaled: scaled[:1].numpy())
+    return 2 * values.shape[0] * 4 * calls / 1e9
 
 
 def conv_fc_step_bytes(batch: int = 100, channels: int = 1, filters: int = 64,
