@@ -66,7 +66,7 @@ class Measure:
 
     def percent(self) -> str:
         """mean ± s.e. (n), in percent."""
-        return f"{100 * self.mean:.2f} ± {100 * self.se:.2f} (n={self.n})"
+        return f"{100 * self.mean:z.2f} ± {100 * self.se:z.2f} (n={self.n})"
 
 
 def _runs(results: str, pattern: str) -> list[str]:
@@ -187,10 +187,10 @@ def claim_mnist_alone(results: str, report_dir: str) -> list[Section]:
         agrees, difference, tolerance = _blog_agreement(measured, blog)
         passed.append(agrees)
         if not agrees:
-            not_holding.append(f"{blog:.0f}% after {step:,} steps ({100 * measured.mean:.1f}% "
+            not_holding.append(f"{blog:z.0f}% after {step:,} steps ({100 * measured.mean:z.1f}% "
                                "measured)")
-        rows.append(f"| {step:,} | {blog:.0f}% | {measured.percent()} | {difference:+.2f} | "
-                    f"±{tolerance:.2f} | {'yes' if agrees else 'no'} |")
+        rows.append(f"| {step:,} | {blog:z.0f}% | {measured.percent()} | {difference:+z.2f} | "
+                    f"±{tolerance:z.2f} | {'yes' if agrees else 'no'} |")
     verdict = _verdict(passed)
     chart = os.path.join(results, "baseline-mnist", "baseline-mnist.png")
     body = (f"The default network and settings (`conv fc`, SGD 0.01, batch 100, the last "
@@ -279,7 +279,7 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
         margin = max(0.01, 2 * math.sqrt(switched.se ** 2 + single.se ** 2))
         near.append(difference >= -margin)
         beside.append(f"| {task} | {switched.percent()} | {single.percent()} | "
-                      f"{100 * difference:+.2f} | {'yes' if near[-1] else 'no'} |")
+                      f"{100 * difference:+z.2f} | {'yes' if near[-1] else 'no'} |")
     parts = {"training accuracy near 100% in every period (at least 95%)": near_full,
              "each task partly forgotten (every switch a drop, never to chance)": partly,
              "forgetting shrinks (each task's last drop below its first)": shrinks,
@@ -299,12 +299,12 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
         why.append(f"{costless} of the {sum(map(len, events))} switches cost the task left "
                    f"nothing: after the first switchover `{tasks[0]}` and `{tasks[1]}` (the "
                    "same digits, inverted) share nearly all the network needs, and a switch "
-                   f"costs the other task at most {100 * max(later):.1f} points "
-                   f"(mean {100 * statistics.fmean(later):.2f}), near the test set's noise; "
+                   f"costs the other task at most {100 * max(later):z.1f} points "
+                   f"(mean {100 * statistics.fmean(later):z.2f}), near the test set's noise; "
                    "the blog's dogs share little with MNIST.")
     most = max(len(d) for d in drops.values())
     drop_lines = "\n".join(
-        f"| {task} | " + " | ".join([f"{100 * d.mean:.1f}" for d in task_drops]
+        f"| {task} | " + " | ".join([f"{100 * d.mean:z.1f}" for d in task_drops]
                                     + ["—"] * (most - len(task_drops))) + " |"
         for task, task_drops in drops.items())
     chart = os.path.join(results, "switching", "switching.png")
@@ -313,12 +313,12 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
             f"claim 1's (`id`) and claim 2's MNIST form (`inv`), the same network, seeds "
             f"and settings:\n\n```sh\n{command}\n```\n\n"
             f"Training accuracy of the active task over each period's last 100 steps: "
-            f"lowest {100 * lowest_train:.1f}% (periods' means over seeds: "
-            f"{', '.join(f'{100 * m.mean:.1f}' for m in period_train)}).\n\n"
+            f"lowest {100 * lowest_train:z.1f}% (periods' means over seeds: "
+            f"{', '.join(f'{100 * m.mean:z.1f}' for m in period_train)}).\n\n"
             f"Drop of the task left at each switch (its test accuracy at the switch less its "
             f"lowest before it returns), points, mean over {len(runs)} seeds, in order "
             f"of the switchovers; lowest accuracy of any task while the other trains "
-            f"{100 * min(lows):.1f}%:\n\n"
+            f"{100 * min(lows):z.1f}%:\n\n"
             "| task | " + " | ".join(str(k + 1) for k in range(most)) + " |\n"
             "|---|" + "---|" * most + "\n" + drop_lines + "\n\n"
             f"Test accuracy at {step:,} steps, switching against alone:\n\n"
@@ -430,7 +430,7 @@ def _trend(points: list[tuple[float, float]]) -> tuple[float, float]:
 
 
 def _points(difference: float, se: float) -> str:
-    return f"{100 * difference:+.2f} ± {100 * se:.2f} points"
+    return f"{100 * difference:+z.2f} ± {100 * se:z.2f} points"
 
 
 COMPARISON_RULE = ("A part holds when the difference it names is in the claimed direction "
@@ -495,7 +495,7 @@ def claim_task_signal(results: str, report_dir: str) -> list[Section]:
                "is measured at every switch.")
     plain_drop = Measure([_mean_drop(r, mnist) for r in plain])
     why = (f"Why not: in this form there is little forgetting for a signal to reduce: without "
-           f"it `{mnist}` loses {100 * plain_drop.mean:.1f} ± {100 * plain_drop.se:.1f} points "
+           f"it `{mnist}` loses {100 * plain_drop.mean:z.1f} ± {100 * plain_drop.se:z.1f} points "
            f"at a switch on average, against the blog's about 10, and `{other}` (the same "
            "digits, inverted) shares nearly all it needs with it; the dogs, which share little "
            "with MNIST, are where the blog saw the signal help.")
@@ -580,7 +580,7 @@ def claim_task_time(results: str, report_dir: str) -> list[Section]:
               _points(*same_steps[:2]), same_steps[2]),
              (f"aligned on switchovers, similar accuracy (the widest spread of the period-end "
               f"means over task times, periods 1-{periods}; similar: within 5 points)",
-              f"{100 * spread:.2f} points", spread <= 0.05),
+              f"{100 * spread:z.2f} points", spread <= 0.05),
              (f"longer periods forget no more (mean drop, task time {slow[0].task_time:,} "
               f"less {fast[0].task_time:,})", _points(*forgets[:2]), not forgets[2])]
     setting = (f"MNIST form (`{' '.join(fast[0].tasks)}`), task times {times}, four periods "
@@ -590,8 +590,8 @@ def claim_task_time(results: str, report_dir: str) -> list[Section]:
     row = aligned[widest]
     low, high = row.index(min(row)), row.index(max(row))
     why = (f"Why not: the spread is one of period length: at the end of period {widest + 1} "
-           f"the mean over tasks is {100 * row[low]:.1f}% with task time "
-           f"{ordered[low][0].task_time:,} and {100 * row[high]:.1f}% with "
+           f"the mean over tasks is {100 * row[low]:z.1f}% with task time "
+           f"{ordered[low][0].task_time:,} and {100 * row[high]:z.1f}% with "
            f"{ordered[high][0].task_time:,}"
            + (f", because at {scale:g} of the blog's scale the shortest periods are too short "
               f"to learn a task (the blog's shortest, 2,000 steps, bring MNIST to about 95%, "
@@ -627,12 +627,12 @@ def claim_width(results: str, report_dir: str) -> list[Section]:
               "per doubling of the width)", _points(slope, slope_se) + " per doubling",
               slope < -2 * slope_se)]
     setting = ("MNIST form, `--network fc fc`, first-layer widths " + ", ".join(
-        f"{w:,} ({100 * m.mean:.1f} ± {100 * m.se:.1f})" for w, m in by_width)
+        f"{w:,} ({100 * m.mean:z.1f} ± {100 * m.se:z.1f})" for w, m in by_width)
         + f" (forgetting: each task's best earlier accuracy less its final, averaged; "
         f"{by_width[0][1].n} seeds each); {_scale_note(ordered[0][0], 2000, 30000)}.")
     largest = max(by_width, key=lambda item: item[1].mean)
     why = (f"Why not: by this measure every width forgets little (at most "
-           f"{100 * largest[1].mean:.1f} points, at {largest[0]:,}), within the seeds' spread: "
+           f"{100 * largest[1].mean:z.1f} points, at {largest[0]:,}), within the seeds' spread: "
            f"`{ordered[0][0].tasks[0]}` and `{ordered[0][0].tasks[-1]}` share the digits, and "
            "after many alternations each ends near its best; a pair that shares less (the dog "
            "form) is where width could matter.")
@@ -724,7 +724,7 @@ def paper(results: str, report_dir: str) -> list[Section]:
     # A part holds when its 95% interval lies wholly on the side the paper reports.
     holds = [(high < 0) if sign < 0 else (low > 0) for (_, low, high), sign in fits.values()]
     unreached = int(sum(np.isnan(m[np.triu_indices(n)]).sum() for m in trials))
-    rows = "\n".join(f"| {what} | {slope:+.3f} | [{low:+.3f}, {high:+.3f}] | "
+    rows = "\n".join(f"| {what} | {slope:+z.3f} | [{low:+z.3f}, {high:+z.3f}] | "
                       f"{'yes' if ok else 'no'} |"
                       for (what, ((slope, low, high), _)), ok in zip(fits.items(), holds))
     old_rise, new_rise = (fit[0][0] for fit in list(fits.values())[2:])
@@ -734,12 +734,12 @@ def paper(results: str, report_dir: str) -> list[Section]:
     squares = ", ".join(f"{dimension} block {block[1:]} ({len(members)} of {n} rows)"
                         for (dimension, block), members in sorted(blocks.items()))
     body = (f"The `cpu` form of the grid (the README's \"The ten-task study\": 2-D scenes, "
-            f"criterion {runs[0].config.get('criterion', 0.95):.0%} judged each epoch, "
+            f"criterion {runs[0].config.get('criterion', 0.95):z.0%} judged each epoch, "
             f"`--task-signal-scale 10`), Latin squares of task orders: {squares}; "
             f"{len(runs)} replications in all:\n\n```sh\n{command}\n```\n\n"
             f"Trials to criterion (geometric mean over replications and tasks), new task by "
-            f"episode 1-{n}: {', '.join(f'{v:,.0f}' for v in new_curve)}; old tasks by "
-            f"times trained 2-{n}: {', '.join(f'{v:,.0f}' for v in old_curve)}. "
+            f"episode 1-{n}: {', '.join(f'{v:z,.0f}' for v in new_curve)}; old tasks by "
+            f"times trained 2-{n}: {', '.join(f'{v:z,.0f}' for v in old_curve)}. "
             f"{unreached} of the {len(runs) * n * (n + 1) // 2} (task, episode) cells never "
             f"reached the criterion and are left out.\n\n"
             "| measure | fit | 95% interval (replications resampled) | as the paper |\n"
@@ -749,9 +749,9 @@ def paper(results: str, report_dir: str) -> list[Section]:
             "every 100 steps: an old task already at the criterion when its episode starts "
             "still counts the trials before that first evaluation, a floor that falls as "
             "more old tasks share the half of each epoch that is not the new task's. "
-            f"The fitted slopes amount to a rise of {100 * old_rise * math.log(n):.1f} "
+            f"The fitted slopes amount to a rise of {100 * old_rise * math.log(n):z.1f} "
             f"points in a task's accuracy after {budget:,} trials from its first training to "
-            f"its {_ordinal(n)}, and of {100 * new_rise * math.log(n):.1f} in a new task's "
+            f"its {_ordinal(n)}, and of {100 * new_rise * math.log(n):z.1f} in a new task's "
             f"from episode 1 to {n}. The logs were made by the code of "
             f"{', '.join(sorted({_code_version(path) for path in paths}))} (config.json's "
             "`code_version`).\n\n"
@@ -789,7 +789,7 @@ def split_mnist(results: str, report_dir: str) -> list[Section]:
         values = [100 * s["final_test_accuracy_task_agnostic_all"]
                   for s in summaries.get(f"task-{grid._slug(method)}", [])
                   if "final_test_accuracy_task_agnostic_all" in s]
-        return f"{statistics.fmean(values):.2f} (n={len(values)})" if values else "—"
+        return f"{statistics.fmean(values):z.2f} (n={len(values)})" if values else "—"
 
     logged = [(s, m) for s in grid.SCENARIOS for m in grid.AUTHORS_LOGS[s] if cell(s, m)]
     close = [(s, m) for s, m in logged if abs(diff(s, m)) < 1.0]
@@ -797,7 +797,7 @@ def split_mnist(results: str, report_dir: str) -> list[Section]:
     above = [(s, m) for s, m in logged if diff(s, m) >= 1.0]
 
     def listed(cells):
-        return ", ".join(f"{m} ({s}, {diff(s, m):+.2f})" for s, m in cells) or "none"
+        return ", ".join(f"{m} ({s}, {diff(s, m):+z.2f})" for s, m in cells) or "none"
 
     no_memory = [m for m in ("Adam", "EWC", "Online EWC", "SI") if cell("class", m)]
     regularisers = [m for m in ("L2", "EWC", "Online EWC", "SI", "MAS")
@@ -837,7 +837,7 @@ def split_mnist(results: str, report_dir: str) -> list[Section]:
         f"have**: {listed(close)}. SI is the one method whose logs kept the scripts' rate, "
         "offline training converges whatever the rate, and class-incremental training "
         "without memory ends near 20% (" + ", ".join(
-            f"{m} {cell('class', m)['mean']:.2f}" for m in no_memory)
+            f"{m} {cell('class', m)['mean']:z.2f}" for m in no_memory)
         + "), the network answering only the last task's two digits.",
         f"**Lower than their logs by a point or more**: {listed(below)}; **higher**: "
         f"{listed(above)}. Ours ran the scripts' rate for all 20 epochs, theirs a tenth of "
@@ -846,8 +846,8 @@ def split_mnist(results: str, report_dir: str) -> list[Section]:
         ("**The paper's reading holds: the simple baselines are strong.** " if rehearsal_wins
          else "**Naive rehearsal is not above every regulariser here.** ")
         + "Naive rehearsal with 1,100 examples: " + ", ".join(
-            f"{rehearsal[s]['mean']:.2f} ({s}) against the best regulariser's "
-            f"{cell(s, best[s])['mean']:.2f} ({best[s]})" for s in rehearsal if rehearsal[s])
+            f"{rehearsal[s]['mean']:z.2f} ({s}) against the best regulariser's "
+            f"{cell(s, best[s])['mean']:z.2f} ({best[s]})" for s in rehearsal if rehearsal[s])
         + ".",
         "Task-aware against task-agnostic accuracy (a head per task, evaluated also without "
         "the task given), the share of digits answered without the task: " + ", ".join(
@@ -864,7 +864,7 @@ def split_mnist(results: str, report_dir: str) -> list[Section]:
         "\n".join(f"- {line}" for line in findings),
         "GEM takes the gradient on every past task's whole memory at every step, so a GEM "
         "run takes several times an Adam run's time: it has fewer seeds. Runs took "
-        f"{min(times):.0f}-{max(times):.0f} s each (wall time, each on one of the 2 cores, "
+        f"{min(times):z.0f}-{max(times):z.0f} s each (wall time, each on one of the 2 cores, "
         "beside other runs). "
         "The logs are in `results/split-mnist/`, made by the code of "
         f"{', '.join(versions)} (config.json's `code_version`)."])
@@ -889,10 +889,10 @@ def split_mnist_logs_rate(results: str, report_dir: str) -> list[Section]:
                               logs[scenario][method])
         gaps["scripts"].append(ours["mean"] - theirs[0])
         gaps["dropped"].append(drop["mean"] - theirs[0])
-        sd = "—" if drop["sd"] is None else f"{drop['sd']:.2f}"
-        rows.append(f"| {method} | {scenario} | {ours['mean']:.2f} | {drop['mean']:.2f} ± {sd} "
-                    f"({drop['seeds']}) | {theirs[0]:.2f} ± {theirs[1]:.2f} | "
-                    f"{gaps['scripts'][-1]:+.2f} | {gaps['dropped'][-1]:+.2f} |")
+        sd = "—" if drop["sd"] is None else f"{drop['sd']:z.2f}"
+        rows.append(f"| {method} | {scenario} | {ours['mean']:z.2f} | {drop['mean']:z.2f} ± {sd} "
+                    f"({drop['seeds']}) | {theirs[0]:z.2f} ± {theirs[1]:z.2f} | "
+                    f"{gaps['scripts'][-1]:+z.2f} | {gaps['dropped'][-1]:+z.2f} |")
     within = {k: sum(abs(g) < 1.0 for g in v) for k, v in gaps.items()}
     mean_gap = {k: statistics.fmean(abs(g) for g in v) for k, v in gaps.items()}
     closer = sum(abs(b) < abs(a) for a, b in zip(gaps["scripts"], gaps["dropped"]))
@@ -910,7 +910,7 @@ def split_mnist_logs_rate(results: str, report_dir: str) -> list[Section]:
         "logs.",
         f"With the logs' rate, {within['dropped']} of these {len(cells)} cells are within a "
         f"point of the logs (with the scripts' rate, {within['scripts']}); the mean distance "
-        f"is {mean_gap['dropped']:.2f} points (against {mean_gap['scripts']:.2f}), and "
+        f"is {mean_gap['dropped']:z.2f} points (against {mean_gap['scripts']:z.2f}), and "
         f"{closer} of the {len(cells)} cells come closer. "
         + ("The dropped rate accounts for most of the differences between our table and "
            "their logs." if mean_gap["dropped"] < mean_gap["scripts"] / 2 else

@@ -168,10 +168,10 @@ def format_table(table: dict) -> str:
         cells = []
         for scenario in SCENARIOS:
             cell, logged = table[scenario].get(method), AUTHORS_LOGS[scenario].get(method)
-            sd = "—" if cell is None or cell["sd"] is None else f"{cell['sd']:.2f}"
-            text = "—" if cell is None else f"{cell['mean']:.2f} ± {sd} ({cell['seeds']})"
+            sd = "—" if cell is None or cell["sd"] is None else f"{cell['sd']:z.2f}"
+            text = "—" if cell is None else f"{cell['mean']:z.2f} ± {sd} ({cell['seeds']})"
             if cell is not None and logged is not None:
-                text += f" | {logged[0]:.2f}: {cell['mean'] - logged[0]:+.2f}"
+                text += f" | {logged[0]:z.2f}: {cell['mean'] - logged[0]:+z.2f}"
             cells.append(text)
         lines.append(f"{method:22}" + "".join(f"{c:>{width}}" for c in cells))
     return "\n".join(lines)
@@ -188,11 +188,11 @@ def markdown_table(table: dict) -> str:
         for scenario in SCENARIOS:
             cell, logged = table[scenario].get(method), AUTHORS_LOGS[scenario].get(method)
             ours = "—" if cell is None else (
-                f"{cell['mean']:.2f} ± {cell['sd']:.2f} ({cell['seeds']})"
-                if cell["sd"] is not None else f"{cell['mean']:.2f} ({cell['seeds']})")
-            theirs = "—" if logged is None else f"{logged[0]:.2f} ± {logged[1]:.2f}"
+                f"{cell['mean']:z.2f} ± {cell['sd']:z.2f} ({cell['seeds']})"
+                if cell["sd"] is not None else f"{cell['mean']:z.2f} ({cell['seeds']})")
+            theirs = "—" if logged is None else f"{logged[0]:z.2f} ± {logged[1]:z.2f}"
             diff = ("—" if cell is None or logged is None
-                    else f"{cell['mean'] - logged[0]:+.2f}")
+                    else f"{cell['mean'] - logged[0]:+z.2f}")
             cells += [ours, theirs, diff]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

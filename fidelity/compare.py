@@ -142,11 +142,11 @@ def print_table(rows: list[dict], out=None) -> None:
     print(f"{'step':>6} {'task':>8}   {f'original ({n_a} runs)':>27}   "
           f"{f'project ({n_b} seeds)':>27} {'diff':>7} {'t':>6}", file=out)
     for r in rows:
-        sides = "   ".join(f"{s['mean']:.3f} ±{s['sd']:.3f} [{s['min']:.3f}-{s['max']:.3f}]"
+        sides = "   ".join(f"{s['mean']:z.3f} ±{s['sd']:z.3f} [{s['min']:z.3f}-{s['max']:z.3f}]"
                            for s in (r["original"], r["project"]))
         mark = "*" if r["period_end"] else " "
-        print(f"{r['step']:>5}{mark} {r['task']:>8}   {sides} {r['difference']:+7.3f} "
-              f"{r['t']:+6.2f}", file=out)
+        print(f"{r['step']:>5}{mark} {r['task']:>8}   {sides} {r['difference']:+z7.3f} "
+              f"{r['t']:+z6.2f}", file=out)
     agree = sum(abs(r["t"]) < AGREE_T for r in rows)
     print(f"* period end. mean ±sd [range]; diff: project - original; t: Welch's t. "
           f"|t| < {AGREE_T:g} in {agree} of {len(rows)} rows.", file=out)

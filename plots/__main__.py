@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _number(value) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) \
-        else f"{value:+.3f}" if isinstance(value, float) and value < 0 else f"{value:.3f}"
+        else f"{value:+z.3f}" if isinstance(value, float) and value < 0 else f"{value:z.3f}"
 
 
 def print_metrics(results: list[dict], out=None) -> None:
@@ -73,7 +73,7 @@ def print_metrics(results: list[dict], out=None) -> None:
         print(f"  {'period':>6} {'trained':>8} " + " ".join(f"{t:>8}" for t in r["tasks"]),
               file=out)
         for i, (task, row) in enumerate(zip(r["period_tasks"], r["accuracy_matrix"])):
-            print(f"  {i:>6} {task:>8} " + " ".join(f"{v:8.3f}" for v in row), file=out)
+            print(f"  {i:>6} {task:>8} " + " ".join(f"{v:z8.3f}" for v in row), file=out)
         if "episodes" in r:
             _print_episodes(r["episodes"], out)
         if r["switches"]:
@@ -81,8 +81,8 @@ def print_metrics(results: list[dict], out=None) -> None:
                   f"{'recovery':>9}", file=out)
             for e in r["switches"]:
                 recovery = "-" if e["recovery_steps"] is None else str(e["recovery_steps"])
-                print(f"  {e['step']:>8} {e['left']:>8} {e['accuracy_at_switch']:9.3f} "
-                      f"{e['lowest']:8.3f} {e['drop']:8.3f} {recovery:>9}", file=out)
+                print(f"  {e['step']:>8} {e['left']:>8} {e['accuracy_at_switch']:z9.3f} "
+                      f"{e['lowest']:z8.3f} {e['drop']:z8.3f} {recovery:>9}", file=out)
 
 
 def print_setting_table(rows: list[dict], out=None) -> None:
@@ -97,7 +97,7 @@ def print_setting_table(rows: list[dict], out=None) -> None:
         cells = []
         for name in SUMMARISED:
             mean, sd = r[name], r[f"{name}_sd"]
-            spread = "" if sd is None or math.isnan(sd) else f" ({sd:.3f})"
+            spread = "" if sd is None or math.isnan(sd) else f" ({sd:z.3f})"
             cells.append(f"{_number(mean) + spread:>15}")
         print(f"{r['setting']:{width}} {r['seeds']:>5} " + " ".join(cells), file=out)
     print(FWT_LEGEND, file=out)
@@ -105,10 +105,10 @@ def print_setting_table(rows: list[dict], out=None) -> None:
 
 def _print_episodes(episodes: dict, out) -> None:
     """The episodic measures: a row per task position, a column per episode."""
-    tables = (("trials to criterion", "trials_to_criterion", "{:8.0f}"),
-              ("accuracy at the episode's start", "accuracy_at_episode_start", "{:8.3f}"),
+    tables = (("trials to criterion", "trials_to_criterion", "{:z8.0f}"),
+              ("accuracy at the episode's start", "accuracy_at_episode_start", "{:z8.3f}"),
               (f"accuracy after {episodes['budget_trials']} trials in the episode",
-               "accuracy_after_budget", "{:8.3f}"))
+               "accuracy_after_budget", "{:z8.3f}"))
     print(f"  epochs per episode: {' '.join(map(str, episodes['epochs_per_episode']))}", file=out)
     for title, key, number in tables:
         matrix = episodes[key]

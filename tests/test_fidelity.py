@@ -74,6 +74,10 @@ def test_compare_gives_each_sides_spread_and_welchs_t():
     out = io.StringIO()
     C.print_table(rows, out)
     assert "original (3 runs)" in out.getvalue() and "|t| < 2 in 2 of 2 rows" in out.getvalue()
+    rows[1]["difference"], rows[1]["t"] = -1e-17, -1e-17  # Zero with rounding noise's sign.
+    out = io.StringIO()
+    C.print_table(rows, out)
+    assert "-0.0" not in out.getvalue() and " +0.000  +0.00" in out.getvalue()
 
 
 def test_accuracies_read_both_tools_logs_at_the_steps_all_runs_tested(tmp_path):

@@ -228,6 +228,12 @@ def test_the_width_claim_does_not_hold_when_the_fall_is_within_the_seeds_spread(
     assert "--seeds 3 " in section.body  # The command says how many seeds the logs hold.
 
 
+def test_a_figure_that_rounds_to_zero_prints_one_way_whatever_its_sign():
+    # A least-squares slope of about 1e-17 takes the sign of the BLAS's rounding noise.
+    assert report._points(-1e-17, 0.0349) == report._points(1e-17, 0.0349) \
+        == "+0.00 ± 3.49 points"
+
+
 def test_the_task_time_claim_aligns_periods_and_compares_forgetting(tmp_path):
     for i, task_time in enumerate((100, 200)):
         _setting_runs(tmp_path, "task-time", f"0{i}-task-time-{task_time}",
