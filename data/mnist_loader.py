@@ -1,4 +1,5 @@
-"""MNIST as uint8 arrays: from IDX files (the bundled copy or --data-dir) or tensorflow-datasets."""
+"""MNIST and data sets in its format (Fashion-MNIST) as uint8 arrays: from IDX files (the bundled
+MNIST, --data-dir, --data-fashion-dir) or tensorflow-datasets."""
 
 import dataclasses
 import os
@@ -22,14 +23,32 @@ SOURCES = ("idx", "tfds")
 TRAIN_SPLITS = {"original": 5000, "all": 0}
 
 
+
+
+@dataclasses.dataclass(frozen=True)
+class IdxDataset:
+    """A data set in MNIST's four IDX files: its name in messages, the flags that point at it,
+    and its tensorflow-datasets name."""
+
+    name: str
+    dir_flag: str
+    source_flag: str
+    tfds_name: str
+
+
+MNIST = IdxDataset("MNIST", "--data-dir", "--mnist-source", "mnist")
+
+
 @dataclasses.dataclass(frozen=True)
 class MnistArrays:
-    """MNIST held compactly: images uint8 [N, 28, 28], labels int32 [N] in 0..9."""
+    """MNIST (or a data set in its format) held compactly: images uint8 [N, 28, 28], labels
+    int32 [N] in 0..9."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
     test_images: np.ndarray
     test_labels: np.ndarray
+    dataset: str = dataclasses.field(default="MNIST", compare=False)  # Its name in messages.
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -37,14 +56,15 @@ class MnistArrays:
             labels = getattr(self, f"{split}_labels")
             if images.ndim != 3 or len(images) != len(labels):
                 raise UserError(
-                    f"MNIST {split} split is inconsistent: images {images.shape}, "
-                    f"labels {labels.shape}; use the four files of one MNIST copy"
+                    f"{self.dataset} {split} split is inconsistent: images {images.shape}, "
+                    f"labels {labels.shape}; use the four files of one {self.dataset} copy"
                 )
             if len(labels) == 0:
-                raise UserError(f"MNIST {split} split is empty; use a complete copy")
+                raise UserError(f"{self.dataset} {split} split is empty; use a complete copy")
             if labels.min() < 0 or labels.max() > 9:
                 raise UserError(
-                    f"MNIST {split} labels lie outside 0..9; use a genuine MNIST copy"
+                    f"{self.dataset} {split} labels lie outside 0..9; use a genuine "
+                    f"{self.dataset} copy"
                 )
 
     def without_first(self, count: int, split_name: str = "original") -> "MnistArrays":
@@ -62,47 +82,47 @@ class MnistArrays:
         return {"train_examples": len(self.train_labels), "test_examples": len(self.test_labels)}
 
 
-def _find_idx_file(data_dir: str, stem: str) -> str:
+def _find_idx_file(data_dir: str, stem: str, dataset: IdxDataset, fix: str) -> str:
     for name in (stem, stem + ".gz"):
         path = os.path.join(data_dir, name)
         if os.path.isfile(path):
             return path
-    raise UserError(
-        f"no {stem}[.gz] in --data-dir {data_dir}; point --data-dir at a folder "
-        "holding the four MNIST IDX files, or leave it out to use the bundled copy"
-    )
+    raise UserError(f"no {stem}[.gz] in {dataset.dir_flag} {data_dir}; point {dataset.dir_flag} "
+                    f"at a folder holding the four {dataset.name} IDX files{fix}")
 
 
-def load_idx_dir(data_dir: str) -> MnistArrays:
-    """Reads the four MNIST IDX files (each gzipped or not) from a directory."""
+def load_idx_dir(data_dir: str, dataset: IdxDataset = MNIST,
+                 fix: str = ", or leave it out to use the bundled copy") -> MnistArrays:
+    """Reads a data set's four IDX files (each gzipped or not) from a directory; `fix` ends
+    the message of a missing folder or file (another place the data can come from)."""
     if not os.path.isdir(data_dir):
-        raise UserError(
-            f"--data-dir {data_dir} is not a directory; point it at a folder holding "
-            "the four MNIST IDX files, or leave it out to use the bundled copy"
-        )
+        raise UserError(f"{dataset.dir_flag} {data_dir} is not a directory; point it at a "
+                        f"folder holding the four {dataset.name} IDX files{fix}")
     arrays = {}
     for key, stem in IDX_FILES.items():
-        array = read_idx(_find_idx_file(data_dir, stem), expect_ndim=3 if "images" in key else 1)
+        array = read_idx(_find_idx_file(data_dir, stem, dataset, fix),
+                         expect_ndim=3 if "images" in key else 1)
         arrays[key] = array if "images" in key else array.astype(np.int32)
-    return MnistArrays(**arrays)
+    return MnistArrays(**arrays, dataset=dataset.name)
 
 
-def load_tfds(tfds_dir: str | None) -> MnistArrays:
-    """Loads the tensorflow-datasets `mnist` builder (downloads it when online)."""
+def load_tfds(tfds_dir: str | None, dataset: IdxDataset = MNIST) -> MnistArrays:
+    """Loads the data set's tensorflow-datasets builder (downloads it when online)."""
     import tensorflow_datasets as tfds  # Slow to import; only this path needs it.
 
     try:
-        train, test = tfds.load("mnist", split=["train", "test"], as_supervised=True,
+        train, test = tfds.load(dataset.tfds_name, split=["train", "test"], as_supervised=True,
                                 data_dir=tfds_dir)
         (train_images, train_labels), (test_images, test_labels) = (
             _to_arrays(tfds.as_numpy(split.batch(10000))) for split in (train, test))
     except Exception as e:  # tfds raises many types: network, missing files, checksums.
         raise UserError(
-            f"tensorflow-datasets could not load 'mnist' ({first_line(e)}); go online once, "
-            "point --tfds-dir at a prepared tfds data directory, or use --mnist-source idx"
+            f"tensorflow-datasets could not load {dataset.tfds_name!r} ({first_line(e)}); go "
+            f"online once, point --tfds-dir at a prepared tfds data directory, or use "
+            f"{dataset.source_flag} idx"
         ) from None
     return MnistArrays(train_images=train_images, train_labels=train_labels,
-                       test_images=test_images, test_labels=test_labels)
+                       test_images=test_images, test_labels=test_labels, dataset=dataset.name)
 
 
 def _to_arrays(batches) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,8 @@ from errors import OneLineErrors, UserError  # noqa: E402
 
 
 # Settings given to every run of a sweep as they are: where the data is, and the device.
-PASSED_SETTINGS = ("data_dir", "data_dog_dir", "tfds_dir", "cache_dir", "dog_source", "gpu")
+PASSED_SETTINGS = ("data_dir", "data_fashion_dir", "fashion_source", "data_dog_dir", "tfds_dir",
+                   "cache_dir", "dog_source", "gpu")
 # Settings given on the command line that replace the grid's own: how often and on how many
 # test images every run is evaluated, to fit a sweep to a machine, and how often it
 # checkpoints, to fit a cluster's preemptions (config.json keeps them).
@@ -90,9 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quick", action="store_true",
                      help="every run a hundredfold shorter, for a smoke test")
     run.add_argument("--form", choices=all_forms(),
-                     help="dog or MNIST-only for the blog's experiments (default: dog when dog "
-                          "data is given, else mnist); cpu or paper sizes for paper-shapes "
-                          "(default: cpu)")
+                     help="the blog's experiments with dogs, Fashion-MNIST or MNIST alone "
+                          "as the second domain (default: dog when dog data is given, else "
+                          "mnist); cpu or paper sizes for paper-shapes (default: cpu)")
     add_setting_flags(run, PASSED_SETTINGS, "for every run")
     add_setting_flags(run, REPLACED_SETTINGS, "for every run, in place of the grid's own")
     return parser
@@ -102,10 +103,11 @@ def list_experiments() -> None:
     from experiments.registry import EXPERIMENTS
 
     width = max(map(len, EXPERIMENTS))
-    print(f"{'experiment':{width}} {'forms':10} {'runs':>7}  {'chart':14} description")
+    forms = max(len("/".join(experiment.forms)) for experiment in EXPERIMENTS.values())
+    print(f"{'experiment':{width}} {'forms':{forms}} {'runs':>7}  {'chart':14} description")
     for name, experiment in EXPERIMENTS.items():
         sizes = "/".join(str(len(experiment.points(form))) for form in experiment.forms)
-        print(f"{name:{width}} {'/'.join(experiment.forms):10} {sizes:>7}  "
+        print(f"{name:{width}} {'/'.join(experiment.forms):{forms}} {sizes:>7}  "
               f"{experiment.chart or 'table':14} "
               f"{experiment.description}")
     print("\nruns: settings per form (times --seeds); --quick shrinks each run a hundredfold "
@@ -140,6 +142,10 @@ def run(args) -> int:
     form = args.form or ("dog" if has_dogs and "dog" in experiment.forms else "mnist")
     if form not in experiment.forms:
         form = experiment.forms[0]
+    if form == "fashion" and overrides.get("fashion_source", "idx") == "idx":
+        from data.fashion import fashion_dir
+
+        fashion_dir(overrides.get("data_fashion_dir"))  # No data: one line, before any run.
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     if args.cpus_per_run < 1:

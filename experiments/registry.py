@@ -1,7 +1,9 @@
 """The named experiments: each blog figure as a declared grid of run settings.
 
 Every blog experiment has an MNIST-only form, which needs no dog data (`inv`
-stands in for `dog`), and, where the blog used dogs, a dog form. `--quick`
+stands in for `dog`), a fashion form (Fashion-MNIST in place of the dogs: a second
+domain that shares nothing with the digits) and, where the blog used dogs, a dog
+form. `--quick`
 shrinks every run a hundredfold (and evaluates it on fewer test images), for a
 smoke test that still draws the chart. The ten-task paper's grid, `paper-shapes`,
 has a CPU-sized and a paper-sized form and a quick grid of its own.
@@ -13,12 +15,15 @@ from typing import Callable
 from errors import UserError
 from experiments import paper_shapes, split_mnist
 
-FORMS = ("mnist", "dog")
+FORMS = ("mnist", "fashion", "dog")
+# The task that stands for the blog's dogs in each form.
+SECOND_TASK = {"mnist": "inv", "fashion": "fashion", "dog": "dog"}
 
 
 def _pair(form: str) -> tuple[str, str]:
-    """The blog's two tasks: MNIST and dogs, or MNIST and inverted MNIST."""
-    return ("id", "dog") if form == "dog" else ("id", "inv")
+    """The blog's two tasks: MNIST and dogs, MNIST and Fashion-MNIST, or MNIST and inverted
+    MNIST."""
+    return "id", SECOND_TASK[form]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +78,7 @@ REPLAY_SIZE = 1000
 
 def _mitigation(form, task_time=2000, rounds=2, **extra):
     """Plain switching beside each mitigation and each multi-task training mode."""
-    tasks = ("id", "dog") if form == "dog" else ("id", "inv", "perm")
+    tasks = ("id", "inv", "perm") if form == "mnist" else _pair(form)
     base = dict(tasks=tasks, task_time=task_time, max_steps=rounds * len(tasks) * task_time,
                 **extra)
     return [dict(base, name="switch"),
@@ -96,7 +101,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                                  "25,000)", "tasks",
                                  lambda form: [dict(tasks=("id",), max_steps=25000)],
                                  forms=("mnist",)),
-    "baseline-dog": Experiment("dogs alone for 24,000 steps (blog: 33%); MNIST form: inv alone",
+    "baseline-dog": Experiment("dogs alone for 24,000 steps (blog: 33%); the other forms: "
+                               "fashion, or inv, alone",
                                "tasks", lambda form: [dict(tasks=(_pair(form)[1],),
                                                            max_steps=24000)]),
     "switching": Experiment("two tasks switching every 2,000 steps for 30,000, beside each "
@@ -108,7 +114,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                             _task_time),
     "width": Experiment("fc fc with first-layer widths 50 to 2,000", "width", _width),
     "mitigation": Experiment("plain switching against EWC, replay and per-task heads, and "
-                             "joint and alternate training, on id inv perm (dog form: id dog); "
+                             "joint and alternate training, on id inv perm (fashion and dog "
+                             "forms: id fashion, id dog); "
                              "two rounds of 2,000 steps a task", "compare", _mitigation,
                              quick_points=_mitigation_quick),
     "paper-shapes": Experiment("the ten-task paper: criterion episodes over Latin-square task "

@@ -40,7 +40,8 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
               for source in sources_needed(names)}
     rgb = {source: images[source][0].shape.rank == 4 for source in images}
     carried = (None if all_channels else carried_channels(input_style, [
-        filled_channels(input_style, rgb[TASKS[name].source], TASKS[name].whole_input)
+        filled_channels(input_style, rgb[TASKS[name].source], TASKS[name].whole_input,
+                        TASKS[name].source != "mnist")
         for name in names]))
     tasks = []
     for index, name in enumerate(names):
@@ -55,7 +56,8 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
             transform = transform(*spec.arguments)
         tasks.append(Task(name=name, transform=transform,
                           train=train, test=test, input_style=input_style, seed=task_seed,
-                          rgb=rgb[spec.source], carried=carried,
+                          rgb=rgb[spec.source], other_source=spec.source != "mnist",
+                          carried=carried,
                           whole_input=spec.whole_input, index=index,
                           signal_size=len(names) if task_signal else 0,
                           signal_scale=signal_scale, pad=pad, normalize=normalize))

@@ -12,11 +12,13 @@ from tasks.transforms import Transform, identity
 
 
 def place_channels(images: tf.Tensor, style: str, rgb: bool = False,
-                   carried: tuple[int, int] | None = None) -> tf.Tensor:
-    """Places images, [..., H, W] greyscale or [..., H, W, 3] if `rgb`, in the style's channels:
-    all of them, or only the `carried` range [start, stop)."""
+                   carried: tuple[int, int] | None = None,
+                   other_source: bool = False) -> tf.Tensor:
+    """Places images, [..., H, W] greyscale or [..., H, W, 3] if `rgb`, from MNIST or
+    `other_source`, in the style's channels: all of them, or only the `carried` range
+    [start, stop)."""
     start, stop = carried or (0, input_channels(style))
-    first, end = image_span(style, rgb)
+    first, end = image_span(style, rgb, other_source)
     if not rgb:
         images = images[..., tf.newaxis]
     if first < start or end > stop:
@@ -102,6 +104,8 @@ class Task:
     input_style: str
     seed: int
     rgb: bool = False
+    # Its images come from a source other than MNIST, which channelplex places apart.
+    other_source: bool = False
     carried: tuple[int, int] | None = None  # Input channels carried; None: all the style's.
     # Whether `transform` acts on the stacked input, after the image is placed in its
     # channels (the original's order, which its `inv` needs), not on the image before.
@@ -132,7 +136,8 @@ class Task:
         if self.normalize is not None:
             mean, sd = self.normalize
             images = (images - mean) / sd
-        images = place_channels(images, self.input_style, rgb=self.rgb, carried=self.carried)
+        images = place_channels(images, self.input_style, rgb=self.rgb, carried=self.carried,
+                                other_source=self.other_source)
         if self.whole_input:
             images, labels = self.transform(images, labels, seed)
         return images, labels
@@ -164,8 +169,8 @@ class Task:
         None for a task that transforms its images."""
         if self.transform is not identity:
             return None
-        return (id(self.test.images), self.input_style, self.rgb, self.carried, self.pad,
-                self.normalize)
+        return (id(self.test.images), self.input_style, self.rgb, self.other_source,
+                self.carried, self.pad, self.normalize)
 
     def test_images_at(self, rows: np.ndarray, batch_size: int) -> tf.data.Dataset:
         """The network's images (without a signal) of the test arrays' `rows`, in order, in

@@ -34,6 +34,7 @@ def test_every_flag_reaches_the_config(tmp_path):
              "batch", "--input-style", "channelplex", "--test-frequency", "2", "--test-examples", "50",
              "--train-summary-frequency", "5", "--seed", "11", "--mnist-source", "tfds",
              "--data-dir", "d", "--tfds-dir", "t", "--data-dog-dir", "g", "--dog-source", "tfds",
+             "--data-fashion-dir", "f", "--fashion-source", "tfds",
              "--dog-breeds", "a", "b", "--dog-test-fraction", "0.2", "--cache-dir", "c",
              "--mnist-train", "all", "--dog-decode", "antialiased",
              "--log-dir", "l", "--schedule", "episodes", "--criterion", "0.8",

@@ -282,8 +282,15 @@ class RunConfig:
         None, "data", "folder with the four MNIST IDX files, gzipped or not",
         shown="the copy bundled in data/mnist")
     tfds_dir: str | None = setting(
-        None, "data", "tensorflow-datasets data directory for --mnist-source tfds",
+        None, "data", "tensorflow-datasets data directory for --mnist-source, "
+                      "--fashion-source and --dog-source tfds",
         shown="tfds's own")
+    data_fashion_dir: str | None = setting(
+        None, "data", "folder with Fashion-MNIST's four IDX files, gzipped or not, for the "
+                      "fashion task", shown="Debian's /usr/share/datasets/fashion-mnist")
+    fashion_source: str = setting(
+        "idx", "data", "idx: IDX files from --data-fashion-dir; tfds: tensorflow-datasets "
+                       "'fashion_mnist'", choices=MNIST_SOURCES)
     data_dog_dir: str | None = setting(
         None, "data", "dog images for the dog task: Kaggle dog-breed-identification "
                       "(labels.csv, train/<id>.jpg) or one folder per breed "
@@ -408,9 +415,10 @@ class RunConfig:
                 or self.normalize[1] <= 0):
             raise UserError(f"--normalize takes a MEAN and a positive SD, got "
                             f"{' '.join(map(str, self.normalize))}")
-        if self.input_style == "grey" and sources_needed(self.tasks) != {"mnist"}:
-            raise UserError("--input-style grey has one channel, for MNIST tasks only; use "
-                            "combined or channelplex with dog or shapes tasks")
+        if self.input_style == "grey" and not sources_needed(self.tasks) <= {"mnist", "fashion"}:
+            raise UserError("--input-style grey has one channel, for greyscale tasks only "
+                            "(MNIST's and fashion); use combined or channelplex with dog or "
+                            "shapes tasks")
 
     def _check_modes(self) -> None:
         """The training modes and mitigations, and the settings each one needs."""

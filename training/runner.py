@@ -12,7 +12,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from data import load_dogs, load_mnist, load_shapes
+from data import load_dogs, load_fashion, load_mnist, load_shapes
 from errors import RunInterrupted, UserError, first_line
 from models import build_model
 from models.memory import memory_floor
@@ -103,6 +103,9 @@ def load_sources(config: RunConfig) -> dict:
     if "mnist" in needed:
         sources["mnist"] = load_mnist(config.mnist_source, config.data_dir, config.tfds_dir,
                                       train=config.mnist_train)
+    if "fashion" in needed:
+        sources["fashion"] = load_fashion(config.fashion_source, config.data_fashion_dir,
+                                          config.tfds_dir)
     if "dog" in needed:
         sources["dog"] = load_dogs(config.dog_source, dog_dir=config.data_dog_dir,
                                    breeds=config.dog_breeds, size=IMAGE_SIZE,
