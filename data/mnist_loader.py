@@ -82,7 +82,8 @@ class MnistArrays:
         return {"train_examples": len(self.train_labels), "test_examples": len(self.test_labels)}
 
 
-def _find_idx_file(data_dir: str, stem: str, dataset: IdxDataset, fix: str) -> str:
+def _find_idx_file(data_dir: str, stem: str, dataset: IdxDataset = MNIST,
+                   fix: str = ", or leave it out to use the bundled copy") -> str:
     for name in (stem, stem + ".gz"):
         path = os.path.join(data_dir, name)
         if os.path.isfile(path):
