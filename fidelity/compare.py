@@ -35,7 +35,8 @@ from training.flags import add_setting_flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Settings whose flags both the original and the project have, with the same meaning.
 SHARED_SETTINGS = ("tasks", "task_time", "max_steps", "batch", "learning_rate", "dropout",
-                   "optimizer", "network", "input_style", "test_frequency")
+                   "optimizer", "network", "input_style", "test_frequency", "fc_units",
+                   "data_fashion_dir")
 SHARED_FLAGS = tuple(flag_of(name) for name in SHARED_SETTINGS)
 AGREE_T = 2.0  # |Welch's t| below this: the means agree within the runs' spread.
 

@@ -5,13 +5,20 @@
 
 The original (repository Octavian-ai/multiple-tasks) is not part of this project:
 give the path of a copy. It runs under `tensorflow.compat.v1` with v2 behaviour
-off, and three things are changed, each checked to apply exactly once:
+off, and these things are changed, each checked to apply exactly once:
 - `import tensorflow as tf` becomes `tensorflow.compat.v1`;
 - `tensorflow.examples.tutorials.mnist.input_data`, gone from TensorFlow 2, is
   `fidelity.tf1_mnist`, which reads the IDX files of `--data-dir` (default here:
   the bundled MNIST) by TF1's rules;
 - the dog images are loaded only when `dog` is among `--tasks` (the original
-  loaded them always, so it could not run without the dog data).
+  loaded them always, so it could not run without the dog data);
+- two features the blog's experiments need and the published code lacks, neither
+  changing a run that does not ask for it: `--fc-units N`, the width of `fc fc`'s
+  first layer (the code has 500 written in; the blog's width experiment varied
+  it), and a `fashion` task, Fashion-MNIST read from `--data-fashion-dir` as MNIST
+  is (all 60,000 training images: no validation split) and placed as this
+  project's `fashion` is: in channel 0 under `combined`, channel 1 under
+  `channelplex` (MNIST's `with_mnist` is given the data set and its placement).
 Without OpenCV or pandas installed, stand-ins that fail when used let MNIST-only
 runs start; dog runs need the real packages. The original is unseeded, as it was.
 """
@@ -29,6 +36,33 @@ PATCHES = (
     ("\tdog_train_image, dog_train_label, dog_test_image, dog_test_label = load_dogs()\n",
      "\tif 'dog' in FLAGS.tasks:\n"
      "\t\tdog_train_image, dog_train_label, dog_test_image, dog_test_label = load_dogs()\n"),
+    # The two features: their flags, ...
+    ("\tparser.add_argument('--pickle-file', type=str, default='images.p')\n",
+     "\tparser.add_argument('--pickle-file', type=str, default='images.p')\n"
+     "\tparser.add_argument('--data-fashion-dir', type=str, default=None)\n"
+     "\tparser.add_argument('--fc-units', type=int, default=500)\n"),
+    # ... fc fc's width, ...
+    ("hidden1 = nn_layer(x, s1, 500, 'layer1')",
+     "hidden1 = nn_layer(x, s1, FLAGS.fc_units, 'layer1')"),
+    ("y = nn_layer(hidden1, [500], 10, 'layer2', act=tf.identity)",
+     "y = nn_layer(hidden1, [FLAGS.fc_units], 10, 'layer2', act=tf.identity)"),
+    # ... and Fashion-MNIST, read only for the fashion task, placed as this project places it.
+    ("\t\tfake_data=FLAGS.fake_data)\n",
+     "\t\tfake_data=FLAGS.fake_data)\n"
+     "\tfashion = input_data.read_data_sets(FLAGS.data_fashion_dir, one_hot=True, "
+     "validation_size=0) if 'fashion' in FLAGS.tasks else None\n"),
+    ("\t\t\t\t\"dog\": lambda x: x\n",
+     "\t\t\t\t\"dog\": lambda x: x,\n"
+     "\t\t\t\t\"fashion\": lambda x: np.concatenate((x,zero,zero), axis=-1)\n"),
+    ("\t\t\t\t\"dog\":   lambda x: np.concatenate((zero, x), axis=-1)\n",
+     "\t\t\t\t\"dog\":   lambda x: np.concatenate((zero, x), axis=-1),\n"
+     "\t\t\t\t\"fashion\": lambda x: np.concatenate((zero, x, zero, zero), axis=-1)\n"),
+    ("\tdef with_mnist(fn):\n", "\tdef with_mnist(fn, mnist=mnist, source=\"mnist\"):\n"),
+    ("\t\t\treturn combine_tasks(\"mnist\", reshaped)\n",
+     "\t\t\treturn combine_tasks(source, reshaped)\n"),
+    ("\t\t\"dog\": \t\tdog\n",
+     "\t\t\"dog\": \t\tdog,\n"
+     "\t\t\"fashion\": with_mnist(identity, fashion, \"fashion\")\n"),
 )
 
 

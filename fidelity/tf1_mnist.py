@@ -24,7 +24,8 @@ class DataSet:
 
     def __init__(self, images: np.ndarray, labels: np.ndarray):
         # TF1 multiplied by 1/255 (not divided by 255): the same float32 values as its reader.
-        self._images = np.multiply(images.reshape(len(images), -1).astype(np.float32),
+        pixels = images.shape[1] * images.shape[2]  # As TF1: an empty split stays [0, 784].
+        self._images = np.multiply(images.reshape(len(images), pixels).astype(np.float32),
                                    1.0 / 255.0)
         self._labels = labels
         self._num_examples = len(images)

@@ -27,6 +27,24 @@ def test_tf1_reader_holds_out_the_first_5000_and_scales_as_tf1(tmp_path):
     assert data.test.images.shape == (7, 784) and data.test.labels.shape == (7, 10)
 
 
+def test_tf1_reader_without_a_validation_split_keeps_every_training_image(tmp_path):
+    """How the patched original reads Fashion-MNIST: all of it, as this project's fashion task."""
+    write_mnist_dir(tmp_path, n_train=12, n_test=7)
+    data = tf1_mnist.read_data_sets(str(tmp_path), one_hot=True, validation_size=0)
+    assert data.train.num_examples == 12 and data.validation.images.shape == (0, 784)
+
+
+def test_the_originals_patches_name_what_each_changes():
+    """Every patch applies once to the original (checked when it runs, on a copy the project
+    does not hold); the features it gains are flags that change nothing unless given."""
+    sources = "".join(old for old, _ in run_original.PATCHES)
+    assert "--fc-units" not in sources and "--data-fashion-dir" not in sources
+    added = "".join(new for _, new in run_original.PATCHES)
+    assert "default=500" in added and "default=None" in added
+    assert "if 'fashion' in FLAGS.tasks else None" in added
+    assert {"fc_units", "data_fashion_dir"} <= set(C.SHARED_SETTINGS)
+
+
 def test_tf1_next_batch_shuffles_each_epoch_and_joins_a_batch_across_its_end(tmp_path):
     write_mnist_dir(tmp_path, n_train=5010, n_test=7)
     train = tf1_mnist.read_data_sets(str(tmp_path)).train
