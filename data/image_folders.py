@@ -18,7 +18,7 @@ def detect_layout(root: str) -> str:
         raise UserError(f"--data-dog-dir {root} is not a directory; {_LAYOUT_HELP}")
     if os.path.isfile(os.path.join(root, "labels.csv")):
         return "kaggle"
-    if any(entry.is_dir() for entry in os.scandir(root)):
+    if any(entry.is_dir() for entry in _entries(root)):
         return "folder"
     raise UserError(f"--data-dog-dir {root} holds neither labels.csv nor breed folders; "
                     f"{_LAYOUT_HELP}")
@@ -36,7 +36,10 @@ def list_kaggle(root: str) -> dict[str, list[str]]:
         raise UserError(f"{path} needs a header `id,breed` and one row per image; "
                         f"{_LAYOUT_HELP}")
     breeds: dict[str, list[str]] = {}
-    for row in rows:
+    for line, row in enumerate(rows, start=2):
+        if not row["id"] or not row["breed"]:
+            raise UserError(f"{path} line {line} has no {'breed' if row['id'] else 'id'}; "
+                            "give every row an id and a breed, or remove the row")
         breeds.setdefault(row["breed"], []).append(
             os.path.join(root, "train", f"{row['id']}.jpg"))
     return breeds
@@ -45,12 +48,22 @@ def list_kaggle(root: str) -> dict[str, list[str]]:
 def list_folder(root: str) -> dict[str, list[str]]:
     """One folder per breed, holding .jpg, .jpeg or .png images (case ignored)."""
     breeds = {}
-    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+    for entry in sorted(_entries(root), key=lambda e: e.name):
         if entry.is_dir() and not entry.name.startswith("."):
             breeds[entry.name] = sorted(
-                os.path.join(entry.path, name) for name in os.listdir(entry.path)
-                if name.lower().endswith(IMAGE_EXTENSIONS))
+                image.path for image in _entries(entry.path)
+                if image.name.lower().endswith(IMAGE_EXTENSIONS))
     return breeds
+
+
+def _entries(folder: str) -> list[os.DirEntry]:
+    """The entries of a folder of the dog data, or an error naming the folder."""
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as e:
+        raise UserError(f"cannot read the folder {folder} of --data-dog-dir ({e.strerror}); "
+                        "make it readable or move it out of the dog data") from None
 
 
 def list_images(root: str) -> tuple[str, dict[str, list[str]]]:

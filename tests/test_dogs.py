@@ -107,6 +107,34 @@ def test_a_bad_labels_csv_is_a_clear_error(tmp_path):
         load_dogs(dog_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"))
 
 
+@pytest.mark.parametrize("row, missing", [("bea9999", "breed"), ("bea9999,", "breed"),
+                                          (",beagle", "id")])
+def test_a_labels_csv_row_without_a_breed_or_an_id_names_its_line(tmp_path, row, missing):
+    root = write_kaggle_layout(tmp_path / "kaggle")
+    with open(os.path.join(root, "labels.csv"), "a") as f:
+        f.write(row + "\n")
+    with pytest.raises(UserError, match=f"labels.csv line 20 has no {missing}; give every row"):
+        load_dogs(dog_dir=root, cache_dir=str(tmp_path / "cache"))
+
+
+def test_a_breed_folder_that_cannot_be_read_is_one_line(tmp_path, monkeypatch):
+    root = write_folder_layout(tmp_path / "dogs")
+    locked = os.path.join(root, "borzoi")
+
+    def refusing(read):  # As a folder without read permission does (tests may run as root).
+        def call(path="."):
+            if os.fspath(path) == locked:
+                raise PermissionError(13, "Permission denied", locked)
+            return read(path)
+        return call
+
+    monkeypatch.setattr(os, "scandir", refusing(os.scandir))
+    monkeypatch.setattr(os, "listdir", refusing(os.listdir))
+    with pytest.raises(UserError, match=f"cannot read the folder {locked} of --data-dog-dir "
+                                        r"\(Permission denied\); make it readable"):
+        load_dogs(dog_dir=root, cache_dir=str(tmp_path / "cache"))
+
+
 # Without prepared data tfds names the 120 labels '0'..'119', so the first ten by name are
 # labels 0, 1, 10, 100, ..., 106; labels 2 and 3 stand for breeds that must be left out.
 _MOCK_LABELS = [0, 1, 10, 100, 101, 102, 103, 104, 105, 106, 2, 3]
