@@ -45,6 +45,17 @@ def test_second_load_hits_the_cache_and_changed_files_miss_it(dog_dir, tmp_path)
         assert f["train_images"].dtype == np.uint8
 
 
+def test_a_cache_cut_short_is_discarded_and_rebuilt(tmp_path):
+    root, cache = write_folder_layout(tmp_path / "dogs"), str(tmp_path / "cache")
+    first = load_dogs(dog_dir=root, cache_dir=cache)
+    size = os.path.getsize(first.cache_file)
+    os.truncate(first.cache_file, size // 2)
+    rebuilt = load_dogs(dog_dir=root, cache_dir=cache)
+    assert not rebuilt.cache_hit and os.path.getsize(first.cache_file) == size
+    np.testing.assert_array_equal(rebuilt.train_images, first.train_images)
+    assert load_dogs(dog_dir=root, cache_dir=cache).cache_hit
+
+
 def test_default_breeds_are_the_first_ten_by_name_and_can_be_chosen():
     names = [f"breed{i:02d}" for i in range(15, -1, -1)]
     assert choose_breeds(names, None) == tuple(f"breed{i:02d}" for i in range(10))
