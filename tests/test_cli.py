@@ -132,11 +132,23 @@ def test_the_shapes_preset_sets_sizes_and_flags_override_it():
     (["--batch", "1000000"], "--batch 1000000 with --network conv fc (--conv-filters 64, "
                              "--fc-units 500) needs at least"),
     (["--network", "fc", "fc", "--fc-units", "100000000"], "GiB, more than this machine's"),
+    # Bytes that are not UTF-8 in an argument reach Python as lone surrogates.
+    (["--run-name", "bad\udcff\udcfename"], "--run-name 'bad\\udcff\\udcfename' is not "
+                                              "valid UTF-8 text"),
+    (["--learning-rate-drops", "99999999999999999999"], "--learning-rate-drops "
+     "99999999999999999999 is beyond the largest whole number a run can count to, 2**63 - 1"),
 ])
 def test_bad_input_is_one_line_naming_the_fix(flags, message, tmp_path):
     code = _run_main(*flags, "--log-dir", str(tmp_path))
     assert code.startswith("task.py: error: ") and message in code and "\n" not in code
     assert os.listdir(tmp_path) == []  # Nothing was written.
+
+
+def test_a_log_dir_that_is_not_utf8_is_one_line_and_no_run_folder(tmp_path):
+    log_dir = os.path.join(str(tmp_path), os.fsdecode(b"log\xff\xfe"))
+    code = _run_main("--log-dir", log_dir, "--max-steps", "1")
+    assert code.startswith("task.py: error: --log-dir ") and "is not valid UTF-8" in code
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_log_dir_that_is_a_file_is_named_as_such(tmp_path):

@@ -28,6 +28,7 @@ LABELS = ("task", "global")
 LOSS_CLASSES = ("all", "seen")
 LOSS_WEIGHTINGS = ("equal", "fixed", "uncertainty")
 MAX_SEED = 2**32 - 1
+MAX_INT64 = 2**63 - 1
 
 # The groups of --help and of the README's flag table, in their order.
 GROUPS = {
@@ -394,9 +395,24 @@ class RunConfig:
                 raise UserError(f"{flag_of(name)} must lie between 0 and {MAX_SEED} "
                                 f"(2**32 - 1), got {getattr(self, name)}")
         self._check_modes()
+        self._check_representable()
         if self.run_name is not None and (not self.run_name or "/" in self.run_name
                                           or self.run_name in (".", "..")):
             raise UserError(f"--run-name {self.run_name!r} must be a plain directory name")
+
+    def _check_representable(self) -> None:
+        """Every text setting is UTF-8 (a path or --run-name of other bytes reached
+        TensorBoard's writer), and every whole number fits TensorFlow's int64."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, str) and not _is_utf8(item):
+                    raise UserError(f"{flag_of(field.name)} {item!r} is not valid UTF-8 text, "
+                                    "which TensorBoard's files and config.json need; give a "
+                                    "name or path in UTF-8")
+                if isinstance(item, int) and not -MAX_INT64 - 1 <= item <= MAX_INT64:
+                    raise UserError(f"{flag_of(field.name)} {item} is beyond the largest whole "
+                                    f"number a run can count to, 2**63 - 1; give a smaller one")
 
     def _check_inputs(self) -> None:
         """The images' padding, standardisation and channels."""
@@ -476,6 +492,16 @@ class RunConfig:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _is_utf8(text: str) -> bool:
+    """Whether `text` is UTF-8 text, not bytes that were not (Python keeps those in a path
+    or an argument as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def flag_of(name: str) -> str:
