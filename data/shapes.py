@@ -154,6 +154,13 @@ def generate(count: int, height: int, width: int, seed: int) -> tuple[np.ndarray
     return images, objects
 
 
+def scenes_memory_floor(count: int, height: int, width: int) -> int:
+    """Bytes that `count` scenes take at the least while a run holds them: their uint8
+    images twice (drawn as numpy arrays, then copied into the tasks' tensors), so that too
+    many scenes are refused before they are drawn."""
+    return 2 * count * height * width * 3
+
+
 def load_shapes(*, height: int, width: int, train: int, test: int, seed: int = 0,
                 cache_dir: str | None = None) -> ShapesArrays:
     """Train and held-out scenes (from seeds derived from `seed`), cached as .npz."""

@@ -132,6 +132,10 @@ def test_the_shapes_preset_sets_sizes_and_flags_override_it():
     (["--batch", "1000000"], "--batch 1000000 with --network conv fc (--conv-filters 64, "
                              "--fc-units 500) needs at least"),
     (["--network", "fc", "fc", "--fc-units", "100000000"], "GiB, more than this machine's"),
+    (["--tasks", "shapes-colour-red", "--shapes-train", "100000000000"],
+     "--shapes-train 100000000000 and --shapes-test 1000 scenes of 48x48 need at least"),
+    (["--schedule", "episodes", "--epoch-size", "1000000000000"],
+     "--epoch-size 1000000000000 needs at least 22,351.7 GiB, more than this machine's"),
     # Bytes that are not UTF-8 in an argument reach Python as lone surrogates.
     (["--run-name", "bad\udcff\udcfename"], "--run-name 'bad\\udcff\\udcfename' is not "
                                               "valid UTF-8 text"),
