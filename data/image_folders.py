@@ -1,11 +1,14 @@
 """Dog image layouts on disk, read into {breed: [image paths]}, and a checked image decoder."""
 
+import contextlib
 import csv
 import os
+import sys
 
 import numpy as np
 
 from errors import UserError
+from runtime import native_logs_wanted
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 _LAYOUT_HELP = ("give a Kaggle dog-breed-identification folder (labels.csv with id,breed "
@@ -85,7 +88,8 @@ def decode_resized(contents: bytes, size: int, decoding: str = "opencv") -> np.n
     import tensorflow as tf  # Here, so that listing images and checking a config stay TF-free.
 
     try:
-        image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+        with _native_lines_dropped():
+            image = tf.io.decode_image(contents, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, ValueError):
         return None
     if image.shape[0] == 0 or image.shape[1] == 0:
@@ -94,6 +98,25 @@ def decode_resized(contents: bytes, size: int, decoding: str = "opencv") -> np.n
     resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=antialiased)
     pixels = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
     return pixels if antialiased else pixels[..., ::-1]
+
+
+@contextlib.contextmanager
+def _native_lines_dropped():
+    """Keeps out of stderr the lines TensorFlow's native decoder prints for a damaged image
+    ("Premature end of JPEG data", one an image): the images that do not decode are
+    counted and reported in one line. TF_CPP_MIN_LOG_LEVEL=0 or 1 shows them."""
+    if native_logs_wanted():
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def read_image(path: str, size: int, decoding: str = "opencv") -> np.ndarray | None:

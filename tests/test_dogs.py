@@ -88,6 +88,17 @@ def test_corrupt_images_are_skipped_and_counted(tmp_path, caplog):
     assert "skipped 2 unreadable dog image" in caplog.text
 
 
+def test_a_truncated_jpeg_prints_no_line_of_its_own(tmp_path, capfd):
+    root = write_folder_layout(tmp_path / "dogs", per_breed=7)
+    for n in range(3):
+        with open(os.path.join(root, "beagle", f"cut{n}.jpg"), "wb") as f:
+            f.write(image_bytes(n, shape=(64, 64))[:600])  # Its data stops partway down.
+    capfd.readouterr()
+    dogs = load_dogs(dog_dir=root, cache_dir=str(tmp_path / "cache"))
+    assert dogs.skipped == 3
+    assert "JPEG" not in capfd.readouterr().err  # TensorFlow's "Premature end of JPEG data".
+
+
 def test_an_empty_breed_is_a_clear_error(tmp_path):
     root = write_folder_layout(tmp_path / "dogs")
     os.makedirs(os.path.join(root, "akita"))
