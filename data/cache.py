@@ -1,11 +1,16 @@
 """The .npz cache of prepared arrays (decoded dog images, drawn scenes): paths and safe writes."""
 
+import contextlib
 import hashlib
 import json
 import os
+import zipfile
+import zlib
 
 import numpy as np
 from absl import logging
+
+from errors import first_line
 
 
 def default_cache_dir() -> str:
@@ -20,10 +25,27 @@ def cache_path(cache_dir: str | None, prefix: str, key: dict) -> str:
     return os.path.join(cache_dir or default_cache_dir(), f"{prefix}-{digest}.npz")
 
 
+def read_npz(path: str, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """The named arrays of a cache file, or None if it is missing or damaged (cut short,
+    overwritten, an array missing): a damaged file is removed, with a warning, so that the
+    data is prepared again and the cache rebuilt."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {name: f[name] for name in names}
+    except FileNotFoundError:
+        return None
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        logging.warning("the cache %s is damaged (%s); preparing the data again", path,
+                        first_line(e))
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        return None
+
+
 def write_npz_atomic(path: str, arrays: dict[str, np.ndarray]) -> bool:
     """Writes the arrays beside `path` and renames the file into place, so a reader never
-    sees half a cache; on failure warns (the next run prepares the data again) and
-    returns False."""
+    sees half a cache; on failure removes what it wrote, warns (the next run prepares the
+    data again) and returns False."""
     temporary = f"{path}.{os.getpid()}.tmp.npz"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -31,6 +53,9 @@ def write_npz_atomic(path: str, arrays: dict[str, np.ndarray]) -> bool:
         os.replace(temporary, path)
     except OSError as e:
         logging.warning("could not write the cache %s (%s); the next run prepares the data "
-                        "again", path, e.strerror)
+                        "again", path, e.strerror or e)
         return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)  # Left only if the write or the rename failed.
     return True

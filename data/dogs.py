@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from absl import logging
 
-from data.cache import cache_path, default_cache_dir, write_npz_atomic
+from data.cache import cache_path, default_cache_dir, read_npz, write_npz_atomic
 from data.image_folders import DECODINGS, decode_resized, list_images, read_image
 from errors import UserError, first_line
 
@@ -122,13 +122,13 @@ def _cached_or_decoded(cache_dir: str, source: dict, breeds: tuple[str, ...], si
 
 
 def _read_cache(path: str) -> DogArrays | None:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return DogArrays(f["train_images"], f["train_labels"], f["test_images"],
-                             f["test_labels"], tuple(str(b) for b in f["breeds"]),
-                             int(f["skipped"]), cache_file=path, cache_hit=True)
-    except (OSError, KeyError, ValueError):
+    f = read_npz(path, ("train_images", "train_labels", "test_images", "test_labels", "breeds",
+                        "skipped"))
+    if f is None:
         return None  # Missing or damaged: rebuild it.
+    return DogArrays(f["train_images"], f["train_labels"], f["test_images"], f["test_labels"],
+                     tuple(str(b) for b in f["breeds"]), int(f["skipped"]), cache_file=path,
+                     cache_hit=True)
 
 
 def _write_cache(path: str, dogs: DogArrays) -> DogArrays:

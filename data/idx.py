@@ -37,16 +37,20 @@ def _read_bytes(path: str) -> bytes:
         ) from None
 
 
-def read_idx(path: str, expect_ndim: int | None = None) -> np.ndarray:
+def read_idx(path: str, expect_ndim: int | None = None,
+             expect_dtype: np.dtype | None = None) -> np.ndarray:
     """Reads an IDX file into a numpy array, checking its header against its size.
 
     Args:
       path: the file, gzipped (detected by content, not by name) or raw.
       expect_ndim: if given, the number of dimensions the file must declare
         (3 for MNIST images, 1 for labels).
+      expect_dtype: if given, the element type the file must declare (uint8 for
+        MNIST: a float file read as pixels would train at chance without a word).
 
     Raises:
-      UserError: the file is missing, empty, truncated, too long, or not IDX.
+      UserError: the file is missing, empty, truncated, too long, not IDX, or not of
+        the expected dimensions or element type.
     """
     raw = _read_bytes(path)
     fix = "replace it with the original MNIST file"
@@ -60,11 +64,14 @@ def read_idx(path: str, expect_ndim: int | None = None) -> np.ndarray:
         raise UserError(
             f"{name} declares {ndim} dimensions where {expect_ndim} were expected; {fix}"
         )
+    dtype = _IDX_DTYPES[type_code]
+    if expect_dtype is not None and dtype != np.dtype(expect_dtype).newbyteorder(">"):
+        raise UserError(f"{name} holds {dtype.name} values (IDX type 0x{type_code:02X}) where "
+                        f"{np.dtype(expect_dtype).name} were expected; {fix}")
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
         raise UserError(f"{name} is truncated inside its header; {fix}")
     shape = struct.unpack(f">{ndim}I", raw[4:header_size])
-    dtype = _IDX_DTYPES[type_code]
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     actual = len(raw) - header_size
     if actual != expected:

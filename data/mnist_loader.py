@@ -17,6 +17,7 @@ IDX_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 SOURCES = ("idx", "tfds")
+IMAGE_SHAPE = (28, 28)
 # --mnist-train: how many of the training file's first images are held out, unused.
 # TF1's read_data_sets, which the original read MNIST with, kept the first 5,000 as a
 # validation set that the original never used, and trained on the other 55,000.
@@ -61,6 +62,11 @@ class MnistArrays:
                 )
             if len(labels) == 0:
                 raise UserError(f"{self.dataset} {split} split is empty; use a complete copy")
+            if images.shape[1:] != IMAGE_SHAPE or images.dtype != np.uint8:
+                raise UserError(
+                    f"{self.dataset} {split} images are {images.dtype.name} "
+                    f"{'x'.join(map(str, images.shape[1:]))}, not uint8 28x28; use the four "
+                    f"files of a genuine {self.dataset} copy")
             if labels.min() < 0 or labels.max() > 9:
                 raise UserError(
                     f"{self.dataset} {split} labels lie outside 0..9; use a genuine "
@@ -102,7 +108,7 @@ def load_idx_dir(data_dir: str, dataset: IdxDataset = MNIST,
     arrays = {}
     for key, stem in IDX_FILES.items():
         array = read_idx(_find_idx_file(data_dir, stem, dataset, fix),
-                         expect_ndim=3 if "images" in key else 1)
+                         expect_ndim=3 if "images" in key else 1, expect_dtype=np.uint8)
         arrays[key] = array if "images" in key else array.astype(np.int32)
     return MnistArrays(**arrays, dataset=dataset.name)
 

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 from absl import logging
 
-from data.cache import cache_path, write_npz_atomic
+from data.cache import cache_path, read_npz, write_npz_atomic
 
 DIMENSIONS = ("shape", "colour", "texture")
 FEATURES = {
@@ -154,18 +154,22 @@ def generate(count: int, height: int, width: int, seed: int) -> tuple[np.ndarray
     return images, objects
 
 
+def scenes_memory_floor(count: int, height: int, width: int) -> int:
+    """Bytes that `count` scenes take at the least while a run holds them: their uint8
+    images twice (drawn as numpy arrays, then copied into the tasks' tensors), so that too
+    many scenes are refused before they are drawn."""
+    return 2 * count * height * width * 3
+
+
 def load_shapes(*, height: int, width: int, train: int, test: int, seed: int = 0,
                 cache_dir: str | None = None) -> ShapesArrays:
     """Train and held-out scenes (from seeds derived from `seed`), cached as .npz."""
     key = {"height": height, "width": width, "train": train, "test": test, "seed": seed,
            "version": GENERATOR_VERSION}
     path = cache_path(cache_dir, "shapes", key)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return ShapesArrays(f["train_images"], f["train_objects"], f["test_images"],
-                                f["test_objects"], seed, cache_file=path, cache_hit=True)
-    except (OSError, KeyError, ValueError):
-        pass  # Missing or damaged: draw them.
+    cached = read_npz(path, ("train_images", "train_objects", "test_images", "test_objects"))
+    if cached is not None:
+        return ShapesArrays(**cached, seed=seed, cache_file=path, cache_hit=True)
     logging.info("drawing %d + %d shapes scenes of %dx%d (cached for later runs)",
                  train, test, height, width)
     train_images, train_objects = generate(train, height, width, seed * 2)

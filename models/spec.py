@@ -21,14 +21,15 @@ _SPEC_HELP = ("use conv, conv3 and fc (each optionally :WIDTH), convs first, end
 
 
 def split_layer(layer: str) -> tuple[str, int | None]:
-    """'fc:512' -> ('fc', 512); 'conv' -> ('conv', None); raises ValueError if malformed."""
+    """'fc:512' -> ('fc', 512); 'conv' -> ('conv', None); raises ValueError saying what is
+    malformed."""
     kind, _, width = layer.partition(":")
     if kind not in LAYER_KINDS:
-        raise ValueError
+        raise ValueError(f"unknown layer {layer!r}")
     if not width:
         return kind, None
     if not width.isdigit() or int(width) <= 0:
-        raise ValueError
+        raise ValueError(f"the width of {layer!r} must be a positive whole number")
     return kind, int(width)
 
 
@@ -44,9 +45,8 @@ def parse_network(spec: Sequence[str]) -> tuple[str, ...]:
     for layer in spec:
         try:
             kinds.append(split_layer(layer)[0])
-        except ValueError:
-            raise UserError(f"unknown layer {layer!r} in --network {' '.join(spec)}; "
-                            f"{_SPEC_HELP}") from None
+        except ValueError as e:
+            raise UserError(f"{e} in --network {' '.join(spec)}; {_SPEC_HELP}") from None
     if kinds[-1] != "fc":
         raise UserError(f"--network {' '.join(spec)} must end in fc, the output layer; "
                         f"{_SPEC_HELP}")

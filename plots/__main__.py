@@ -48,10 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--alone", nargs="+", metavar="RUN_DIR",
                          help="runs of each task trained alone: the reference of forward "
                               "transfer (alone)")
-    metrics.add_argument("--tolerance", type=float, default=0.0,
+    metrics.add_argument("--tolerance", type=_tolerance, default=0.0,
                          help="a task has recovered when within this much of its accuracy "
                               "at the switch (default: %(default)s)")
     return parser
+
+
+def _tolerance(text: str) -> float:
+    """--tolerance: an accuracy difference, zero or more (nan, which no accuracy is within,
+    or a negative one is refused)."""
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an accuracy difference of 0 or more "
+                                         "(e.g. 0.01)")
+    return value
 
 
 def _number(value) -> str:

@@ -5,6 +5,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from errors import UserError
 from seeds import derive_seed
 from tasks import transforms
 from tasks.input_style import carried_channels, filled_channels, input_channels
@@ -48,6 +49,7 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
         spec = TASKS[name]
         train, test = _splits(name, spec, sources[spec.source], *images[spec.source],
                               labels=labels)
+        _check_examples(name, spec, train, test)
         task_seed = derive_seed(seed, name)
         transform = getattr(transforms, spec.transform)
         if spec.seeded:
@@ -78,6 +80,17 @@ def _splits(name: str, spec: TaskSpec, arrays, train_images: tf.Tensor,
     rows = balanced_indices(test_labels, None, rng, spec.classes)
     return (Split(train_images, tf.constant(spec.labels(arrays, "train"))),
             Split(test_images, tf.constant(test_labels), tf.constant(rows)))
+
+
+def _check_examples(name: str, spec: TaskSpec, train: Split, test: Split) -> None:
+    """Refuses a task left without training or test examples (a copy of MNIST without a
+    split task's digits), which would otherwise fail deep in its stream."""
+    for kind, split in (("training", train), ("test", test)):
+        if not len(split):
+            which = (f" (digits {' and '.join(map(str, spec.digits))})" if spec.digits
+                     else "")
+            raise UserError(f"task {name!r} has no {kind} examples{which} in the {spec.source} "
+                            "data given; use a complete copy of the data set")
 
 
 def _digit_split(images: tf.Tensor, source_labels: np.ndarray, digits: tuple[int, ...],

@@ -27,7 +27,7 @@ def test_the_original_command_line_parses():
 
 
 def test_every_flag_reaches_the_config(tmp_path):
-    flags = ["--tasks", "inv", "ref", "--task-time", "7", "--max-steps", "9", "--batch", "3",
+    flags = ["--tasks", "inv", "ref", "--batch", "3",
              "--learning-rate", "0.5", "--learning-rate-drops", "5", "7",
              "--learning-rate-drop", "0.5", "--dropout", "0.5", "--optimizer", "adam",
              "--network", "fc", "fc", "--conv-filters", "4", "--fc-units", "6", "--norm",
@@ -43,8 +43,9 @@ def test_every_flag_reaches_the_config(tmp_path):
              "--shapes-test", "50", "--shapes-seed", "3", "--checkpoint-every", "7",
              "--nondeterministic", "--head", "per-task", "--kernels", "plain",
              "--run-name", "r", "--gpu"]
-    # The training modes exclude episodes and one another: two more command lines.
-    joint = ["--tasks", "id", "inv", "--mode", "joint", "--loss-weighting", "fixed",
+    # The training modes exclude episodes and one another: more command lines.
+    joint = ["--tasks", "id", "inv", "--task-time", "7", "--max-steps", "9", "--mode", "joint",
+             "--loss-weighting", "fixed",
              "--loss-weights", "1", "0.5", "--pcgrad"]
     mitigated = ["--tasks", "id", "inv", "--ewc-lambda", "5", "--replay-size", "100",
                  "--l2-lambda", "0.5", "--si-c", "2", "--si-damping", "0.2",
@@ -120,7 +121,7 @@ def test_the_shapes_preset_sets_sizes_and_flags_override_it():
     (["--tasks", "id", "bogus"], "unknown task 'bogus' in --tasks; known:"),
     (["--schedule", "bogus"], "unknown --schedule 'bogus'; use one of: switch, episodes"),
     (["--criterion", "1.5"], "--criterion is an accuracy in (0, 1]"),
-    (["--network", "conv:x", "fc"], "unknown layer 'conv:x'"),
+    (["--network", "fc:0", "fc"], "the width of 'fc:0' must be a positive whole number"),
     (["--tasks", "id", "shapes-colour-red"], "cannot share a run"),
     (["--tasks", "shapes-colour-red", "--schedule", "episodes", "--epoch-size", "10"],
      "--epoch-size 10 is too small"),
@@ -133,11 +134,33 @@ def test_the_shapes_preset_sets_sizes_and_flags_override_it():
     (["--batch", "1000000"], "--batch 1000000 with --network conv fc (--conv-filters 64, "
                              "--fc-units 500) needs at least"),
     (["--network", "fc", "fc", "--fc-units", "100000000"], "GiB, more than this machine's"),
+    (["--tasks", "shapes-colour-red", "--shapes-train", "100000000000"],
+     "--shapes-train 100000000000 and --shapes-test 1000 scenes of 48x48 need at least"),
+    (["--schedule", "episodes", "--epoch-size", "1000000000000"],
+     "--epoch-size 1000000000000 needs at least 22,351.7 GiB, more than this machine's"),
+    (["--scenario", "class", "--head", "per-task"], "--head per-task with --mode switch does "
+     "not go with --loss-classes seen (which --scenario class sets)"),
+    (["--schedule", "episodes", "--task-time", "500"], "--task-time sets the switch schedule, "
+     "which this run does not follow (--schedule episodes); drop it"),
+    (["--criterion", "0.5"], "--criterion sets the episodes schedule, which this run does not "
+                             "follow (--schedule switch)"),
+    # Bytes that are not UTF-8 in an argument reach Python as lone surrogates.
+    (["--run-name", "bad\udcff\udcfename"], "--run-name 'bad\\udcff\\udcfename' is not "
+                                              "valid UTF-8 text"),
+    (["--learning-rate-drops", "99999999999999999999"], "--learning-rate-drops "
+     "99999999999999999999 is beyond the largest whole number a run can count to, 2**63 - 1"),
 ])
 def test_bad_input_is_one_line_naming_the_fix(flags, message, tmp_path):
     code = _run_main(*flags, "--log-dir", str(tmp_path))
     assert code.startswith("task.py: error: ") and message in code and "\n" not in code
     assert os.listdir(tmp_path) == []  # Nothing was written.
+
+
+def test_a_log_dir_that_is_not_utf8_is_one_line_and_no_run_folder(tmp_path):
+    log_dir = os.path.join(str(tmp_path), os.fsdecode(b"log\xff\xfe"))
+    code = _run_main("--log-dir", log_dir, "--max-steps", "1")
+    assert code.startswith("task.py: error: --log-dir ") and "is not valid UTF-8" in code
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_log_dir_that_is_a_file_is_named_as_such(tmp_path):

@@ -45,6 +45,17 @@ def test_second_load_hits_the_cache_and_changed_files_miss_it(dog_dir, tmp_path)
         assert f["train_images"].dtype == np.uint8
 
 
+def test_a_cache_cut_short_is_discarded_and_rebuilt(tmp_path):
+    root, cache = write_folder_layout(tmp_path / "dogs"), str(tmp_path / "cache")
+    first = load_dogs(dog_dir=root, cache_dir=cache)
+    size = os.path.getsize(first.cache_file)
+    os.truncate(first.cache_file, size // 2)
+    rebuilt = load_dogs(dog_dir=root, cache_dir=cache)
+    assert not rebuilt.cache_hit and os.path.getsize(first.cache_file) == size
+    np.testing.assert_array_equal(rebuilt.train_images, first.train_images)
+    assert load_dogs(dog_dir=root, cache_dir=cache).cache_hit
+
+
 def test_default_breeds_are_the_first_ten_by_name_and_can_be_chosen():
     names = [f"breed{i:02d}" for i in range(15, -1, -1)]
     assert choose_breeds(names, None) == tuple(f"breed{i:02d}" for i in range(10))
@@ -77,6 +88,17 @@ def test_corrupt_images_are_skipped_and_counted(tmp_path, caplog):
     assert "skipped 2 unreadable dog image" in caplog.text
 
 
+def test_a_truncated_jpeg_prints_no_line_of_its_own(tmp_path, capfd):
+    root = write_folder_layout(tmp_path / "dogs", per_breed=7)
+    for n in range(3):
+        with open(os.path.join(root, "beagle", f"cut{n}.jpg"), "wb") as f:
+            f.write(image_bytes(n, shape=(64, 64))[:600])  # Its data stops partway down.
+    capfd.readouterr()
+    dogs = load_dogs(dog_dir=root, cache_dir=str(tmp_path / "cache"))
+    assert dogs.skipped == 3
+    assert "JPEG" not in capfd.readouterr().err  # TensorFlow's "Premature end of JPEG data".
+
+
 def test_an_empty_breed_is_a_clear_error(tmp_path):
     root = write_folder_layout(tmp_path / "dogs")
     os.makedirs(os.path.join(root, "akita"))
@@ -105,6 +127,34 @@ def test_a_bad_labels_csv_is_a_clear_error(tmp_path):
     (tmp_path / "labels.csv").write_text("name,kind\nx,y\n")
     with pytest.raises(UserError, match="needs a header `id,breed`"):
         load_dogs(dog_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("row, missing", [("bea9999", "breed"), ("bea9999,", "breed"),
+                                          (",beagle", "id")])
+def test_a_labels_csv_row_without_a_breed_or_an_id_names_its_line(tmp_path, row, missing):
+    root = write_kaggle_layout(tmp_path / "kaggle")
+    with open(os.path.join(root, "labels.csv"), "a") as f:
+        f.write(row + "\n")
+    with pytest.raises(UserError, match=f"labels.csv line 20 has no {missing}; give every row"):
+        load_dogs(dog_dir=root, cache_dir=str(tmp_path / "cache"))
+
+
+def test_a_breed_folder_that_cannot_be_read_is_one_line(tmp_path, monkeypatch):
+    root = write_folder_layout(tmp_path / "dogs")
+    locked = os.path.join(root, "borzoi")
+
+    def refusing(read):  # As a folder without read permission does (tests may run as root).
+        def call(path="."):
+            if os.fspath(path) == locked:
+                raise PermissionError(13, "Permission denied", locked)
+            return read(path)
+        return call
+
+    monkeypatch.setattr(os, "scandir", refusing(os.scandir))
+    monkeypatch.setattr(os, "listdir", refusing(os.listdir))
+    with pytest.raises(UserError, match=f"cannot read the folder {locked} of --data-dog-dir "
+                                        r"\(Permission denied\); make it readable"):
+        load_dogs(dog_dir=root, cache_dir=str(tmp_path / "cache"))
 
 
 # Without prepared data tfds names the 120 labels '0'..'119', so the first ten by name are

@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import struct
 
 import numpy as np
 import pytest
@@ -43,6 +44,37 @@ def test_wrong_number_of_dimensions_is_an_error(tmp_path):
     path = _write(tmp_path / "labels", idx_bytes(np.zeros(5)))
     with pytest.raises(UserError, match="declares 1 dimensions where 3"):
         read_idx(path, expect_ndim=3)
+
+
+def _float_idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX encoding of a float32 array (type 0x0D)."""
+    header = struct.pack(">BBBB", 0, 0, 0x0D, array.ndim)
+    return header + struct.pack(f">{array.ndim}I", *array.shape) + array.astype(">f4").tobytes()
+
+
+def test_a_float_idx_file_is_refused_where_uint8_is_expected(tmp_path):
+    images = np.random.default_rng(0).random((5, 28, 28), np.float32)
+    path = _write(tmp_path / "images", _float_idx_bytes(images))
+    np.testing.assert_array_equal(read_idx(path), images)  # Read as it is when not told.
+    with pytest.raises(UserError, match=r"holds float32 values \(IDX type 0x0D\) where uint8"):
+        read_idx(path, expect_ndim=3, expect_dtype=np.uint8)
+
+
+def test_an_mnist_copy_of_float_images_is_refused_not_trained_at_chance(mnist_dir):
+    images = np.random.default_rng(0).random((20, 28, 28), np.float32)
+    _write(os.path.join(mnist_dir, "t10k-images-idx3-ubyte.gz"),
+           gzip.compress(_float_idx_bytes(images)))
+    with pytest.raises(UserError, match="t10k-images-idx3-ubyte.gz holds float32 values"):
+        load_idx_dir(mnist_dir)
+
+
+@pytest.mark.parametrize("split, shape", [("test", (20, 28, 27)), ("train", (60, 20, 20))])
+def test_images_that_are_not_28x28_are_refused(mnist_dir, split, shape):
+    name = {"train": "train-images-idx3-ubyte.gz", "test": "t10k-images-idx3-ubyte.gz"}[split]
+    _write(os.path.join(mnist_dir, name), gzip.compress(idx_bytes(np.zeros(shape))))
+    size = "x".join(map(str, shape[1:]))
+    with pytest.raises(UserError, match=f"MNIST {split} images are uint8 {size}, not uint8 28x28"):
+        load_idx_dir(mnist_dir)
 
 
 def test_damaged_gzip_is_an_error(tmp_path):

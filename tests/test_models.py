@@ -73,8 +73,8 @@ def test_malformed_specs_name_the_fix(spec, message):
 
 
 @pytest.mark.parametrize("spec, message", [
-    (["conv:x", "fc"], "unknown layer 'conv:x'"),
-    (["fc:0", "fc"], "unknown layer 'fc:0'"),
+    (["conv:x", "fc"], "the width of 'conv:x' must be a positive whole number"),
+    (["fc:0", "fc"], "the width of 'fc:0' must be a positive whole number in --network"),
     (["conv3", "fc:10"], "output layer's width"),
 ])
 def test_malformed_widths_name_the_fix(spec, message):

@@ -133,6 +133,17 @@ def test_bad_output_names_are_refused(tmp_path):
         main(["tasks", run, "--out", str(tmp_path / "no" / "such" / "dir.png")])
 
 
+@pytest.mark.parametrize("tolerance", ["nan", "inf", "-0.1"])
+def test_a_tolerance_that_is_no_accuracy_difference_is_one_line(tmp_path, capsys, tolerance):
+    run = write_run(tmp_path / "run")
+    with pytest.raises(SystemExit) as info:
+        main(["metrics", run, "--tolerance", tolerance])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --tolerance: {tolerance!r} is not an accuracy difference" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_help_lists_the_charts(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -118,6 +118,36 @@ def test_an_unwritable_cache_is_a_warning_not_a_failure(tmp_path):
     assert shapes.cache_file is None and len(shapes.train_images) == 20
 
 
+@pytest.mark.parametrize("damage", [lambda data: data[: len(data) // 2], lambda data: b"",
+                                    lambda data: b"x" * len(data)])
+def test_a_damaged_cache_is_discarded_and_rebuilt(tmp_path, caplog, damage):
+    sizes = dict(height=24, width=24, train=20, test=10, seed=0, cache_dir=str(tmp_path))
+    first = load_shapes(**sizes)
+    with open(first.cache_file, "rb") as f:
+        data = f.read()
+    with open(first.cache_file, "wb") as f:
+        f.write(damage(data))  # Cut short, emptied or overwritten.
+    rebuilt = load_shapes(**sizes)
+    assert not rebuilt.cache_hit and "is damaged" in caplog.text
+    np.testing.assert_array_equal(rebuilt.train_images, first.train_images)
+    again = load_shapes(**sizes)  # The cache was written afresh.
+    assert again.cache_hit
+    np.testing.assert_array_equal(again.test_objects, first.test_objects)
+
+
+def test_a_failed_cache_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def savez_on_a_full_disk(path, **arrays):
+        with open(path, "wb") as f:
+            f.write(b"PK\x03\x04 half a zip")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", savez_on_a_full_disk)
+    shapes = load_shapes(height=24, width=24, train=20, test=10, seed=0,
+                         cache_dir=str(tmp_path))
+    assert shapes.cache_file is None and len(shapes.train_images) == 20
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_tasks_asking_about_the_same_scenes_are_evaluated_together_as_one_by_one(
         tmp_path, monkeypatch):
     from training import steps

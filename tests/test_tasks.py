@@ -366,3 +366,14 @@ def test_the_carried_channels_are_the_full_input_whose_other_channels_are_zero(n
                                                                     else 4)
         np.testing.assert_array_equal(whole_images[..., start:stop], small_images)
         assert not np.delete(whole_images, np.s_[start:stop], axis=-1).any()
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_split_task_whose_digits_the_data_lacks_is_one_line_not_a_crash(split):
+    mnist = _tiny_mnist()
+    labels = getattr(mnist, f"{split}_labels")
+    labels[np.isin(labels, (2, 3))] = 4  # No 2 or 3 left in this split.
+    kind = {"train": "training", "test": "test"}[split]
+    with pytest.raises(UserError, match=f"task 'split-23' has no {kind} examples "
+                                        r"\(digits 2 and 3\) in the mnist data given"):
+        build_tasks(["id", "split-23"], sources={"mnist": mnist}, input_style="combined",
+                    seed=0)

@@ -28,6 +28,7 @@ LABELS = ("task", "global")
 LOSS_CLASSES = ("all", "seen")
 LOSS_WEIGHTINGS = ("equal", "fixed", "uncertainty")
 MAX_SEED = 2**32 - 1
+MAX_INT64 = 2**63 - 1
 
 # The groups of --help and of the README's flag table, in their order.
 GROUPS = {
@@ -45,7 +46,8 @@ def setting(default, group: str, help: str, **flag) -> dataclasses.Field:
     default in words), its `group`, and argparse options its type does not give
     (`metavar`, `nargs`); `flag`: the flag's name if not the field's, None for a field set
     by another flag (`sets`: the further fields a flag of several values fills);
-    `negated`: a switch that turns the field off; `choices`: the allowed values."""
+    `negated`: a switch that turns the field off; `choices`: the allowed values;
+    `schedule`: the only --schedule that reads the field (a flag for another is refused)."""
     assert group in GROUPS, group
     return dataclasses.field(default=default, metadata={"group": group, "help": help, **flag})
 
@@ -109,8 +111,10 @@ class RunConfig:
         "paper's criterion episodes, episode i training tasks 1..i until all reach "
         "--criterion", choices=SCHEDULES)
     task_time: int = setting(
-        2000, "schedule", "switch: steps on one task before switching to the next")
-    max_steps: int = setting(25000, "schedule", "switch: training steps in all")
+        2000, "schedule", "switch: steps on one task before switching to the next",
+        schedule="switch")
+    max_steps: int = setting(25000, "schedule", "switch: training steps in all",
+                             schedule="switch")
     task_epochs: int | None = setting(None, "schedule", shown="none: --task-time", help=(
         "switch: train each task for this many epochs of its training set (with rehearsal, "
         "of the set and the memory), once through the tasks, in place of --task-time and "
@@ -119,13 +123,13 @@ class RunConfig:
         "set together"))
     criterion: float = setting(
         0.95, "schedule", "episodes: held-out accuracy every trained task must reach, "
-                          "judged at the end of each epoch")
+                          "judged at the end of each epoch", schedule="episodes")
     epoch_size: int | None = setting(
         None, "schedule", "episodes: training examples an epoch, half of them the newest "
-                          "task's", shown="the training set's size")
+                          "task's", shown="the training set's size", schedule="episodes")
     max_epochs: int = setting(
         50, "schedule", "episodes: an episode that has not met the criterion ends after "
-                        "this many epochs")
+                        "this many epochs", schedule="episodes")
     mode: str = setting(
         "switch", "method", choices=MODES,
         help="switch: the active task trains, a new one every --task-time steps (the "
@@ -401,9 +405,24 @@ class RunConfig:
                 raise UserError(f"{flag_of(name)} must lie between 0 and {MAX_SEED} "
                                 f"(2**32 - 1), got {getattr(self, name)}")
         self._check_modes()
+        self._check_representable()
         if self.run_name is not None and (not self.run_name or "/" in self.run_name
                                           or self.run_name in (".", "..")):
             raise UserError(f"--run-name {self.run_name!r} must be a plain directory name")
+
+    def _check_representable(self) -> None:
+        """Every text setting is UTF-8 (a path or --run-name of other bytes reached
+        TensorBoard's writer), and every whole number fits TensorFlow's int64."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, str) and not _is_utf8(item):
+                    raise UserError(f"{flag_of(field.name)} {item!r} is not valid UTF-8 text, "
+                                    "which TensorBoard's files and config.json need; give a "
+                                    "name or path in UTF-8")
+                if isinstance(item, int) and not -MAX_INT64 - 1 <= item <= MAX_INT64:
+                    raise UserError(f"{flag_of(field.name)} {item} is beyond the largest whole "
+                                    f"number a run can count to, 2**63 - 1; give a smaller one")
 
     def _check_inputs(self) -> None:
         """The images' padding, standardisation and channels."""
@@ -432,9 +451,12 @@ class RunConfig:
                             "on --schedule switch")
         if self.loss_classes == "seen" and (self.head != "shared"
                                             or self.mode not in ("switch", "offline")):
-            raise UserError("--loss-classes seen trains one shared head on the classes seen "
-                            "so far: it needs --head shared and --mode switch (or offline, "
-                            "where every class is seen from the start)")
+            raise UserError(f"--head {self.head} with --mode {self.mode} does not go with "
+                            "--loss-classes seen (which --scenario class sets), one shared "
+                            "head trained on the classes seen so far: that needs --head "
+                            "shared and --mode switch (or offline, where every class is seen "
+                            "from the start); for a head per task use --scenario task, or "
+                            "give --loss-classes all")
         if self.mode != "joint" and (self.loss_weighting != "equal" or self.pcgrad):
             raise UserError("--loss-weighting and --pcgrad weigh and combine the tasks' losses "
                             "of joint training; add --mode joint")
@@ -484,6 +506,16 @@ class RunConfig:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _is_utf8(text: str) -> bool:
+    """Whether `text` is UTF-8 text, not bytes that were not (Python keeps those in a path
+    or an argument as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def flag_of(name: str) -> str:

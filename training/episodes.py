@@ -49,6 +49,12 @@ def epoch_mix(train_labels: list[np.ndarray], episode: int, epoch_size: int, cla
             np.concatenate(examples)[order].astype(np.int64))
 
 
+def mix_memory_floor(epoch_size: int) -> int:
+    """Bytes an epoch's mix takes at the least: each example's task (int32) and example
+    (int64) index, as numpy arrays and again in the stream's variables."""
+    return 2 * (4 + 8) * epoch_size
+
+
 def criterion_met(accuracies: dict[str, float], names: list[str], criterion: float) -> bool:
     """Whether every named task's held-out accuracy has reached the criterion."""
     return all(accuracies[name] >= criterion for name in names)

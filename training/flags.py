@@ -12,7 +12,7 @@ import typing
 
 from absl.flags import argparse_flags
 
-from errors import OneLineErrors
+from errors import OneLineErrors, UserError
 from tasks.registry import TASKS, known_tasks
 from training.config import GROUPS, PRESETS, RunConfig, flag_of
 from training.methods import METHODS
@@ -155,7 +155,20 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             settings.update(zip(flag.fields, value))
         else:
             settings[flag.fields[0]] = tuple(value) if isinstance(value, list) else value
-    return RunConfig(**settings)
+    config = RunConfig(**settings)
+    _check_schedule_flags(config, args)
+    return config
+
+
+def _check_schedule_flags(config: RunConfig, args: argparse.Namespace) -> None:
+    """Refuses a flag given for a schedule other than the run's (`--task-time` with
+    --schedule episodes), which the run would ignore without a word."""
+    for field in dataclasses.fields(RunConfig):
+        schedule = field.metadata.get("schedule")
+        if schedule not in (None, config.schedule) and field.name in args:
+            raise UserError(f"{flag_of(field.name)} sets the {schedule} schedule, which this "
+                            f"run does not follow (--schedule {config.schedule}); drop it, or "
+                            f"give --schedule {schedule}")
 
 
 def markdown_table() -> str:

@@ -13,6 +13,7 @@ from typing import Callable
 import tensorflow as tf
 
 from data import load_dogs, load_fashion, load_mnist, load_shapes
+from data.shapes import scenes_memory_floor
 from errors import RunInterrupted, UserError, first_line
 from models import build_model
 from models.memory import memory_floor
@@ -21,7 +22,7 @@ from rundir import (RunDirLock, clear_run_dir, create_run_dir, is_complete, late
                     read_config)
 from training.checkpoint import StopRequests
 from training.config import RunConfig
-from training.episodes import EpisodeSchedule
+from training.episodes import EpisodeSchedule, mix_memory_floor
 from training.loop import Run
 from training.methods.base import Methods, build_methods
 from training.run_log import RunLog
@@ -76,24 +77,43 @@ def _make_run_dir(config: RunConfig) -> str:
 
 
 def check_memory(config: RunConfig) -> None:
-    """Refuses a batch or widths whose training step cannot fit in this machine's memory,
-    with the figure it needs (a floor: what fits may still run short, then TensorFlow's
-    out-of-memory error is caught as one line)."""
-    size = ((config.shapes_height, config.shapes_width) if "shapes" in sources_needed(
-        config.tasks) else (IMAGE_SIZE, IMAGE_SIZE))
-    size = tuple(side + 2 * config.image_pad for side in size)
-    needed = memory_floor(config.network, input_shape=(*size, input_channels(config.input_style)),
-                          batch=config.batch, conv_filters=config.conv_filters,
-                          fc_units=config.fc_units,
-                          num_classes=task_classes(config.tasks, config.labels),
-                          heads=len(config.tasks) if config.head == "per-task" else 1,
-                          task_signal=len(config.tasks) if config.task_signal else 0)
+    """Refuses a run whose network and batch, shapes scenes or epoch cannot fit in this
+    machine's memory, with the figure it needs, before any of it is asked for (a floor:
+    what fits may still run short, then TensorFlow's out-of-memory error is caught as one
+    line)."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    if needed > total:
-        raise UserError(f"--batch {config.batch} with --network {' '.join(config.network)} "
-                        f"(--conv-filters {config.conv_filters}, --fc-units {config.fc_units}) "
-                        f"needs at least {needed / 2**30:,.1f} GiB, more than this machine's "
-                        f"{total / 2**30:,.1f} GiB; lower --batch or the widths")
+    for needed, what, fix in _memory_needs(config):
+        if needed > total:
+            raise UserError(f"{what} at least {needed / 2**30:,.1f} GiB, more than this "
+                            f"machine's {total / 2**30:,.1f} GiB; {fix}")
+
+
+def _memory_needs(config: RunConfig) -> list[tuple[int, str, str]]:
+    """(bytes at the least, what needs them, the fix) for each part of a run that grows
+    with a setting."""
+    shapes = "shapes" in sources_needed(config.tasks)
+    size = (config.shapes_height, config.shapes_width) if shapes else (IMAGE_SIZE, IMAGE_SIZE)
+    size = tuple(side + 2 * config.image_pad for side in size)
+    step = memory_floor(config.network, input_shape=(*size, input_channels(config.input_style)),
+                        batch=config.batch, conv_filters=config.conv_filters,
+                        fc_units=config.fc_units,
+                        num_classes=task_classes(config.tasks, config.labels),
+                        heads=len(config.tasks) if config.head == "per-task" else 1,
+                        task_signal=len(config.tasks) if config.task_signal else 0)
+    needs = [(step, f"--batch {config.batch} with --network {' '.join(config.network)} "
+                    f"(--conv-filters {config.conv_filters}, --fc-units {config.fc_units}) "
+                    "needs", "lower --batch or the widths")]
+    if shapes:
+        needs.append((
+            scenes_memory_floor(config.shapes_train + config.shapes_test,
+                                config.shapes_height, config.shapes_width),
+            f"--shapes-train {config.shapes_train} and --shapes-test {config.shapes_test} "
+            f"scenes of {config.shapes_height}x{config.shapes_width} need",
+            "lower --shapes-train, --shapes-test or --shapes-size"))
+    if config.schedule == "episodes" and config.epoch_size is not None:
+        needs.append((mix_memory_floor(config.epoch_size),
+                      f"--epoch-size {config.epoch_size} needs", "lower --epoch-size"))
+    return needs
 
 
 def load_sources(config: RunConfig) -> dict:
