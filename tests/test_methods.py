@@ -370,3 +370,20 @@ def test_gem_s_programme_projects_onto_every_past_task_s_half_space():
     # The margin floors every dual variable: the agreeing task's gradient is added half.
     stronger = project_by_qp(memory, g, margin=0.5)
     np.testing.assert_allclose(stronger, [1.5, 1.0, -2.0 + 2.0 / (1.0 + EPSILON)], rtol=1e-6)
+
+
+def test_a_method_run_prints_no_tensorflow_warning(tmp_path):
+    """The methods' hooks convert cleanly in the compiled step: a run with several methods
+    writes its progress to stderr and nothing of TensorFlow's (AutoGraph warned of the
+    protocol's empty after_update until the step called only the methods that have one)."""
+    data_dir = tmp_path / "mnist"
+    write_mnist_dir(data_dir, n_train=40, n_test=20)
+    result = subprocess.run(
+        [sys.executable, "task.py", "--tasks", "id", "inv", "--task-time", "4", "--max-steps",
+         "8", "--batch", "4", "--test-frequency", "4", "--mnist-train", "all", "--data-dir",
+         str(data_dir), "--log-dir", str(tmp_path / "log"), "--ewc-lambda", "1", "--si-c",
+         "1", "--mas-lambda", "1", "--lwf-lambda", "1", "--replay-size", "10"],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    for noise in ("WARNING", "AutoGraph", "could not transform", "Traceback"):
+        assert noise not in result.stderr, result.stderr

@@ -93,6 +93,10 @@ class Methods:
             raise ValueError(f"methods ask for {len(streams)} training streams; a run has one")
         self.stream = streams.pop() if streams else "switch"
         self.remedies = [m.remedy for m in self.methods if m.remedy]
+        # Only the methods with an after_update of their own are called in the step: the
+        # protocol's is a docstring, which AutoGraph cannot convert (and warns of).
+        self.updating = [m for m in self.methods
+                         if type(m).after_update is not Method.after_update]
 
     @property
     def trained_variables(self) -> list[tf.Variable]:
@@ -114,7 +118,7 @@ class Methods:
         for method in self.methods:
             gradients = method.adjust_gradients(model, gradients, step, self.training_loss)
         optimizer.apply_gradients(zip(gradients, variables))
-        for method in self.methods:
+        for method in self.updating:
             method.after_update(model, loss_gradients)
         return loss, accuracy
 
