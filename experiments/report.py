@@ -236,23 +236,101 @@ def _train_near(run, step: int, window: int = 100) -> float:
     return statistics.fmean(r["train_accuracy"] for r in records)
 
 
-def claim_switching(results: str, report_dir: str) -> list[Section]:
-    claim = ("Two tasks switching every 2,000 steps: training accuracy near 100% in each "
-             "period; each task partly forgotten while the other trains; the forgetting "
-             "shrinks with each switchover; after 24,000 steps each task's test accuracy "
-             "near or above its single-task run's.")
-    title = "3. Two tasks switching"
-    command = (".venv/bin/python -m experiments run switching --only '00-*' --seeds 3 "
-               "--test-frequency 500 --log-dir results/switching")
-    switch_paths = _runs(results, "switching/00-*-s*")
-    alone = {"id": _runs(results, "baseline-mnist/*-s*"),
-             "inv": _runs(results, "baseline-inv/*-s*")}
-    if not switch_paths or not all(alone.values()):
-        return [_not_measured(title, claim, command)]
+# The forms a blog claim is measured in: a column heading, and the folder under results/ that
+# holds an experiment's runs in that form. This project's MNIST form (`inv` standing in for the
+# dogs) and its fashion form (Fashion-MNIST, a second domain), and the original code's runs at
+# the fashion form's settings (fidelity.original_sweep: LOG_DIR/<setting>/<i>/).
+BLOG_FORMS = (("this project, MNIST form", "{experiment}"),
+              ("this project, fashion form", "{experiment}-fashion"),
+              ("the original, fashion form", "original/{experiment}-fashion"))
+
+
+def _form_groups(results: str, folder: str) -> dict[str, list[str]]:
+    """The complete runs of one form of an experiment, by setting: this project's run
+    directories (NAME-sSEED), or the original's log trees (SETTING/<i>/)."""
+    if folder.startswith("original/"):
+        from plots.runlog import find_runs
+
+        root = os.path.join(results, folder)
+        if not os.path.isdir(root):
+            return {}
+        return {point: find_runs(os.path.join(root, point))
+                for point in sorted(os.listdir(root))
+                if os.path.isdir(os.path.join(root, point))}
+    return _paths_by_setting(results, f"{folder}/*-s*")
+
+
+def _cell(figures: str, ok: bool) -> str:
+    return f"{figures}: {'yes' if ok else 'no'}"
+
+
+def _forms_table(columns: dict[str, list[tuple[str, str, bool]]]) -> str:
+    """The parts of a claim (rows) as each form measures them (columns): figures and whether
+    the part holds; "—" where a form has no such part."""
+    parts = list(dict.fromkeys(_short(what) for rows in columns.values() for what, _, _ in rows))
+    cells = {form: {_short(what): _cell(figures, ok) for what, figures, ok in rows}
+             for form, rows in columns.items()}
+    return ("| part | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns) + "\n"
+            + "\n".join(f"| {part} | " + " | ".join(cells[form].get(part, "—")
+                                                   for form in columns) + " |"
+                         for part in parts))
+
+
+def _where_they_part(columns: dict[str, list[tuple[str, str, bool]]]) -> str:
+    """For each part that does not hold in this project's fashion form, whether it holds in
+    the original at the same settings: where the blog, the original and this project part."""
+    project, original = columns.get(BLOG_FORMS[1][0]), columns.get(BLOG_FORMS[2][0])
+    if project is None:
+        return ""
+    failing = [_short(what) for what, _, ok in project if not ok]
+    if not failing:
+        return ("Every part holds in this project's fashion form, as the blog says"
+                + (" and as the original's runs show" if original and all(
+                    ok for _, _, ok in original) else "") + ".")
+    if original is None:
+        return (f"Not holding in the fashion form: {'; '.join(failing)}. The original has not "
+                "been run at these settings yet, so whether the blog, the original code or "
+                "this project is at odds is open.")
+    held = {_short(what): ok for what, _, ok in original}
+    lines = []
+    for part in failing:
+        if part not in held:
+            lines.append(f"- {part}: not measured in the original")
+        elif held[part]:
+            lines.append(f"- {part}: holds in the original but not here, a fidelity defect "
+                         "to find")
+        else:
+            lines.append(f"- {part}: does not hold in the original either: the original code "
+                         "and this project agree, and the blog's reading is at odds with both")
+    return "Where they part (the fashion form):\n\n" + "\n".join(lines)
+
+
+def _switching_runs(results: str, folder: str, fallback_alone: dict[str, str]):
+    """(switching runs, {task: alone runs}) of one form, or None: the grid's own single-task
+    settings, else (the MNIST form, whose alone runs are claims 1 and 2's) `fallback_alone`."""
+    groups = {point: paths for point, paths in _form_groups(results, folder).items() if paths}
+    switching = [paths for point, paths in groups.items() if point.startswith("00-")]
+    if not switching:
+        return None
+    alone = {}
+    for point, paths in groups.items():
+        if not point.startswith("00-"):
+            alone[_load(paths[:1])[0].tasks[0]] = paths
+    runs = _load(switching[0])
+    for task in runs[0].tasks:
+        if task not in alone and task in fallback_alone:
+            alone[task] = _runs(results, fallback_alone[task])
+    if not all(alone.get(task) for task in runs[0].tasks):
+        return None
+    return runs, {task: _load(alone[task]) for task in runs[0].tasks}
+
+
+def _switching_parts(runs, alone: dict) -> tuple[list[tuple[str, str, bool]], str]:
+    """Claim 3's parts as one form's runs measure them, and the figures behind them."""
     from plots.metrics import switch_events
 
-    runs = _load(switch_paths)
     first = runs[0]
+    tasks = first.tasks
     periods = [p for p in first.periods() if p[1] <= first.last_step]
     # (a) Training accuracy of the active task over the last 100 steps of each period.
     period_train = [Measure([_train_near(run, end) for run in runs]) for _, end, _ in periods]
@@ -260,7 +338,6 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
     near_full = lowest_train >= 0.95
     # (b), (c) The drop of the task left at each switch, before it returns.
     events = [switch_events(run) for run in runs]
-    tasks = first.tasks
     drops = {task: [Measure([run_events[k]["drop"] for run_events in events])
                     for k, event in enumerate(events[0]) if event["left"] == task
                     and event["returns_at"] is not None] for task in tasks}
@@ -268,69 +345,135 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
     costless = sum(event["drop"] <= 0 for run_events in events for event in run_events)
     partly = not costless and min(lows) > 0.1
     shrinks = all(d[-1].mean < d[0].mean for d in drops.values() if len(d) > 1)
+    first_last = "; ".join(f"{task} {100 * d[0].mean:z.1f} to {100 * d[-1].mean:z.1f}"
+                           for task, d in drops.items() if d)
     # (d) Against each task alone, both at 24,000 steps.
     step = 24000
-    beside, near = [], []
+    beside, near, gaps = [], [], []
     for task in tasks:
         switched = Measure([_test_at(run, step)["test_accuracy"][task] for run in runs])
-        single = Measure([_test_at(run, step)["test_accuracy"][task]
-                          for run in _load(alone[task])])
+        single = Measure([_test_at(run, step)["test_accuracy"][task] for run in alone[task]])
         difference = switched.mean - single.mean
         margin = max(0.01, 2 * math.sqrt(switched.se ** 2 + single.se ** 2))
         near.append(difference >= -margin)
+        gaps.append(f"{task} {100 * difference:+z.2f}")
         beside.append(f"| {task} | {switched.percent()} | {single.percent()} | "
                       f"{100 * difference:+z.2f} | {'yes' if near[-1] else 'no'} |")
-    parts = {"training accuracy near 100% in every period (at least 95%)": near_full,
-             "each task partly forgotten (every switch a drop, never to chance)": partly,
-             "forgetting shrinks (each task's last drop below its first)": shrinks,
-             f"at {step:,} steps each task near or above alone (within 1 point or 2 s.e.)":
-             all(near)}
-    verdict = _verdict(list(parts.values()))
+    parts = [("training accuracy near 100% in every period (at least 95%)",
+              f"lowest {100 * lowest_train:z.1f}%", near_full),
+             ("each task partly forgotten (every switch a drop, never to chance)",
+              f"{costless} switches cost nothing; lowest {100 * min(lows):z.1f}%", partly),
+             ("forgetting shrinks (each task's last drop below its first)",
+              f"{first_last} points", shrinks),
+             (f"at {step:,} steps each task near or above alone (within 1 point or 2 s.e.)",
+              f"{', '.join(gaps)} points", all(near))]
     why = []
     if not near_full:
         short = [str(k + 1) for k, m in enumerate(period_train) if m.mean < 0.95]
-        why.append(f"Training accuracy is under 95% in period(s) {', '.join(short)} only: "
-                   "a task's first 2,000 steps of SGD at 0.01 bring MNIST to about 95% (claim "
-                   "1), and `inv`, as learnable as `id`, does not overfit as the blog's dogs "
-                   "did, whose near-100% training accuracy was their overfitting (claim 2).")
+        why.append(f"Training accuracy is under 95% in period(s) {', '.join(short)}"
+                   + (" only: a task's first 2,000 steps of SGD at 0.01 bring MNIST to about "
+                      "95% (claim 1), and `inv`, as learnable as `id`, does not overfit as the "
+                      "blog's dogs did, whose near-100% training accuracy was their overfitting "
+                      "(claim 2)." if tasks[1] == "inv" else
+                      f": {', '.join(short) if len(short) < 4 else 'most periods'} of a "
+                      "network that learns these tasks no further in 2,000 steps of SGD at "
+                      "0.01."))
     if costless:
         # Every switch after each task's first (the first two of a two-task run).
         later = [event["drop"] for run_events in events for event in run_events[len(tasks):]]
         why.append(f"{costless} of the {sum(map(len, events))} switches cost the task left "
-                   f"nothing: after the first switchover `{tasks[0]}` and `{tasks[1]}` (the "
-                   "same digits, inverted) share nearly all the network needs, and a switch "
+                   f"nothing: after the first switchover `{tasks[0]}` and `{tasks[1]}`"
+                   + (" (the same digits, inverted)" if tasks[1] == "inv" else "")
+                   + " share nearly all the network needs, and a switch "
                    f"costs the other task at most {100 * max(later):z.1f} points "
-                   f"(mean {100 * statistics.fmean(later):z.2f}), near the test set's noise; "
-                   "the blog's dogs share little with MNIST.")
+                   f"(mean {100 * statistics.fmean(later):z.2f}), near the test set's noise"
+                   + ("; the blog's dogs share little with MNIST." if tasks[1] == "inv"
+                      else "."))
     most = max(len(d) for d in drops.values())
     drop_lines = "\n".join(
         f"| {task} | " + " | ".join([f"{100 * d.mean:z.1f}" for d in task_drops]
                                     + ["—"] * (most - len(task_drops))) + " |"
         for task, task_drops in drops.items())
-    chart = os.path.join(results, "switching", "switching.png")
-    body = (f"MNIST form (`id` and `inv`, `inv` standing in for the dogs), the full length "
-            f"(30,000 steps), every test image every 500 steps; the single-task runs are "
-            f"claim 1's (`id`) and claim 2's MNIST form (`inv`), the same network, seeds "
-            f"and settings:\n\n```sh\n{command}\n```\n\n"
-            f"Training accuracy of the active task over each period's last 100 steps: "
-            f"lowest {100 * lowest_train:z.1f}% (periods' means over seeds: "
-            f"{', '.join(f'{100 * m.mean:z.1f}' for m in period_train)}).\n\n"
-            f"Drop of the task left at each switch (its test accuracy at the switch less its "
-            f"lowest before it returns), points, mean over {len(runs)} seeds, in order "
-            f"of the switchovers; lowest accuracy of any task while the other trains "
-            f"{100 * min(lows):z.1f}%:\n\n"
-            "| task | " + " | ".join(str(k + 1) for k in range(most)) + " |\n"
-            "|---|" + "---|" * most + "\n" + drop_lines + "\n\n"
-            f"Test accuracy at {step:,} steps, switching against alone:\n\n"
-            "| task | switching | alone | difference | near or above |\n|---|---|---|---|---|\n"
-            + "\n".join(beside) + "\n\n"
-            + "\n".join(f"- {text}: {'yes' if ok else 'no'}" for text, ok in parts.items())
-            + "".join(f"\n\n{sentence}" for sentence in why)
-            + f"\n\n![switching against alone]({_rel(chart, report_dir)})")
-    return [Section(title, body, claim, verdict,
-                    charts=[(chart, lambda: _draw("versus-single",
-                                           switch_paths + alone["id"] + alone["inv"]))],
-                    not_holding=[_short(part) for part, ok in parts.items() if not ok])]
+    details = (f"Training accuracy of the active task over each period's last 100 steps: "
+               f"lowest {100 * lowest_train:z.1f}% (periods' means over runs: "
+               f"{', '.join(f'{100 * m.mean:z.1f}' for m in period_train)}).\n\n"
+               f"Drop of the task left at each switch (its test accuracy at the switch less "
+               f"its lowest before it returns), points, mean over {len(runs)} runs, in order "
+               f"of the switchovers; lowest accuracy of any task while the other trains "
+               f"{100 * min(lows):z.1f}%:\n\n"
+               "| task | " + " | ".join(str(k + 1) for k in range(most)) + " |\n"
+               "|---|" + "---|" * most + "\n" + drop_lines + "\n\n"
+               f"Test accuracy at {step:,} steps, switching against alone:\n\n"
+               "| task | switching | alone | difference | near or above |\n"
+               "|---|---|---|---|---|\n" + "\n".join(beside) + "\n\n"
+               + "\n".join(f"- {what}: {'yes' if ok else 'no'}" for what, _, ok in parts)
+               + "".join(f"\n\n{sentence}" for sentence in why))
+    return parts, details
+
+
+SWITCHING_SETTINGS = {
+    BLOG_FORMS[0][0]: ("`id` and `inv` (`inv` standing in for the dogs), the full length "
+                       "(30,000 steps), every test image every 500 steps; the single-task runs "
+                       "are claim 1's (`id`) and claim 2's MNIST form (`inv`), the same "
+                       "network, seeds and settings",
+                       ".venv/bin/python -m experiments run switching --only '00-*' --seeds 3 "
+                       "--test-frequency 500 --log-dir results/switching"),
+    BLOG_FORMS[1][0]: ("`id` and `fashion` (Fashion-MNIST in place of the dogs) at the blog's "
+                       "scale, task time 2,000 for 30,000 steps, and each task alone for "
+                       "30,000, every test image every 500 steps",
+                       ".venv/bin/python -m experiments run switching --form fashion --seeds 3 "
+                       "--data-fashion-dir ../shared/datasets/fashion-mnist "
+                       "--test-frequency 500 --log-dir results/switching-fashion"),
+    BLOG_FORMS[2][0]: ("the original `task.py` (unseeded, its three patches and the fashion "
+                       "task's: `fidelity/run_original.py`) on the fashion form's grid",
+                       ".venv/bin/python -m fidelity.original_sweep PATH/TO/task.py switching "
+                       "--form fashion --runs 3 --data-fashion-dir "
+                       "../shared/datasets/fashion-mnist --test-frequency 500 "
+                       "--log-dir results/original/switching-fashion"),
+}
+
+
+def claim_switching(results: str, report_dir: str) -> list[Section]:
+    claim = ("Two tasks switching every 2,000 steps: training accuracy near 100% in each "
+             "period; each task partly forgotten while the other trains; the forgetting "
+             "shrinks with each switchover; after 24,000 steps each task's test accuracy "
+             "near or above its single-task run's.")
+    title = "3. Two tasks switching"
+    fallback = {"id": "baseline-mnist/*-s*", "inv": "baseline-inv/*-s*"}
+    measured = {}
+    for form, folder in BLOG_FORMS:
+        found = _switching_runs(results, folder.format(experiment="switching"), fallback)
+        if found:
+            measured[form] = found
+    if not measured:
+        return [_not_measured(title, claim, "\n".join(
+            command for _, command in SWITCHING_SETTINGS.values()))]
+    columns, blocks, charts, holding = {}, [], [], {}
+    for form, (runs, alone) in measured.items():
+        parts, details = _switching_parts(runs, alone)
+        columns[form] = parts
+        holding[form] = [ok for _, _, ok in parts]
+        setting, command = SWITCHING_SETTINGS[form]
+        folder = dict(BLOG_FORMS)[form].format(experiment="switching")
+        chart = os.path.join(results, folder, "switching.png")
+        paths = [run.path for run in runs] + [run.path for task_runs in alone.values()
+                                               for run in task_runs]
+        charts.append((chart, lambda paths=paths: _draw("versus-single", paths)))
+        blocks.append(f"### {form[0].upper()}{form[1:]}\n\n{setting}, {len(runs)} "
+                      f"{'runs' if 'original' in form else 'seeds'}:\n\n```sh\n{command}\n```"
+                      f"\n\n{details}\n\n![switching against alone, {form}]"
+                      f"({_rel(chart, report_dir)})")
+    # The verdict is the fashion form's where it is measured (a second domain, as the blog's
+    # dogs), else the MNIST form's.
+    primary = next(form for form in (BLOG_FORMS[1][0], BLOG_FORMS[0][0], BLOG_FORMS[2][0])
+                   if form in columns)
+    body = (_forms_table(columns) + "\n\nThe verdict is the "
+            + ("fashion form's" if primary == BLOG_FORMS[1][0] else "MNIST form's")
+            + ("" if primary != BLOG_FORMS[0][0] or len(columns) == 1 else "") + ".\n\n"
+            + ((_where_they_part(columns) + "\n\n") if BLOG_FORMS[1][0] in columns else "")
+            + "\n\n".join(blocks))
+    return [Section(title, body, claim, _verdict(holding[primary]), charts=charts,
+                    not_holding=[_short(what) for what, _, ok in columns[primary] if not ok])]
 
 
 def _paths_by_setting(results: str, pattern: str) -> dict[str, list[str]]:

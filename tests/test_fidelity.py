@@ -3,6 +3,7 @@
 import io
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -145,3 +146,36 @@ def test_without_the_original_the_table_is_made_from_the_runs_already_there(tmp_
     assert C.main(["--runs", "3", "--out", str(out), "--", *flags]) == 1
     assert "original/2 holds no complete run; give the original task.py" in \
         capsys.readouterr().err
+
+
+def test_the_original_sweep_gives_each_setting_the_originals_flags_or_names_what_it_lacks(
+        tmp_path):
+    from experiments import registry, sweep
+    from fidelity import original_sweep
+
+    specs = sweep.expand(registry.get_experiment("switching"), "fashion", seeds=2,
+                         log_dir=str(tmp_path), is_quick=False,
+                         overrides={"data_fashion_dir": "/f"},
+                         replacements={"test_frequency": 500})
+    settings = original_sweep.plan("/o/task.py", specs, 3, str(tmp_path))
+    assert len(settings) == 3 and all(len(runs) == 3 for runs in settings.values())
+    switching = settings[specs[0].point]
+    command = switching[os.path.join(str(tmp_path), specs[0].point, "0")]
+    flags = command[command.index("--") + 1:]
+    assert flags[flags.index("--tasks") + 1:flags.index("--tasks") + 3] == ["id", "fashion"]
+    assert flags[flags.index("--max-steps") + 1] == "30001"  # Tests at its last step.
+    assert flags[flags.index("--test-frequency") + 1] == "500"
+    assert flags[flags.index("--data-fashion-dir") + 1] == "/f"
+    assert flags[-2:] == ["--log-dir", os.path.join(str(tmp_path), specs[0].point, "0")]
+    width = sweep.expand(registry.get_experiment("width"), "mnist", seeds=1,
+                         log_dir=str(tmp_path), is_quick=False)
+    flags = original_sweep.original_flags(width[0].config)
+    assert flags[flags.index("--fc-units") + 1] == "50"
+    mitigation = sweep.expand(registry.get_experiment("mitigation"), "mnist", seeds=1,
+                              log_dir=str(tmp_path), is_quick=False)
+    with pytest.raises(UserError, match="the original has no --ewc-lambda"):
+        original_sweep.plan("/o/task.py", mitigation, 1, str(tmp_path))
+    quick = sweep.expand(registry.get_experiment("optimizer"), "mnist", seeds=1,
+                         log_dir=str(tmp_path), is_quick=True)
+    with pytest.raises(UserError, match="the original has no --test-examples"):
+        original_sweep.plan("/o/task.py", quick, 1, str(tmp_path))
