@@ -158,6 +158,7 @@ def run(args) -> int:
                          is_quick=args.quick, overrides=overrides, replacements=replacements,
                          scale=args.scale)
     chosen = sweep.matching(specs, args.only) if args.only else specs
+    sweep.check_settings(specs, resumable=False)  # The grid's completed runs are charted.
     storage = runs = None
     if args.storage:
         from experiments.ray_runner import live_nodes, pending_in_storage

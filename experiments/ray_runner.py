@@ -18,8 +18,9 @@ from typing import Callable
 import runtime
 from errors import UserError
 from experiments.storage import Storage
-from experiments.sweep import REPO_DIR, RunSpec, execute, set_aside_incomplete
-from rundir import is_complete, latest_state
+from experiments.sweep import (REPO_DIR, RunSpec, execute, refuse_other_settings,
+                               set_aside_incomplete)
+from rundir import CONFIG_FILE, is_complete, latest_state
 
 # What a remote node needs of the repository: the code and the bundled MNIST.
 _EXCLUDES = [".venv", ".git", "log", "runs", "results", "**/__pycache__", ".pytest_cache"]
@@ -185,10 +186,15 @@ def pending_in_storage(specs: list[RunSpec], storage: Storage
                        ) -> tuple[list[RunSpec], list[RunSpec]]:
     """(completed, to run) of the specs, from the storage alone: a run the storage holds
     completed is done (and copied into the log directory if it is not there yet); one
-    with a checkpoint there is marked resume (its task resumes it), the others start."""
+    with a checkpoint there is marked resume (its task resumes it), the others start. A
+    completed or resumable run made with other settings is an error: nothing is touched."""
+    statuses = {spec.name: storage.status(spec.name) for spec in specs}
+    refuse_other_settings(((spec, storage.read_json(spec.name, CONFIG_FILE)) for spec in specs
+                           if statuses[spec.name] in ("completed", "checkpoint")),
+                          f"--storage {storage.uri}")
     done, todo = [], []
     for spec in specs:
-        status = storage.status(spec.name)
+        status = statuses[spec.name]
         if status == "completed":
             if not is_complete(spec.run_dir):
                 _gather(storage, spec)
