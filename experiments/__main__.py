@@ -151,6 +151,10 @@ def run(args) -> int:
                         "(a local sweep's runs live in --log-dir)")
     if args.retries < 0:
         raise UserError(f"--retries must be 0 or more, got {args.retries}")
+    if args.ray_address and args.ray_address != "local":  # Before any run is touched.
+        from experiments.ray_runner import check_answers
+
+        check_answers(args.ray_address)
     log_dir = args.log_dir or (args.storage if args.storage and "://" not in args.storage
                                else os.path.join("runs", f"{args.name}-{form}"
                                                  + ("-quick" if args.quick else "")))

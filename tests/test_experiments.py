@@ -296,6 +296,54 @@ def test_a_run_no_node_can_take_is_an_error_at_once_naming_the_largest_node():
         check_feasible(nodes, 1, 1)
 
 
+def test_a_cluster_address_where_nothing_listens_is_an_error_at_once(tmp_path, capsys):
+    """Ray would retry its GCS there for many minutes (`--ray-address 127.0.0.1:1`)."""
+    import socket
+
+    with socket.socket() as unused:  # A port of this machine that no process listens on.
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    [spec] = _tiny_specs(tmp_path, [("a", {})])
+    os.makedirs(spec.run_dir)  # Unfinished: a sweep would set it aside.
+    with pytest.raises(SystemExit, match=rf"error: cannot reach the Ray cluster at 127.0.0.1:"
+                                         rf"{port}: a connection to 127.0.0.1:{port} got "
+                                         r"Connection refused within 10 s; start one with "
+                                         r"`ray start --head`"):
+        main(["run", "optimizer", "--quick", "--ray-address", f"127.0.0.1:{port}",
+              "--log-dir", spec.config.log_dir])
+    assert os.listdir(spec.config.log_dir) == ["a"]  # Nothing set aside or run.
+
+
+def test_connecting_to_a_cluster_is_bounded_by_its_timeout(monkeypatch):
+    import ray
+
+    from experiments import ray_runner
+
+    asked = []
+
+    def silent(address, timeout):  # A host that never answers: the timeout ends the wait.
+        asked.append((address, timeout))
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(ray_runner.socket, "create_connection", silent)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: pytest.fail("Ray was asked to connect"))
+    for address in ("10.1.2.3:6379", "ray://10.1.2.3:10001"):
+        with pytest.raises(UserError, match=rf"at {address}: a connection to 10.1.2.3:\d+ got no "
+                                            r"answer within 0.25 s"):
+            ray_runner.connect(address, timeout_s=0.25)
+    assert asked == [(("10.1.2.3", 6379), 0.25), (("10.1.2.3", 10001), 0.25)]
+
+
+def test_a_cluster_address_that_answers_is_passed_on_to_ray():
+    import socket
+
+    from experiments.ray_runner import check_answers
+
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        check_answers(f"127.0.0.1:{listening.getsockname()[1]}", timeout_s=5)
+    check_answers("auto")  # Ray finds the address itself.
+
+
 def test_latin_squares_put_each_task_once_in_each_position_per_block():
     rng = np.random.default_rng(0)
     square = paper_shapes.latin_square(10, rng)
