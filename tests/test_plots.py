@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 
@@ -123,6 +124,28 @@ def test_a_torn_last_line_is_tolerated_but_a_damaged_middle_is_not(tmp_path, cap
         f.write("\n".join(lines) + "\n")
     with pytest.raises(UserError, match="line 4 is not JSON"):
         load_run(run)
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('[1, 2]', "not a JSON object"),
+    ('{"step": "40", "kind": "test", "active_task": "id"}', 'its step is "40", not a whole'),
+    ('{"step": 40, "kind": "tset", "active_task": "id"}', 'its kind is "tset", not "train"'),
+    ('{"step": 40, "kind": "test", "active_task": "id", "test_accuracy": [0.5]}',
+     "no test_accuracy numbers by task"),
+    ('{"step": 49, "kind": "train", "active_task": "id", "train_accuracy": null}',
+     "no train_accuracy number"),
+])
+def test_a_line_that_is_json_but_no_record_is_a_clear_error(tmp_path, line, problem):
+    run = write_run(tmp_path / "run")
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        lines = f.read().splitlines()
+    lines[3] = line
+    with open(os.path.join(run, "metrics.jsonl"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with pytest.raises(SystemExit, match=rf"^python -m plots: error: .*metrics.jsonl line 4 is "
+                                         rf"no record \({re.escape(problem)}.*\); the file is "
+                                         r"damaged: mend or remove that line$"):
+        main(["metrics", run])
 
 
 def test_bad_output_names_are_refused(tmp_path):
