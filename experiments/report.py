@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from errors import UserError
 from rundir import is_complete, read_summary
 
 REPRODUCED, PARTLY, NOT_REPRODUCED = "reproduced", "partly reproduced", "not reproduced"
@@ -974,14 +975,21 @@ def build(results: str, report_dir: str) -> tuple[str, list[tuple[str, Callable]
 
 
 def write(results: str, out: str, draw: bool = True) -> list[str]:
-    """Writes the report to `out` and, with `draw`, its charts; returns the charts' paths."""
+    """Writes the report to `out` and, with `draw`, its charts; returns the charts' paths.
+    An error before the work if `out` cannot be written."""
+    from output import check_writable, write_text
     from plots.style import save
 
+    check_writable(out, "--out")  # Before the work of reading every log.
     text, charts = build(results, os.path.dirname(os.path.abspath(out)))
-    with open(out, "w") as f:
-        f.write(text)
+    write_text(out, text, "--out")
     if draw:
         for path, make in charts:
-            save(make(), path)
+            try:
+                save(make(), path)
+            except OSError as e:
+                raise UserError(f"cannot write the chart {path} ({e.strerror or e}); {out} is "
+                                "written: make its folder writable, or give --no-charts") \
+                    from None
     return [path for path, _ in charts]
 

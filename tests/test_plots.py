@@ -148,6 +148,38 @@ def test_a_line_that_is_json_but_no_record_is_a_clear_error(tmp_path, line, prob
         main(["metrics", run])
 
 
+def test_a_json_path_that_cannot_be_written_is_refused_before_the_work(tmp_path, capsys):
+    run = write_run(tmp_path / "run")
+    (tmp_path / "file").write_text("")
+    for out, cause in [(tmp_path, "is a folder; name a file"),
+                       (tmp_path / "absent" / "m.json", r"\(No such file or directory\)"),
+                       (tmp_path / "file" / "m.json", r"\(Not a directory\)")]:
+        with pytest.raises(SystemExit, match=rf"^python -m plots: error: .*--json {out}.*{cause}"
+                                             r".*\(nothing was written\)$"):
+            main(["metrics", run, "--json", str(out)])
+    assert capsys.readouterr().out == ""  # No metrics printed: refused before the work.
+    assert sorted(os.listdir(tmp_path)) == ["file", "run"]
+
+
+def test_a_write_that_fails_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    import errno
+
+    import output
+
+    path = tmp_path / "m.json"
+    path.write_text("before")
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(output.os, "replace", full)
+    with pytest.raises(UserError, match=rf"cannot write --json {path} \(No space left on "
+                                        rf"device\); free space or choose another path "
+                                        rf"\({path} is as it was\)"):
+        output.write_text(str(path), "after", "--json")
+    assert path.read_text() == "before" and os.listdir(tmp_path) == ["m.json"]
+
+
 def test_bad_output_names_are_refused(tmp_path):
     run = write_run(tmp_path / "run")
     with pytest.raises(SystemExit, match="name a .png, .svg or .pdf"):

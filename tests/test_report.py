@@ -31,6 +31,18 @@ def test_report_check_says_whether_the_file_is_what_the_logs_give(tmp_path, caps
     assert "is what the logs" in capsys.readouterr().out
 
 
+def test_an_out_path_that_cannot_be_written_is_refused_before_the_work(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    for out, cause in [(tmp_path, "is a folder; name a file"),
+                       (tmp_path / "absent" / "results.md", r"\(No such file or directory\)"),
+                       (tmp_path / "file" / "results.md", r"\(Not a directory\)")]:
+        with pytest.raises(SystemExit, match=rf"^python -m experiments: error: .*--out "
+                                             rf"{out}.*{cause}.*nothing was written"):
+            main(["report", "--results", RESULTS, "--out", str(out)])
+    assert capsys.readouterr().out == ""
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
 def test_a_blog_figure_agrees_within_its_rounding_and_two_seed_sds():
     assert report._blog_agreement(report.Measure([0.960, 0.962, 0.958]), 96.0)[0]
     agrees, difference, tolerance = report._blog_agreement(
