@@ -198,9 +198,34 @@ def read_config(run_dir: str, fix: str) -> dict:
     return config
 
 
+def record_problem(record) -> str | None:
+    """Why a metrics.jsonl line's JSON is no record (this module's docstring says what one
+    holds, a test line its test_accuracy by task and their mean, a train line its
+    train_accuracy), or None if it is one."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    step, kind = record.get("step"), record.get("kind")
+    if not isinstance(step, int) or isinstance(step, bool):
+        return f"its step is {json.dumps(step)}, not a whole number"
+    if kind not in ("train", "test"):
+        return f'its kind is {json.dumps(kind)}, not "train" or "test"'
+    if kind == "train":
+        return None if _is_number(record.get("train_accuracy")) else "no train_accuracy number"
+    accuracies = record.get("test_accuracy")
+    if not (isinstance(accuracies, dict) and all(map(_is_number, accuracies.values()))
+            and _is_number(record.get("test_accuracy_all"))):
+        return "no test_accuracy numbers by task and test_accuracy_all"
+    return None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def read_metrics(run_dir: str) -> list[dict]:
     """The records of a run's metrics.jsonl, in file order. A torn last line (the run is
-    writing it, or died) is left out with a warning; any other bad line is an error."""
+    writing it, or died) is left out with a warning; any other bad line, or one that is
+    JSON but no record (record_problem), is an error."""
     path = os.path.join(run_dir, METRICS_FILE)
     with open(path) as f:
         lines = f.read().split("\n")
@@ -216,4 +241,8 @@ def read_metrics(run_dir: str) -> list[dict]:
                 continue
             raise UserError(f"{path} line {number} is not JSON; the file is damaged "
                             "(only a torn last line is tolerated)") from None
+        problem = record_problem(records[-1])
+        if problem:
+            raise UserError(f"{path} line {number} is no record ({problem}); the file is "
+                            "damaged: mend or remove that line")
     return records

@@ -176,6 +176,10 @@ def load_dogs_from_tfds(tfds_dir: str | None, *, breeds: Sequence[str] | None, s
         dataset, info = tfds.load("stanford_dogs", split="train+test", with_info=True,
                                   data_dir=tfds_dir,
                                   decoders={"image": tfds.decode.SkipDecoding()})
+    except ImportError as e:  # The environment lacks a module tfds needs: no download helps.
+        raise UserError(f"tensorflow-datasets cannot prepare 'stanford_dogs' here "
+                        f"({first_line(e)}); install the project's environment again (pipenv "
+                        "sync), or give --data-dog-dir") from None
     except Exception as e:  # tfds raises many types: network, missing files, checksums.
         raise UserError(f"tensorflow-datasets could not load 'stanford_dogs' ({first_line(e)}); "
                         "go online once, point --tfds-dir at a prepared tfds data directory, "

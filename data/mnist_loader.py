@@ -122,6 +122,10 @@ def load_tfds(tfds_dir: str | None, dataset: IdxDataset = MNIST) -> MnistArrays:
                                 data_dir=tfds_dir)
         (train_images, train_labels), (test_images, test_labels) = (
             _to_arrays(tfds.as_numpy(split.batch(10000))) for split in (train, test))
+    except ImportError as e:  # The environment lacks a module tfds needs: no download helps.
+        raise UserError(f"tensorflow-datasets cannot prepare 'mnist' here ({first_line(e)}); "
+                        "install the project's environment again (pipenv sync), or use "
+                        "--mnist-source idx") from None
     except Exception as e:  # tfds raises many types: network, missing files, checksums.
         raise UserError(
             f"tensorflow-datasets could not load {dataset.tfds_name!r} ({first_line(e)}); go "

@@ -157,6 +157,10 @@ def run(args) -> int:
                         "(a local sweep's runs live in --log-dir)")
     if args.retries < 0:
         raise UserError(f"--retries must be 0 or more, got {args.retries}")
+    if args.ray_address and args.ray_address != "local":  # Before any run is touched.
+        from experiments.ray_runner import check_answers
+
+        check_answers(args.ray_address)
     log_dir = args.log_dir or (args.storage if args.storage and "://" not in args.storage
                                else os.path.join("runs", f"{args.name}-{form}"
                                                  + ("-quick" if args.quick else "")))
@@ -164,6 +168,7 @@ def run(args) -> int:
                          is_quick=args.quick, overrides=overrides, replacements=replacements,
                          scale=args.scale)
     chosen = sweep.matching(specs, args.only) if args.only else specs
+    sweep.check_settings(specs, resumable=False)  # The grid's completed runs are charted.
     storage = runs = None
     if args.storage:
         from experiments.ray_runner import live_nodes, pending_in_storage

@@ -12,15 +12,20 @@ from step 0.
 
 import dataclasses
 import os
+import socket
 import tempfile
+import urllib.parse
 from typing import Callable
 
 import runtime
 from errors import UserError
 from experiments.storage import Storage
-from experiments.sweep import REPO_DIR, RunSpec, execute, set_aside_incomplete
-from rundir import is_complete, latest_state
+from experiments.sweep import (REPO_DIR, RunSpec, execute, refuse_other_settings,
+                               set_aside_incomplete)
+from rundir import CONFIG_FILE, is_complete, latest_state
 
+# How long a cluster's address is given to answer a connection before the sweep stops.
+CONNECT_TIMEOUT_S = 10.0
 # What a remote node needs of the repository: the code and the bundled MNIST.
 _EXCLUDES = [".venv", ".git", "log", "runs", "results", "**/__pycache__", ".pytest_cache"]
 
@@ -85,14 +90,37 @@ def _write_files(run_dir: str, files: dict[str, bytes]) -> None:
             f.write(content)
 
 
-def connect(address: str) -> None:
-    """Joins the cluster at `address`, or starts a Ray instance here for 'local'."""
+def check_answers(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """An error, within `timeout_s`, if nothing accepts a TCP connection at a host:port
+    `address` (ray://host:port too): Ray itself would retry its GCS for many minutes.
+    Other addresses (`auto`) are left to Ray."""
+    parts = urllib.parse.urlsplit(address if "://" in address else f"//{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # A port that is not a number: Ray's own error names it.
+        return
+    if not host or port is None:
+        return
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as e:
+        why = "no answer" if isinstance(e, TimeoutError) else (e.strerror or str(e))
+        raise UserError(f"cannot reach the Ray cluster at {address}: a connection to {host}:"
+                        f"{port} got {why} within {timeout_s:g} s; start one with `ray start "
+                        "--head` and give the address it prints, or use --ray-address local "
+                        "(nothing was run)") from None
+
+
+def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Joins the cluster at `address` (an error within `timeout_s` if nothing answers
+    there), or starts a Ray instance here for 'local'."""
     import ray
 
     if address == "local":
         ray.init(num_cpus=runtime.usable_cpus(), include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"PYTHONPATH": REPO_DIR}})
     else:
+        check_answers(address, timeout_s)
         try:
             ray.init(address=address, log_to_driver=False,
                      runtime_env={"working_dir": REPO_DIR, "excludes": _EXCLUDES})
@@ -185,10 +213,15 @@ def pending_in_storage(specs: list[RunSpec], storage: Storage
                        ) -> tuple[list[RunSpec], list[RunSpec]]:
     """(completed, to run) of the specs, from the storage alone: a run the storage holds
     completed is done (and copied into the log directory if it is not there yet); one
-    with a checkpoint there is marked resume (its task resumes it), the others start."""
+    with a checkpoint there is marked resume (its task resumes it), the others start. A
+    completed or resumable run made with other settings is an error: nothing is touched."""
+    statuses = {spec.name: storage.status(spec.name) for spec in specs}
+    refuse_other_settings(((spec, storage.read_json(spec.name, CONFIG_FILE)) for spec in specs
+                           if statuses[spec.name] in ("completed", "checkpoint")),
+                          f"--storage {storage.uri}")
     done, todo = [], []
     for spec in specs:
-        status = storage.status(spec.name)
+        status = statuses[spec.name]
         if status == "completed":
             if not is_complete(spec.run_dir):
                 _gather(storage, spec)

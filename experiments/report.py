@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from errors import UserError
 from rundir import is_complete, read_summary
 
 REPRODUCED, PARTLY, NOT_REPRODUCED = "reproduced", "partly reproduced", "not reproduced"
@@ -1116,15 +1117,45 @@ def build(results: str, report_dir: str) -> tuple[str, list[tuple[str, Callable]
     return "\n".join(lines) + "\n", charts
 
 
+def measured(text: str) -> list[str]:
+    """The claims whose verdict a report's summary table gives from measurements."""
+    rows = re.findall(r"^\| (.+?) \| (.+?) \| .* \|$", text, re.MULTILINE)
+    return [title for title, verdict in rows
+            if verdict in (REPRODUCED, PARTLY, NOT_REPRODUCED)]
+
+
 def write(results: str, out: str, draw: bool = True) -> list[str]:
-    """Writes the report to `out` and, with `draw`, its charts; returns the charts' paths."""
+    """Writes the report to `out` and, with `draw`, its charts; returns the charts' paths.
+    An error before the work if `out` cannot be written; an error, `out` left as it was,
+    if the logs measure no claim (a mistyped --results) or not every claim that the report
+    already there shows measured."""
+    from output import check_writable, write_text
     from plots.style import save
 
+    check_writable(out, "--out")  # Before the work of reading every log.
     text, charts = build(results, os.path.dirname(os.path.abspath(out)))
-    with open(out, "w") as f:
-        f.write(text)
+    if not measured(text):
+        raise UserError(f"{results} holds no run logs that the report reads (one folder an "
+                        "experiment, as results/ has); point --results at the folder of run "
+                        f"logs ({out} was not changed)")
+    try:
+        with open(out) as f:
+            lost = [claim for claim in measured(f.read()) if claim not in measured(text)]
+    except (OSError, UnicodeDecodeError):
+        lost = []
+    if lost:
+        raise UserError(f"the logs in {results} do not measure {'; '.join(lost)}, which {out} "
+                        "shows measured; point --results at the folder that holds their logs, "
+                        f"or remove {out} first to write it without them ({out} was not "
+                        "changed)")
+    write_text(out, text, "--out")
     if draw:
         for path, make in charts:
-            save(make(), path)
+            try:
+                save(make(), path)
+            except OSError as e:
+                raise UserError(f"cannot write the chart {path} ({e.strerror or e}); {out} is "
+                                "written: make its folder writable, or give --no-charts") \
+                    from None
     return [path for path, _ in charts]
 

@@ -11,6 +11,7 @@ state files last: the storage only ever names a checkpoint whose files are all t
 and a summary.json saying completed is the last file a run writes.
 """
 
+import contextlib
 import json
 import os
 import posixpath
@@ -20,7 +21,7 @@ from typing import Callable
 import pyarrow
 import pyarrow.fs as pafs
 
-from errors import UserError
+from errors import UserError, first_line
 from experiments.progress import TAIL_BYTES, state_from_lines
 from rundir import CHECKPOINT_DIR, LOCK_FILE, STATE_FILE
 
@@ -32,6 +33,8 @@ def _file_system(uri: str) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), os.path.abspath(uri)
     try:
         return pafs.FileSystem.from_uri(uri)
+    except OSError as e:  # S3 asks for the bucket's region, for one.
+        raise _unreachable(uri, e) from None
     except (pyarrow.ArrowInvalid, pyarrow.ArrowNotImplementedError, ValueError):
         try:  # Schemes pyarrow does not know.
             import fsspec
@@ -41,6 +44,21 @@ def _file_system(uri: str) -> tuple[pafs.FileSystem, str]:
             raise UserError(f"--storage {uri}: neither pyarrow nor fsspec can open it "
                             f"({e})") from None
         return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
+
+
+def _unreachable(uri: str, error: OSError) -> UserError:
+    return UserError(f"--storage {uri} cannot be reached ({first_line(error)}); check its "
+                     "address, that it exists and the credentials, or give a folder that "
+                     "every node reaches")
+
+
+@contextlib.contextmanager
+def _reaching(uri: str):
+    """A storage's OSError (it cannot be reached or read) as one line that names it."""
+    try:
+        yield
+    except OSError as e:
+        raise _unreachable(uri, e) from None
 
 
 class Storage:
@@ -63,7 +81,8 @@ class Storage:
         return posixpath.join(self.root, name, *parts)
 
     def _exists(self, path: str) -> bool:
-        return self.fs.get_file_info(path).type != pafs.FileType.NotFound
+        with _reaching(self.uri):
+            return self.fs.get_file_info(path).type != pafs.FileType.NotFound
 
     def read_bytes(self, name: str, relative: str) -> bytes | None:
         try:
@@ -97,7 +116,8 @@ class Storage:
 
     def remove(self, name: str) -> None:
         if self._exists(self.path(name)):
-            self.fs.delete_dir(self.path(name))
+            with _reaching(self.uri):
+                self.fs.delete_dir(self.path(name))
 
     def pull(self, name: str, local_dir: str) -> str:
         """Copies the run's directory into local_dir/name (what is there already is
@@ -105,8 +125,9 @@ class Storage:
         target = os.path.join(local_dir, name)
         os.makedirs(target, exist_ok=True)
         if self._exists(self.path(name)):
-            pafs.copy_files(self.path(name), target, source_filesystem=self.fs,
-                            destination_filesystem=pafs.LocalFileSystem())
+            with _reaching(self.uri):
+                pafs.copy_files(self.path(name), target, source_filesystem=self.fs,
+                                destination_filesystem=pafs.LocalFileSystem())
         return target
 
     def state(self, name: str) -> dict | None:

@@ -2,8 +2,9 @@
 
 Each run's directory name is fixed by its settings and seed, so a sweep that is
 run again skips the runs that completed (their summary.json says so), resumes
-those that left a checkpoint (locally) and restarts the others; a run that fails
-is reported with its error and the rest go on.
+those that left a checkpoint (locally) and restarts the others; a completed or
+resumable run made with other settings (its config.json) stops the sweep before it
+touches anything. A run that fails is reported with its error and the rest go on.
 """
 
 import dataclasses
@@ -21,9 +22,10 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable
 
 import runtime
-from errors import RunInterrupted, UserError
+from errors import RunInterrupted, UserError, first_line
 from experiments.registry import Experiment, quick
-from rundir import has_checkpoint, is_complete, read_summary, run_dir_owner
+from rundir import (CONFIG_FILE, has_checkpoint, is_complete, read_summary,
+                    run_dir_owner)
 from training.config import RunConfig
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -258,7 +260,8 @@ def pending(specs: Iterable[RunSpec], can_resume: bool = True
             ) -> tuple[list[RunSpec], list[RunSpec]]:
     """(completed, to run) of the specs. An unfinished run with a checkpoint is resumed
     from it if `can_resume`; other unfinished directories are set aside. A run that a live
-    process still writes (an earlier sweep's worker) is an error: nothing is touched."""
+    process still writes (an earlier sweep's worker), or a completed or resumable one made
+    with other settings (check_settings), is an error: nothing is touched."""
     specs = list(specs)
     busy = [(spec.run_dir, owner) for spec in specs
             if (owner := run_dir_owner(spec.run_dir)) is not None]
@@ -266,6 +269,7 @@ def pending(specs: Iterable[RunSpec], can_resume: bool = True
         raise UserError(f"{len(busy)} run(s) of this sweep are still being written, "
                         f"{busy[0][0]} by pid {busy[0][1]}: an earlier sweep is running; "
                         "wait for it or stop it, then run this again (nothing was changed)")
+    check_settings(specs, resumable=can_resume)
     done, todo = [], []
     for spec in specs:
         if is_complete(spec.run_dir):
@@ -276,3 +280,65 @@ def pending(specs: Iterable[RunSpec], can_resume: bool = True
             set_aside_incomplete(spec)
             todo.append(spec)
     return done, todo
+
+
+# Where a run's files and data lie, and how often it checkpoints: a sweep run again may give
+# them otherwise, for they leave the run's records as they are.
+UNCOMPARED = ("log_dir", "run_name", "data_dir", "data_dog_dir", "tfds_dir", "cache_dir",
+              "checkpoint_every")
+
+
+def other_settings(saved: dict | None, config: RunConfig) -> list[str]:
+    """How a run's config.json (`saved`, None if it cannot be read) differs from `config`:
+    'NAME THERE (asked: HERE)' for each setting but UNCOMPARED's; [] if in none."""
+    if saved is None:
+        return [f"no readable {CONFIG_FILE}"]
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    try:  # Its settings as this code reads them: defaults filled in, values normalised.
+        made = RunConfig(**{k: v for k, v in saved.items() if k in fields}).to_json()
+    except (UserError, TypeError, ValueError) as e:
+        return [f"invalid settings in its {CONFIG_FILE} ({first_line(e, 80)})"]
+    asked = config.to_json()
+    return [f"{name} {json.dumps(made[name])} (asked: {json.dumps(asked[name])})"
+            for name in asked
+            if name not in UNCOMPARED and _plain(made[name]) != _plain(asked[name])]
+
+
+def _plain(value):
+    """A setting's value as JSON gives it back (tuples as lists)."""
+    return json.loads(json.dumps(value))
+
+
+def refuse_other_settings(runs: Iterable[tuple[RunSpec, dict | None]], where: str) -> None:
+    """An error naming how the first of `runs` (a spec and its run's saved config.json) that
+    was made with other settings than its spec asks differs: a sweep must not count such a
+    run as one of its own (a 150-step run in a 300-step sweep)."""
+    differing = [(spec, how) for spec, saved in runs
+                 if (how := other_settings(saved, spec.config))]
+    if not differing:
+        return
+    spec, how = differing[0]
+    more = f" and {len(how) - 3} more" if len(how) > 3 else ""
+    raise UserError(f"{len(differing)} run(s) in {where} were made with other settings than "
+                    f"this sweep asks, {spec.name} with {', '.join(how[:3])}{more}; give the "
+                    "settings they were made with (the same --quick, --scale, ...) or another "
+                    "--log-dir (nothing was changed)")
+
+
+def _saved_config(run_dir: str) -> dict | None:
+    try:
+        with open(os.path.join(run_dir, CONFIG_FILE)) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
+def check_settings(specs: Iterable[RunSpec], resumable: bool = True) -> None:
+    """An error (refuse_other_settings) if a completed run of the specs, or one that would be
+    resumed (`resumable` and it has a checkpoint), was made with other settings."""
+    kept = [spec for spec in specs if is_complete(spec.run_dir)
+            or (resumable and has_checkpoint(spec.run_dir))]
+    if kept:
+        refuse_other_settings(((spec, _saved_config(spec.run_dir)) for spec in kept),
+                              os.path.dirname(kept[0].run_dir))

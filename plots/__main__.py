@@ -131,9 +131,12 @@ def _print_episodes(episodes: dict, out) -> None:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    from output import check_writable, write_text
     from plots.runlog import load_runs
 
     try:
+        if args.command == "metrics" and args.json:
+            check_writable(args.json, "--json")  # Before the work.
         runs = load_runs(args.runs)
         if args.command == "metrics":
             from plots.metrics import alone_accuracies, json_ready, run_metrics, setting_table
@@ -146,8 +149,7 @@ def main(argv: list[str]) -> int:
                 results = [json_ready(run_metrics(run, args.tolerance, alone)) for run in runs]
                 print_metrics(results)
             if args.json:
-                with open(args.json, "w") as f:
-                    json.dump(results, f, indent=2)
+                write_text(args.json, json.dumps(results, indent=2), "--json")
             return 0
         from plots.charts import CHARTS
 

@@ -24,6 +24,7 @@ import glob
 import os
 import re
 import struct
+import sys
 from typing import Iterator
 
 import numpy as np
@@ -43,13 +44,23 @@ TRAIN_SUMMARY_FREQUENCY = 10  # The original's default --train-summary-frequency
 def event_records(path: str) -> Iterator[bytes]:
     """The records of a TFRecord file (an event file): each a little-endian uint64 length,
     its CRC, the data and the data's CRC. A torn last record (a file still being written)
-    ends the file; the CRCs are not checked (a damaged record fails to parse instead)."""
+    ends the file, and so does a damaged length (its CRC does not match), with a warning:
+    no length is read past the file's end. The data's CRCs are not checked (a damaged
+    record fails to parse instead)."""
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
     with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
         while len(header := f.read(12)) == 12:
-            (length,) = struct.unpack("<Q", header[:8])
-            data = f.read(length)
-            if len(data) < length or len(f.read(4)) < 4:
+            (length, crc) = struct.unpack("<QI", header)
+            if crc != masked_crc32c(header[:8]):
+                print(f"warning: {path}: a damaged record at byte {f.tell() - 12}; reading "
+                      "stops there (the records before it are kept)", file=sys.stderr)
                 return
+            if length + 4 > size - f.tell():
+                return
+            data = f.read(length)
+            f.read(4)
             yield data
 
 

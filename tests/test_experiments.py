@@ -93,16 +93,95 @@ def _tiny_specs(tmp_path, names_and_changes):
             for name, changes in names_and_changes]
 
 
+def _completed_as(spec, **made_with) -> None:
+    """A completed run in the spec's directory, made with the spec's settings and `made_with`."""
+    os.makedirs(spec.run_dir)
+    rundir.write_json_atomic(os.path.join(spec.run_dir, "config.json"),
+                             {**spec.config.to_json(), **made_with, "code_version": "abc"})
+    rundir.write_json_atomic(os.path.join(spec.run_dir, "summary.json"), {"status": "completed"})
+
+
 def test_completed_runs_are_skipped_and_unfinished_ones_set_aside(tmp_path):
     done, unfinished, fresh = _tiny_specs(tmp_path, [("a", {}), ("b", {}), ("c", {})])
-    os.makedirs(done.run_dir)
-    with open(os.path.join(done.run_dir, "summary.json"), "w") as f:
-        json.dump({"status": "completed"}, f)
+    _completed_as(done, data_dir="elsewhere", log_dir="moved", checkpoint_every=7)
     os.makedirs(unfinished.run_dir)
     complete, todo = sweep.pending([done, unfinished, fresh])
     assert complete == [done] and todo == [unfinished, fresh]
     assert not os.path.exists(unfinished.run_dir)
     assert any(name.startswith("b.incomplete-") for name in os.listdir(tmp_path / "log"))
+
+
+def test_a_rerun_with_other_settings_refuses_their_runs_and_changes_nothing(tmp_path):
+    done, resumable, unfinished = _tiny_specs(tmp_path, [("a", {}), ("b", {}), ("c", {})])
+    _completed_as(done, max_steps=2, task_time=1)
+    os.makedirs(os.path.join(resumable.run_dir, "checkpoint"))
+    rundir.write_json_atomic(os.path.join(resumable.run_dir, "config.json"),
+                             {**resumable.config.to_json(), "optimizer": "adam"})
+    rundir.write_json_atomic(os.path.join(resumable.run_dir, "checkpoint", "state.json"),
+                             {"step": 2, "prefix": "step-2", "metrics_bytes": 10})
+    os.makedirs(unfinished.run_dir)
+    before = sorted(os.listdir(tmp_path / "log"))
+    with pytest.raises(UserError, match=r"^2 run\(s\) in .*log were made with other settings "
+                                        r"than this sweep asks, a with task_time 1 \(asked: 2\), "
+                                        r"max_steps 2 \(asked: 4\); give the settings they were "
+                                        r"made with .* or another --log-dir \(nothing was "
+                                        r"changed\)$"):
+        sweep.pending([done, resumable, unfinished])
+    with pytest.raises(UserError, match="b with optimizer \"adam\" \\(asked: \"sgd\"\\)"):
+        sweep.pending([resumable, unfinished])
+    assert sorted(os.listdir(tmp_path / "log")) == before  # Nothing set aside.
+    _, [on_ray] = sweep.pending([resumable], can_resume=False)  # Restarted: not its run.
+    assert not on_ray.resume
+
+
+def test_a_completed_run_without_a_readable_config_is_not_counted(tmp_path):
+    [spec] = _tiny_specs(tmp_path, [("a", {})])
+    _completed_as(spec)
+    with open(os.path.join(spec.run_dir, "config.json"), "w") as f:
+        f.write('{"max_steps": ')
+    with pytest.raises(UserError, match="a with no readable config.json"):
+        sweep.pending([spec])
+    rundir.write_json_atomic(os.path.join(spec.run_dir, "config.json"), {"max_steps": -1})
+    with pytest.raises(UserError, match="a with invalid settings in its config.json "
+                                        r"\(--max-steps must be a positive integer"):
+        sweep.pending([spec])
+
+
+def test_the_issues_sweep_at_another_scale_in_the_same_folder_is_refused(tmp_path, capsys):
+    """`run optimizer --quick --scale 0.5 --log-dir s`, then without --scale: the 150-step
+    runs are not the 300-step sweep's."""
+    half = sweep.expand(registry.get_experiment("optimizer"), "mnist", seeds=1,
+                        log_dir=str(tmp_path), is_quick=True, scale=0.5)
+    for spec in half:
+        _completed_as(spec)
+    args = ["run", "optimizer", "--quick", "--log-dir", str(tmp_path)]
+    with pytest.raises(SystemExit, match=r"error: 2 run\(s\) in .* were made with other "
+                                         r"settings than this sweep asks, 00-optimizer-sgd-s0 "
+                                         r"with task_time 10 \(asked: 20\), max_steps 150 "
+                                         r"\(asked: 300\)"):
+        main(args)
+    assert "already complete" not in capsys.readouterr().out
+    assert sweep.pending(half) == (half, [])  # Asked with the settings they were made with.
+
+
+def test_a_ray_sweep_refuses_runs_its_storage_holds_with_other_settings(tmp_path):
+    from experiments.ray_runner import pending_in_storage
+    from experiments.storage import Storage
+
+    done, resumable = _tiny_specs(tmp_path, [("a", {}), ("b", {})])
+    storage = Storage(str(tmp_path / "store"))
+    storage.write_bytes("a", "config.json", json.dumps(done.config.to_json()).encode())
+    storage.write_bytes("a", "summary.json", b'{"status": "completed"}')
+    storage.write_bytes("b", "config.json", json.dumps(
+        {**resumable.config.to_json(), "batch": 8}).encode())
+    storage.write_bytes("b", "checkpoint/state.json", b"{}")
+    with pytest.raises(UserError, match=r"^1 run\(s\) in --storage .*store were made with "
+                                        r"other settings than this sweep asks, b with batch 8 "
+                                        r"\(asked: 4\);"):
+        pending_in_storage([done, resumable], storage)
+    assert not os.path.exists(done.run_dir)  # Nothing gathered.
+    assert pending_in_storage([done], storage) == ([done], [])
+    assert rundir.is_complete(done.run_dir)
 
 
 def test_a_killed_run_with_a_checkpoint_is_resumed_not_restarted(tmp_path):
@@ -215,6 +294,54 @@ def test_a_run_no_node_can_take_is_an_error_at_once_naming_the_largest_node():
         check_feasible(nodes, 3, 0)
     with pytest.raises(UserError, match=r"1 CPU\(s\) and 1 GPU\(s\).*at most 0 GPU"):
         check_feasible(nodes, 1, 1)
+
+
+def test_a_cluster_address_where_nothing_listens_is_an_error_at_once(tmp_path, capsys):
+    """Ray would retry its GCS there for many minutes (`--ray-address 127.0.0.1:1`)."""
+    import socket
+
+    with socket.socket() as unused:  # A port of this machine that no process listens on.
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    [spec] = _tiny_specs(tmp_path, [("a", {})])
+    os.makedirs(spec.run_dir)  # Unfinished: a sweep would set it aside.
+    with pytest.raises(SystemExit, match=rf"error: cannot reach the Ray cluster at 127.0.0.1:"
+                                         rf"{port}: a connection to 127.0.0.1:{port} got "
+                                         r"Connection refused within 10 s; start one with "
+                                         r"`ray start --head`"):
+        main(["run", "optimizer", "--quick", "--ray-address", f"127.0.0.1:{port}",
+              "--log-dir", spec.config.log_dir])
+    assert os.listdir(spec.config.log_dir) == ["a"]  # Nothing set aside or run.
+
+
+def test_connecting_to_a_cluster_is_bounded_by_its_timeout(monkeypatch):
+    import ray
+
+    from experiments import ray_runner
+
+    asked = []
+
+    def silent(address, timeout):  # A host that never answers: the timeout ends the wait.
+        asked.append((address, timeout))
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(ray_runner.socket, "create_connection", silent)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: pytest.fail("Ray was asked to connect"))
+    for address in ("10.1.2.3:6379", "ray://10.1.2.3:10001"):
+        with pytest.raises(UserError, match=rf"at {address}: a connection to 10.1.2.3:\d+ got no "
+                                            r"answer within 0.25 s"):
+            ray_runner.connect(address, timeout_s=0.25)
+    assert asked == [(("10.1.2.3", 6379), 0.25), (("10.1.2.3", 10001), 0.25)]
+
+
+def test_a_cluster_address_that_answers_is_passed_on_to_ray():
+    import socket
+
+    from experiments.ray_runner import check_answers
+
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        check_answers(f"127.0.0.1:{listening.getsockname()[1]}", timeout_s=5)
+    check_answers("auto")  # Ray finds the address itself.
 
 
 def test_latin_squares_put_each_task_once_in_each_position_per_block():

@@ -160,6 +160,67 @@ def test_tfds_source_with_mock_data():
     assert 0 <= mnist.train_labels.min() and mnist.train_labels.max() <= 9
 
 
+@pytest.fixture
+def served(tmp_path):
+    """A folder served over HTTP on 127.0.0.1 (no other network): (folder, its URL)."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    thread.join()
+
+
+def test_tfds_downloads_and_prepares_mnist_from_a_local_address(tmp_path, served, monkeypatch):
+    """tfds's own preparation path (download, extract, generate, shuffle, write records),
+    which mock_data never reaches and which needs etils's importlib_resources: the `mnist`
+    builder fed small IDX files from 127.0.0.1."""
+    from tensorflow_datasets.image_classification import mnist as tfds_mnist
+
+    folder, url = served
+    arrays = write_mnist_dir(folder, n_train=30, n_test=10)
+    monkeypatch.setattr(tfds_mnist.MNIST, "URL", url)
+    monkeypatch.setattr(tfds_mnist, "_TRAIN_EXAMPLES", 30)
+    monkeypatch.setattr(tfds_mnist, "_TEST_EXAMPLES", 10)
+    mnist = load_mnist("tfds", tfds_dir=str(tmp_path / "tfds"))
+    assert os.path.isdir(tmp_path / "tfds" / "mnist")  # Prepared there, for later runs.
+
+    def rows(images, labels):  # tfds shuffles the examples as it writes them.
+        return sorted((int(label), image.tobytes()) for image, label in zip(images, labels))
+
+    assert rows(mnist.train_images, mnist.train_labels) == rows(
+        arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"])
+    assert rows(mnist.test_images, mnist.test_labels) == rows(
+        arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"])
+
+
+def test_a_module_tfds_lacks_is_named_with_the_fix_not_go_online(tmp_path, monkeypatch):
+    """How the missing importlib_resources showed: no download would have helped."""
+    import tensorflow_datasets as tfds
+
+    from data import load_dogs
+
+    def load(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'importlib_resources'",
+                                  name="importlib_resources")
+
+    monkeypatch.setattr(tfds, "load", load)
+    fix = r"\(No module named 'importlib_resources'\); install the project's environment again"
+    with pytest.raises(UserError, match=r"cannot prepare 'mnist' here " + fix) as mnist:
+        load_mnist("tfds")
+    with pytest.raises(UserError, match=r"cannot prepare 'stanford_dogs' here " + fix) as dogs:
+        load_dogs("tfds", size=28, cache_dir=str(tmp_path))
+    assert "online" not in str(mnist.value) + str(dogs.value)
+
+
 def test_unknown_source_is_an_error():
     with pytest.raises(UserError, match="unknown MNIST source"):
         load_mnist("floppy")

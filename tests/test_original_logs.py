@@ -118,6 +118,31 @@ def test_a_torn_last_record_keeps_the_records_before_it(tmp_path):
         {0: 0.1, 100: 0.8})
 
 
+@pytest.mark.parametrize("crc_matches", [False, True])
+def test_a_damaged_record_length_is_not_allocated(tmp_path, capsys, crc_matches):
+    """A length of 2**40 once made the reader ask for a terabyte (MemoryError); with its CRC
+    recomputed it is still more than the file holds."""
+    import struct
+
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    write_original_run(tmp_path / "run", {"id": {0: 0.1, 100: 0.8, 200: 0.9}})
+    (events,) = glob.glob(str(tmp_path / "run" / "test_task_0_id" / "events.*"))
+    with open(events, "rb+") as f:
+        offset = 0
+        for _ in range(3):  # The file's version record, then steps 0 and 100.
+            f.seek(offset)
+            offset += 12 + struct.unpack("<Q", f.read(8))[0] + 4
+        length = struct.pack("<Q", 2 ** 40)
+        f.seek(offset)  # Step 200's record.
+        f.write(length + (struct.pack("<I", masked_crc32c(length)) if crc_matches else b""))
+    assert read_scalars(str(tmp_path / "run" / "test_task_0_id")) == pytest.approx(
+        {0: 0.1, 100: 0.8})
+    warned = capsys.readouterr().err
+    assert (f"warning: {events}: a damaged record at byte {offset}; reading stops there"
+            in warned) != crc_matches
+
+
 def test_reading_the_originals_logs_loads_no_tensorflow():
     code = ("import sys; from plots.runlog import load_run; from plots.runlog import find_runs; "
             f"load_run(find_runs({_run_dir('t_id_inv')!r})[0]); "

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 
@@ -123,6 +124,60 @@ def test_a_torn_last_line_is_tolerated_but_a_damaged_middle_is_not(tmp_path, cap
         f.write("\n".join(lines) + "\n")
     with pytest.raises(UserError, match="line 4 is not JSON"):
         load_run(run)
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('[1, 2]', "not a JSON object"),
+    ('{"step": "40", "kind": "test", "active_task": "id"}', 'its step is "40", not a whole'),
+    ('{"step": 40, "kind": "tset", "active_task": "id"}', 'its kind is "tset", not "train"'),
+    ('{"step": 40, "kind": "test", "active_task": "id", "test_accuracy": [0.5]}',
+     "no test_accuracy numbers by task"),
+    ('{"step": 49, "kind": "train", "active_task": "id", "train_accuracy": null}',
+     "no train_accuracy number"),
+])
+def test_a_line_that_is_json_but_no_record_is_a_clear_error(tmp_path, line, problem):
+    run = write_run(tmp_path / "run")
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        lines = f.read().splitlines()
+    lines[3] = line
+    with open(os.path.join(run, "metrics.jsonl"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with pytest.raises(SystemExit, match=rf"^python -m plots: error: .*metrics.jsonl line 4 is "
+                                         rf"no record \({re.escape(problem)}.*\); the file is "
+                                         r"damaged: mend or remove that line$"):
+        main(["metrics", run])
+
+
+def test_a_json_path_that_cannot_be_written_is_refused_before_the_work(tmp_path, capsys):
+    run = write_run(tmp_path / "run")
+    (tmp_path / "file").write_text("")
+    for out, cause in [(tmp_path, "is a folder; name a file"),
+                       (tmp_path / "absent" / "m.json", r"\(No such file or directory\)"),
+                       (tmp_path / "file" / "m.json", r"\(Not a directory\)")]:
+        with pytest.raises(SystemExit, match=rf"^python -m plots: error: .*--json {out}.*{cause}"
+                                             r".*\(nothing was written\)$"):
+            main(["metrics", run, "--json", str(out)])
+    assert capsys.readouterr().out == ""  # No metrics printed: refused before the work.
+    assert sorted(os.listdir(tmp_path)) == ["file", "run"]
+
+
+def test_a_write_that_fails_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    import errno
+
+    import output
+
+    path = tmp_path / "m.json"
+    path.write_text("before")
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(output.os, "replace", full)
+    with pytest.raises(UserError, match=rf"cannot write --json {path} \(No space left on "
+                                        rf"device\); free space or choose another path "
+                                        rf"\({path} is as it was\)"):
+        output.write_text(str(path), "after", "--json")
+    assert path.read_text() == "before" and os.listdir(tmp_path) == ["m.json"]
 
 
 def test_bad_output_names_are_refused(tmp_path):

@@ -31,6 +31,42 @@ def test_report_check_says_whether_the_file_is_what_the_logs_give(tmp_path, caps
     assert "is what the logs" in capsys.readouterr().out
 
 
+def test_an_out_path_that_cannot_be_written_is_refused_before_the_work(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    for out, cause in [(tmp_path, "is a folder; name a file"),
+                       (tmp_path / "absent" / "results.md", r"\(No such file or directory\)"),
+                       (tmp_path / "file" / "results.md", r"\(Not a directory\)")]:
+        with pytest.raises(SystemExit, match=rf"^python -m experiments: error: .*--out "
+                                             rf"{out}.*{cause}.*nothing was written"):
+            main(["report", "--results", RESULTS, "--out", str(out)])
+    assert capsys.readouterr().out == ""
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_a_results_folder_without_the_logs_leaves_the_report_as_it_was(tmp_path):
+    """`--results EMPTY_DIR` (a typo is enough) once rewrote the report as 'not measured yet'
+    rows; so would a folder that holds some of the experiments' logs, losing the others."""
+    with open(REPORT) as f:
+        committed = f.read()
+    out = tmp_path / "results.md"
+    out.write_text(committed)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match=rf"error: {tmp_path / 'empty'} holds no run logs that "
+                                         r"the report reads .*; point --results at the folder "
+                                         rf"of run logs \({out} was not changed\)$"):
+        main(["report", "--results", str(tmp_path / "empty"), "--out", str(out), "--no-charts"])
+    some = tmp_path / "some"
+    some.mkdir()
+    os.symlink(os.path.join(RESULTS, "optimizer"), some / "optimizer")
+    with pytest.raises(SystemExit, match=r"error: the logs in .*some do not measure 1\. MNIST "
+                                         r"alone; 3\. .*, which .*results.md shows measured; "
+                                         r"point --results at the folder that holds their logs, "
+                                         r"or remove .* first"):
+        main(["report", "--results", str(some), "--out", str(out), "--no-charts"])
+    assert out.read_text() == committed
+    assert sorted(os.listdir(tmp_path)) == ["empty", "results.md", "some"]
+
+
 def test_a_blog_figure_agrees_within_its_rounding_and_two_seed_sds():
     assert report._blog_agreement(report.Measure([0.960, 0.962, 0.958]), 96.0)[0]
     agrees, difference, tolerance = report._blog_agreement(

@@ -106,6 +106,39 @@ def test_status_of_runs_in_the_storage_and_a_bad_storage(tmp_path):
         Storage(str(tmp_path / "file" / "store"))
 
 
+def test_a_storage_that_cannot_be_reached_is_one_line_before_any_run(tmp_path):
+    """pyarrow raises OSError where it cannot reach the storage: resolving an S3 bucket's
+    region offline, or here, without network, HDFS without its Java libraries."""
+    from experiments.__main__ import main
+
+    uri = "hdfs://127.0.0.1:1/sweeps"
+    with pytest.raises(SystemExit, match=rf"^python -m experiments: error: --storage {uri} "
+                                         r"cannot be reached \(.+\); check its address"):
+        main(["run", "optimizer", "--quick", "--ray-address", "local", "--storage", uri,
+              "--log-dir", str(tmp_path / "log")])
+    assert not (tmp_path / "log").exists()
+
+
+def test_a_storage_lost_after_it_was_opened_is_one_line(tmp_path):
+    from experiments.ray_runner import pending_in_storage
+
+    class Unreachable:
+        def __getattr__(self, name):
+            def call(*args, **kwargs):
+                raise OSError("AWS Error NETWORK_CONNECTION during HeadObject operation")
+            return call
+
+    storage = Storage(str(tmp_path / "store"))
+    storage.fs = Unreachable()
+    spec = sweep.RunSpec("run", _config(tmp_path))
+    with pytest.raises(UserError, match=r"cannot be reached \(AWS Error NETWORK_CONNECTION "
+                                        r"during HeadObject operation\)"):
+        pending_in_storage([spec], storage)
+    for call in (lambda: storage.pull("run", str(tmp_path)), lambda: storage.remove("run")):
+        with pytest.raises(UserError, match="cannot be reached"):
+            call()
+
+
 def test_the_progress_of_a_ray_sweep_is_read_from_its_storage(tmp_path):
     storage = Storage(str(tmp_path / "store"))
     specs = [sweep.RunSpec(name, _config(tmp_path, name=name, max_steps=100))
