@@ -5,14 +5,16 @@ that the report can set the original's figures beside this project's at a claim'
         --runs 3 --data-fashion-dir DIR --test-frequency 500 --log-dir results/original/switching-fashion
 
 Each setting of the grid (as `python -m experiments run` expands it, `--scale`
-included; for a smoke test, a small scale) runs `--runs` times through fidelity.run_original, into
-LOG_DIR/<setting>/<i>/, the original's own log tree. Only settings the original has
-can be given to it (fidelity.compare's SHARED_SETTINGS, the two it gains by its
-patches among them); a grid that needs another is refused, naming it. Runs already
-complete are kept, so a stopped sweep is started again with the same command.
+included; for a smoke test, a small scale) runs `--runs` times through
+fidelity.run_original, into LOG_DIR/<setting>/<i>/, the original's own log tree, with
+the setting's config beside them (LOG_DIR/<setting>/setting.json). Only settings the
+original has can be given to it (fidelity.compare's SHARED_SETTINGS, the two it gains
+by its patches among them); a grid that needs another is refused, naming it. Runs
+already complete are kept, so a stopped sweep is started again with the same command.
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -63,6 +65,15 @@ def plan(task_py: str, specs: list, runs: int, log_dir: str) -> dict[str, dict]:
     return settings
 
 
+def write_setting(folder: str, config: RunConfig) -> None:
+    """The setting's config beside its runs (setting.json), for what the original's logs do
+    not name (its width, learning rate): the report reads it with them."""
+    os.makedirs(folder, exist_ok=True)
+    settings = {k: v for k, v in config.to_json().items() if k not in PLACES}
+    with open(os.path.join(folder, "setting.json"), "w") as f:
+        json.dump(settings, f, indent=1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from experiments.__main__ import PASSED_SETTINGS, REPLACED_SETTINGS
     from experiments.registry import all_forms
@@ -107,8 +118,9 @@ def main(argv: list[str]) -> int:
         log_dir = os.path.abspath(args.log_dir)
         task_py = os.path.abspath(args.original)
         for point, commands in plan(task_py, specs, args.runs, log_dir).items():
-            max_steps = next(s.config.max_steps for s in specs if s.point == point)
-            run_side(f"original {point}", commands, max_steps)
+            config = next(s.config for s in specs if s.point == point)
+            write_setting(os.path.join(log_dir, point), config)
+            run_side(f"original {point}", commands, config.max_steps)
     except UserError as e:
         print(f"fidelity.original_sweep: error: {e}", file=sys.stderr)
         return 1

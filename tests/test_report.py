@@ -275,10 +275,13 @@ def test_the_optimizer_claim_checks_each_part_against_the_seeds_spread(tmp_path)
                   accuracy=_forgetting_curve(0.95, 0.30), train_accuracy=lambda s: 1.0,
                   **common)
     [section] = report.claim_optimizer(str(tmp_path), str(tmp_path))
-    holds = {line.split(" | ")[0][2:]: line.endswith("| yes |")
-             for line in section.body.splitlines() if line.startswith("| ") and "part" not in line}
+    holds = {line.split(" | ")[0][2:]: line.endswith(": yes |")
+             for line in section.body.splitlines() if line.startswith("| ")
+             and "part" not in line and "---" not in line}
     assert [holds[k] for k in holds] == [True, True, True, True, False]
-    assert "SGD ends higher on `inv`" in list(holds)[4]
+    assert "SGD ends higher on the second task" == list(holds)[4]
+    assert "- SGD ends higher on the second task (`inv`; SGD less Adam, step 600): " \
+        in section.body
     assert section.verdict == report.PARTLY
     assert "Why not on `inv`: it is the task the last period trained" in section.body
     assert ("task time 100 and 600 steps: the blog's 2,000 and 30,000 scaled by 0.05 to fit "
@@ -294,8 +297,10 @@ def test_the_width_claim_holds_when_narrower_networks_forget_more(tmp_path):
     assert section.verdict == report.REPRODUCED
     # Forgetting 0.5, 0.3 and 0.2 at log2 widths 5.64, 7.64 and 9.97, three runs each: the
     # least-squares slope is -0.0687 a doubling, its standard error 0.0062 (numpy.polyfit).
-    assert ("| forgetting falls as the width grows (least-squares slope over every run, per "
-            "doubling of the width) | -6.87 ± 0.62 points per doubling | yes |") in section.body
+    assert ("- forgetting falls as the width grows (least-squares slope over every run, per "
+            "doubling of the width): -6.87 ± 0.62 points per doubling: yes") in section.body
+    assert ("| forgetting falls as the width grows | yes | -6.87 ± 0.62 points per doubling: "
+            "yes |") in section.body
     assert "Why not" not in section.body  # Reasons only where a part does not hold.
 
 
@@ -312,7 +317,7 @@ def test_the_width_claim_does_not_hold_when_the_fall_is_within_the_seeds_spread(
     assert section.verdict == report.NOT_REPRODUCED
     # Every width's mean is 0.3: slope 0; residuals 0.24 over 7 degrees of freedom, against
     # 3 x 9.357 of log2 widths squared about their mean: standard error 0.0349.
-    assert "| +0.00 ± 3.49 points per doubling | no |" in section.body
+    assert "| +0.00 ± 3.49 points per doubling: no |" in section.body
     assert "--seeds 3 " in section.body  # The command says how many seeds the logs hold.
 
 
@@ -363,8 +368,10 @@ def test_the_task_signal_claim_compares_each_tasks_forgetting_and_the_mean(tmp_p
                   train_accuracy=lambda s: 0.99, **common)
     [section] = report.claim_task_signal(str(tmp_path), str(tmp_path))
     rows = [line for line in section.body.splitlines() if line.startswith("| ")][1:]
-    assert [row.endswith("| yes |") for row in rows] == [True, True, True, True, False]
-    assert "reduces the forgetting of `id`" in rows[0] and "| +20.00 ± 0.00 points |" in rows[0]
+    assert [row.endswith(": yes |") for row in rows] == [True, True, True, True, False]
+    assert "reduces the forgetting of `id`" in rows[0] and "| +20.00 ± 0.00 points: yes |" \
+        in rows[0]
+    assert "| the blog | this project, MNIST form |" in section.body
     assert section.verdict == report.PARTLY
     assert "the first 2,000 test images of each task tested every 50 steps" in section.body
-    assert "without it `id` loses" in section.body and "at a switch on average" in section.body
+    assert "without the signal `id` loses" in section.body and "at a switch on average" in section.body
