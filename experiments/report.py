@@ -321,29 +321,17 @@ def _where_they_part(columns: dict[str, list[tuple[str, str, bool]]]) -> str:
     return "Where they part (the fashion form):\n\n" + "\n".join(lines)
 
 
-def _switching_runs(results: str, folder: str, fallback_alone: dict[str, str]):
-    """(switching runs, {task: alone runs}) of one form, or None: the grid's own single-task
-    settings, else (the MNIST form, whose alone runs are claims 1 and 2's) `fallback_alone`."""
-    groups = {point: paths for point, paths in _form_groups(results, folder).items() if paths}
-    switching = [paths for point, paths in groups.items() if point.startswith("00-")]
-    if not switching:
-        return None
-    alone = {}
-    for point, paths in groups.items():
-        if not point.startswith("00-"):
-            alone[_load(paths[:1])[0].tasks[0]] = paths
-    runs = _load(switching[0])
-    for task in runs[0].tasks:
-        if task not in alone and task in fallback_alone:
-            alone[task] = _runs(results, fallback_alone[task])
-    if not all(alone.get(task) for task in runs[0].tasks):
-        return None
-    return runs, {task: _load(alone[task]) for task in runs[0].tasks}
-
-
-def _switching_parts(runs, alone: dict) -> tuple[list[tuple[str, str, bool]], str]:
-    """Claim 3's parts as one form's runs measure them, and the figures behind them."""
+def _switching_parts(groups: dict[str, list]):
+    """Claim 3's parts as one form's runs measure them: the switching setting (named 00-)
+    against each of its tasks alone (the other settings)."""
     from plots.metrics import switch_events
+
+    switching = [runs for label, runs in groups.items() if label.startswith("00-")]
+    alone = {runs[0].tasks[0]: runs for label, runs in groups.items()
+             if not label.startswith("00-")}
+    if not switching or not all(alone.get(task) for task in switching[0][0].tasks):
+        return None
+    runs = switching[0]
 
     first = runs[0]
     tasks = first.tasks
@@ -421,32 +409,12 @@ def _switching_parts(runs, alone: dict) -> tuple[list[tuple[str, str, bool]], st
                "|---|" + "---|" * most + "\n" + drop_lines + "\n\n"
                f"Test accuracy at {step:,} steps, switching against alone:\n\n"
                "| task | switching | alone | difference | near or above |\n"
-               "|---|---|---|---|---|\n" + "\n".join(beside) + "\n\n"
-               + "\n".join(f"- {what}: {'yes' if ok else 'no'}" for what, _, ok in parts)
-               + "".join(f"\n\n{sentence}" for sentence in why))
-    return parts, details
-
-
-SWITCHING_SETTINGS = {
-    BLOG_FORMS[0][0]: ("`id` and `inv` (`inv` standing in for the dogs), the full length "
-                       "(30,000 steps), every test image every 500 steps; the single-task runs "
-                       "are claim 1's (`id`) and claim 2's MNIST form (`inv`), the same "
-                       "network, seeds and settings",
-                       ".venv/bin/python -m experiments run switching --only '00-*' --seeds 3 "
-                       "--test-frequency 500 --log-dir results/switching"),
-    BLOG_FORMS[1][0]: ("`id` and `fashion` (Fashion-MNIST in place of the dogs) at the blog's "
-                       "scale, task time 2,000 for 30,000 steps, and each task alone for "
-                       "30,000, every test image every 500 steps",
-                       ".venv/bin/python -m experiments run switching --form fashion --seeds 3 "
-                       "--data-fashion-dir ../shared/datasets/fashion-mnist "
-                       "--test-frequency 500 --log-dir results/switching-fashion"),
-    BLOG_FORMS[2][0]: ("the original `task.py` (unseeded, its three patches and the fashion "
-                       "task's: `fidelity/run_original.py`) on the fashion form's grid",
-                       ".venv/bin/python -m fidelity.original_sweep PATH/TO/task.py switching "
-                       "--form fashion --runs 3 --data-fashion-dir "
-                       "../shared/datasets/fashion-mnist --test-frequency 500 "
-                       "--log-dir results/original/switching-fashion"),
-}
+               "|---|---|---|---|---|\n" + "\n".join(beside))
+    singles = ("claim 1's (`id`) and claim 2's MNIST form (`inv`)" if any(
+        label.startswith("baseline-") for label in groups) else "the grid's own")
+    setting = (f"{_pair_note(runs)}, {_scale_note(runs[0], 2000, 30000)}; {_seeds(runs)}; "
+               f"the single-task runs are {singles}, the same network and settings.")
+    return parts, setting, "\n\n".join(why), details
 
 
 def claim_switching(results: str, report_dir: str) -> list[Section]:
@@ -454,44 +422,18 @@ def claim_switching(results: str, report_dir: str) -> list[Section]:
              "period; each task partly forgotten while the other trains; the forgetting "
              "shrinks with each switchover; after 24,000 steps each task's test accuracy "
              "near or above its single-task run's.")
-    title = "3. Two tasks switching"
-    fallback = {"id": "baseline-mnist/*-s*", "inv": "baseline-inv/*-s*"}
-    measured = {}
-    for form, folder in BLOG_FORMS:
-        found = _switching_runs(results, folder.format(experiment="switching"), fallback)
-        if found:
-            measured[form] = found
-    if not measured:
-        return [_not_measured(title, claim, "\n".join(
-            command for _, command in SWITCHING_SETTINGS.values()))]
-    columns, blocks, charts, holding = {}, [], [], {}
-    for form, (runs, alone) in measured.items():
-        parts, details = _switching_parts(runs, alone)
-        columns[form] = parts
-        holding[form] = [ok for _, _, ok in parts]
-        setting, command = SWITCHING_SETTINGS[form]
-        folder = dict(BLOG_FORMS)[form].format(experiment="switching")
-        chart = os.path.join(results, folder, "switching.png")
-        paths = [run.path for run in runs] + [run.path for task_runs in alone.values()
-                                               for run in task_runs]
-        charts.append((chart, lambda paths=paths: _draw("versus-single", paths)))
-        blocks.append(f"### {form[0].upper()}{form[1:]}\n\n{setting}, {len(runs)} "
-                      f"{'runs' if 'original' in form else 'seeds'}:\n\n```sh\n{command}\n```"
-                      f"\n\n{details}\n\n![switching against alone, {form}]"
-                      f"({_rel(chart, report_dir)})")
-    # The verdict is the fashion form's where it is measured (a second domain, as the blog's
-    # dogs), else the MNIST form's.
-    primary = next(form for form in (BLOG_FORMS[1][0], BLOG_FORMS[0][0], BLOG_FORMS[2][0])
-                   if form in columns)
+    commands = _blog_commands("switching", ".venv/bin/python -m experiments run switching "
+                              "--only '00-*' --seeds 3 --test-frequency 500 "
+                              "--log-dir results/switching")
+    # The MNIST form's single-task runs are claims 1 and 2's (its grid ran --only '00-*').
+    singles = {f"baseline-{task}": _load(paths) for task, pattern in (
+        ("id", "baseline-mnist/*-s*"), ("inv", "baseline-inv/*-s*"))
+        if (paths := _runs(results, pattern))}
     blog = ["yes (its charts)", "yes", "yes", "dogs 31.4% against 33.2% alone, MNIST 97.5% "
             "against 97.1% (one unseeded run each)"]
-    body = (_forms_table(columns, blog) + "\n\nThe verdict is the "
-            + ("fashion form's" if primary == BLOG_FORMS[1][0] else "MNIST form's")
-            + " (a form without a column is not measured yet).\n\n"
-            + ((_where_they_part(columns) + "\n\n") if BLOG_FORMS[1][0] in columns else "")
-            + "\n\n".join(blocks))
-    return [Section(title, body, claim, _verdict(holding[primary]), charts=charts,
-                    not_holding=[_short(what) for what, _, ok in columns[primary] if not ok])]
+    return _blog_claim("3. Two tasks switching", claim, "switching", commands, blog,
+                       "versus-single", _switching_parts, results, report_dir,
+                       extra={BLOG_FORMS[0][0]: singles})
 
 
 def _paths_by_setting(results: str, pattern: str) -> dict[str, list[str]]:
@@ -566,7 +508,8 @@ def _scale_note(run, blog_task_time: int, blog_steps: int) -> str:
     note = (f"task time {run.task_time:,} and {run.last_step:,} steps"
             + (f": the blog's {blog_task_time:,} and {blog_steps:,} scaled by {scale:g} to "
                "fit this machine" if scale != 1 else ", the blog's"))
-    return f"{note}; {tested} tested every {run.config['test_frequency']:,} steps"
+    every = run.config.get("test_frequency") or run.tests[1]["step"] - run.tests[0]["step"]
+    return f"{note}; {tested} tested every {every:,} steps"
 
 
 def _short(part: str) -> str:
@@ -619,20 +562,23 @@ def _form_runs(results: str, folder: str) -> dict[str, list]:
 
 def _blog_claim(title: str, claim: str, experiment: str, commands: dict[str, str],
                 blog: list[str], chart_name: str, measure: Callable, results: str,
-                report_dir: str) -> list[Section]:
+                report_dir: str, extra: dict[str, dict] | None = None) -> list[Section]:
     """A blog claim in each form measured: `measure(groups)` gives one form's (parts, the
-    setting in words, what was found where a part fails) from its runs by setting, or None
-    when they are too few. The parts table sets `blog` (what the blog says of each part)
+    setting in words, what was found where a part fails[, tables of its figures]) from its
+    runs by setting, or None when they are too few. The parts table sets `blog` (what the blog says of each part)
     beside every form; the verdict is the fashion form's where measured, else the MNIST
-    form's; each form's setting, command and chart follow."""
+    form's; each form's setting, command and chart follow. `extra`: groups of runs a form
+    takes from elsewhere (the MNIST form's single-task runs, claims 1 and 2's)."""
     columns, blocks, charts, holding = {}, [], [], {}
     for form, folder in BLOG_FORMS:
         folder = folder.format(experiment=experiment)
         groups = _form_runs(results, folder)
+        if groups and extra and form in extra:
+            groups = {**groups, **extra[form]}
         measured = measure(groups) if groups else None
         if measured is None or form not in commands:
             continue
-        parts, setting, why = measured
+        parts, setting, why, *details = measured
         columns[form] = parts
         holding[form] = [ok for _, _, ok in parts]
         paths = _all_paths(groups)
@@ -645,6 +591,7 @@ def _blog_claim(title: str, claim: str, experiment: str, commands: dict[str, str
                          commands[form])
         failing = not all(holding[form])
         blocks.append(f"### {form[0].upper()}{form[1:]}\n\n{setting}\n\n```sh\n{command}\n```"
+                      + "".join(f"\n\n{text}" for text in details)
                       + "\n\n" + "\n".join(f"- {what}: {figures}: "
                                              f"{'yes' if ok else 'no'}"
                                              for what, figures, ok in parts)
