@@ -131,7 +131,8 @@ def create_run_dir(log_dir: str, run_name: str) -> str:
 
 
 # What every state.json holds, with its type.
-STATE_FIELDS = {"step": int, "prefix": str, "metrics_bytes": int}
+STATE_FIELDS = {"step": int, "prefix": str, "metrics_bytes": int, "train_time_s": (int, float),
+                "eval_time_s": (int, float), "wall_time_s": (int, float)}
 
 
 def latest_state(run_dir: str) -> dict | None:

@@ -45,6 +45,12 @@ def _events(run_dir):
     return sorted(scalars)
 
 
+def _state(step: int) -> dict:
+    """What a checkpoint's state holds, at the least."""
+    return {"step": step, "metrics_bytes": 0, "train_time_s": 0.0, "eval_time_s": 0.0,
+            "wall_time_s": 0.0}
+
+
 def _summary(run_dir):
     with open(os.path.join(run_dir, "summary.json")) as f:
         return json.load(f)
@@ -317,9 +323,9 @@ def test_a_checkpoint_that_does_not_fit_the_run_is_one_clear_error(tmp_path):
         stream = iter(tf.data.Dataset.range(10))
         return Checkpointer(str(tmp_path), model, optimizer, [stream])
 
-    checkpointer(("conv", "fc")).save({"step": 5, "metrics_bytes": 0})
+    checkpointer(("conv", "fc")).save(_state(5))
     with pytest.raises(UserError, match="does not fit this run's model.*start the run afresh"):
-        checkpointer(("fc", "fc")).restore()
+        checkpointer(("fc", "fc")).restore(lambda state, arrays: None)
 
 
 def test_the_latest_checkpoint_and_the_one_before_are_kept(tmp_path):
@@ -341,11 +347,11 @@ def test_the_latest_checkpoint_and_the_one_before_are_kept(tmp_path):
 
     first = checkpointer()
     for step in (1, 2, 3):
-        first.save({"step": step, "metrics_bytes": 0})
+        first.save(_state(step))
     assert kept() == ["step-2", "step-3"]
     resumed = checkpointer()  # A resumed run keeps what it restored from, then moves on.
-    assert resumed.restore()["step"] == 3
-    resumed.save({"step": 4, "metrics_bytes": 0})
+    assert resumed.restore(lambda state, arrays: None)["step"] == 3
+    resumed.save(_state(4))
     assert kept() == ["step-3", "step-4"]
     # What a save killed midway leaves (seen after SIGKILL during a save: the resumed
     # run's next checkpoint raised IsADirectoryError on it) goes at the next save.
@@ -353,5 +359,5 @@ def test_the_latest_checkpoint_and_the_one_before_are_kept(tmp_path):
     leftover.mkdir()
     (leftover / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half")
     (tmp_path / "checkpoint" / "step-2.index").write_bytes(b"lone")
-    resumed.save({"step": 6, "metrics_bytes": 0})
+    resumed.save(_state(6))
     assert kept() == ["step-4", "step-6"]

@@ -112,7 +112,9 @@ def test_a_damaged_state_or_summary_file_is_one_line_and_leaves_the_run_as_it_wa
     state_path = os.path.join(run_dir, "checkpoint", "state.json")
     with open(state_path) as f:
         state = f.read()
-    for damaged in ("{}", "[]", '{"step": "10", "prefix": "step-10", "metrics_bytes": 5}'):
+    without_time = {k: v for k, v in json.loads(state).items() if k != "train_time_s"}
+    for damaged in ("{}", "[]", '{"step": "10", "prefix": "step-10", "metrics_bytes": 5}',
+                    json.dumps(without_time)):
         with open(state_path, "w") as f:
             f.write(damaged)
         before = _files(run_dir)
@@ -247,3 +249,46 @@ def test_ctrl_c_after_the_run_directory_is_made_says_how_to_start_it_again(mnist
     with open(tmp_path / "run" / "summary.json") as f:
         assert json.load(f)["status"] == "interrupted"
     assert not os.path.exists(tmp_path / "run" / ".lock")  # Released.
+
+
+def test_a_cut_latest_checkpoint_falls_back_to_the_one_before(mnist, tmp_path, caplog):
+    """A .data file cut short makes reading raise IndexError, not TensorFlow's errors."""
+    whole = _run(mnist, tmp_path / "whole")
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    (latest,) = glob.glob(os.path.join(run_dir, "checkpoint", "step-20.data-*"))
+    os.truncate(latest, os.path.getsize(latest) // 2)
+    _resume(run_dir)
+    assert "going on from the one before it, at step 10" in caplog.text
+    assert _lines(run_dir) == _lines(whole)
+
+
+def _episodic_run(log_dir) -> str:
+    """A finished episodic run: two tasks, two 60-step epochs each, a checkpoint (with its
+    .npz of the epoch's mix) at every epoch's end."""
+    config = smoke_config(
+        schedule="episodes", tasks=("shapes-colour-red", "shapes-colour-blue"),
+        network=("fc:8", "fc"), task_signal=True, optimizer="adam", learning_rate=0.001,
+        batch=10, epoch_size=600, max_epochs=2, criterion=1.0, test_frequency=1000,
+        shapes_height=16, shapes_width=16, shapes_train=100, shapes_test=20,
+        cache_dir=str(log_dir / "cache"), log_dir=str(log_dir), run_name="run")
+    return run_experiment(config, progress_stream=io.StringIO())
+
+
+@pytest.mark.parametrize("damage", ["missing", "cut"])
+def test_an_episodic_run_whose_latest_arrays_are_damaged_goes_on_from_the_one_before(
+        tmp_path, caplog, damage):
+    whole = _episodic_run(tmp_path / "whole")
+    run_dir = _episodic_run(tmp_path)
+    _unfinish(run_dir)
+    with open(os.path.join(run_dir, "checkpoint", "state.json")) as f:
+        latest = json.load(f)
+    assert latest["arrays"]
+    arrays = os.path.join(run_dir, "checkpoint", f"{latest['prefix']}.arrays.npz")
+    if damage == "missing":
+        os.remove(arrays)
+    else:
+        os.truncate(arrays, os.path.getsize(arrays) // 2)
+    _resume(run_dir)
+    assert "going on from the one before it" in caplog.text
+    assert _lines(run_dir) == _lines(whole)
