@@ -38,13 +38,23 @@ def task_index_at(step: int, task_time: int, tasks: int) -> int:
 
 def write_json_atomic(path: str, obj: dict) -> None:
     """Writes JSON to a temporary file beside `path` and renames it: never a half file."""
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Writes `text` to a temporary file beside `path` and renames it: never a half file,
+    and no temporary left behind when the write fails (a full disk)."""
     temporary = f"{path}.tmp"
-    with open(temporary, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
 
 
 def clear_run_dir(run_dir: str) -> None:

@@ -292,3 +292,106 @@ def test_an_episodic_run_whose_latest_arrays_are_damaged_goes_on_from_the_one_be
     _resume(run_dir)
     assert "going on from the one before it" in caplog.text
     assert _lines(run_dir) == _lines(whole)
+
+
+def _append(path: str, text: str) -> None:
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def _insert_line(path: str, line: str) -> None:
+    """Puts `line` first in a JSON-lines file, and the checkpoints' lengths of it to match."""
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(line + "\n" + text)
+    for state_path in glob.glob(os.path.join(os.path.dirname(path), "checkpoint", "*state.json")):
+        with open(state_path) as f:
+            state = json.load(f)
+        state["metrics_bytes"] += len(line) + 1
+        with open(state_path, "w") as f:
+            json.dump(state, f)
+
+
+@pytest.mark.parametrize("line", ['{"kind": "train"}', "[1, 2]", '{"step": 0, "kind": "test"}',
+                                  '{"step": 0, "kind": "train", "loss": "x"}'])
+def test_a_log_line_that_is_json_but_not_a_record_is_refused_before_anything_changes(
+        mnist, tmp_path, line):
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    _insert_line(os.path.join(run_dir, "metrics.jsonl"), line)
+    before = _files(run_dir)
+    with pytest.raises(UserError, match=r"metrics.jsonl line 1 is not a record of this run "
+                                        r"\(.*\); put back the run's own metrics.jsonl"):
+        _resume(run_dir)
+    assert _files(run_dir) == before
+
+
+def test_a_torn_last_line_of_resumes_is_dropped_and_the_file_written_whole(mnist, tmp_path):
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    _append(os.path.join(run_dir, "resumes.jsonl"), '{"step": 10}\n{"st')
+    _resume(run_dir)
+    with open(os.path.join(run_dir, "resumes.jsonl")) as f:
+        assert f.read() == '{"step": 10}\n{"step": 20}\n'
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        assert json.load(f)["resumed_from_steps"] == [10, 20]
+    _unfinish(run_dir)
+    _append(os.path.join(run_dir, "resumes.jsonl"), 'oops\n{"step": 20}\n')
+    before = _files(run_dir)
+    with pytest.raises(UserError, match=r"resumes.jsonl line 3 is damaged.*mend or delete"):
+        _resume(run_dir)
+    assert _files(run_dir) == before
+
+
+def test_a_file_in_place_of_a_tensorboard_folder_is_refused_before_anything_changes(
+        mnist, tmp_path):
+    import shutil
+
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    shutil.rmtree(os.path.join(run_dir, "test"))
+    with open(os.path.join(run_dir, "test"), "w") as f:
+        f.write("not a folder")
+    before = _files(run_dir)
+    with pytest.raises(UserError, match=r"run/test is not a folder, where the run keeps "
+                                        r"TensorBoard events; move it away"):
+        _resume(run_dir)
+    assert _files(run_dir) == before
+
+
+def test_a_tensorboard_folder_that_cannot_be_written_is_refused_before_anything_changes(
+        mnist, tmp_path, monkeypatch):
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    train = os.path.join(run_dir, "train")
+    access = os.access  # chmod does not bind root, who runs CI: the check is told instead.
+    monkeypatch.setattr(os, "access", lambda path, mode: path != train and access(path, mode))
+    before = _files(run_dir)
+    with pytest.raises(UserError, match=r"run/train cannot be written; fix its permissions"):
+        _resume(run_dir)
+    assert _files(run_dir) == before
+
+
+def test_a_failure_while_the_log_is_rewritten_is_one_line_that_says_to_resume_again(
+        mnist, tmp_path, monkeypatch):
+    """Not an AttributeError from closing writers that were never made."""
+    import tensorflow as tf
+
+    whole = _run(mnist, tmp_path / "whole")
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    make_writer = tf.summary.create_file_writer
+
+    def denied(directory):
+        if directory.endswith("test"):
+            raise tf.errors.PermissionDeniedError(None, None, f"{directory}: Permission denied")
+        return make_writer(directory)
+
+    monkeypatch.setattr(tf.summary, "create_file_writer", denied)
+    with pytest.raises(UserError, match=r"cannot rewrite the run log in .*Permission denied.*"
+                                        r"then --resume .* again \(it goes on from the same"):
+        _resume(run_dir)
+    monkeypatch.setattr(tf.summary, "create_file_writer", make_writer)
+    _resume(run_dir)
+    assert _lines(run_dir) == _lines(whole)
