@@ -97,9 +97,16 @@ class RunDirLock:
             except FileNotFoundError:
                 pass
             lock.close()
-        lock.truncate(0)
-        lock.write(f"{os.getpid()}\n")
-        lock.flush()
+        try:
+            lock.truncate(0)
+            lock.write(f"{os.getpid()}\n")
+            lock.flush()
+        except OSError as e:  # A full disk.
+            with contextlib.suppress(OSError):
+                os.remove(self.path)
+            lock.close()
+            raise UserError(f"cannot take hold of {run_dir} ({e.strerror}); free space, then "
+                            "try again (nothing was changed)") from None
         self._file = lock
 
     def release(self) -> None:

@@ -1,5 +1,6 @@
 """Runs that survive: kill and resume, determinism, the divergence guard, the log on resume."""
 
+import errno
 import glob
 import io
 import json
@@ -259,13 +260,45 @@ def test_a_run_whose_task_meant_something_else_is_not_resumed(mnist, tmp_path):
         config_from_run_dir(run_dir)
 
 
-def test_a_full_disk_is_one_line_naming_the_fix(tmp_path):
+class _FullDisk:
+    """A file whose disk fills after `room` more bytes: a write then stores what fits and
+    the next raises ENOSPC, as a real one does."""
+
+    def __init__(self, file, room: int):
+        self.file, self.room = file, room
+
+    def write(self, data) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written = self.file.write(data[:self.room])
+        self.room -= written
+        return written
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+def test_a_full_disk_is_one_line_naming_the_fix_and_leaves_no_torn_line(tmp_path):
+    record = {"step": 0, "kind": "train", "active_task": "id", "train_accuracy": 0.5,
+              "loss": 1.0}
+    with pytest.raises(UserError) as raised:
+        with RunLog(str(tmp_path), ["id"], {"tasks": ["id"]}) as log:
+            log.write(record, last_checkpoint=None)
+            whole = log.metrics_bytes()
+            log._metrics = _FullDisk(log._metrics, room=10)
+            log.write({**record, "step": 9}, last_checkpoint=None)
+    # Closing the log (which flushed the same line again) added no second error.
+    assert str(raised.value) == (f"cannot write the run log in {tmp_path} (No space left on "
+                                 f"device); free space or fix permissions, then --restart "
+                                 f"{tmp_path} (it had no checkpoint yet)")
+    with open(tmp_path / "metrics.jsonl", "rb") as f:
+        assert len(f.read()) == whole  # The 10 bytes that fitted are cut off again.
     log = RunLog(str(tmp_path), ["id"], {"tasks": ["id"]})
-    log._metrics.close()
-    log._metrics = open("/dev/full", "a")  # Every write fails: no space left on device.
-    with pytest.raises(UserError, match="cannot write the run log.*No space left on device"):
-        log.write({"step": 0, "kind": "train", "active_task": "id", "train_accuracy": 0.5,
-                   "loss": 1.0})
+    log._metrics = _FullDisk(log._metrics, room=0)
+    with pytest.raises(UserError, match=rf"then --resume {tmp_path} \(it goes on from its "
+                                        r"checkpoint at step 20\)$"):
+        log.write(record, last_checkpoint=20)
+    log.close()
 
 
 def _episodic_flags(log_dir, name, cache_dir):

@@ -395,3 +395,57 @@ def test_a_failure_while_the_log_is_rewritten_is_one_line_that_says_to_resume_ag
     monkeypatch.setattr(tf.summary, "create_file_writer", make_writer)
     _resume(run_dir)
     assert _lines(run_dir) == _lines(whole)
+
+
+def _no_space(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_at_the_start_removes_the_run_directory_so_the_command_can_run_again(
+        mnist, tmp_path, monkeypatch):
+    import rundir
+
+    class FullLock:  # The lock's pid cannot be written.
+        def __init__(self, file):
+            self.file = file
+
+        def flush(self):
+            _no_space()
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+    def open_full(path, *args, **kwargs):
+        file = open(path, *args, **kwargs)
+        return FullLock(file) if path.endswith(".lock") else file
+
+    monkeypatch.setattr(rundir, "open", open_full, raising=False)
+    with pytest.raises(UserError, match=r"^cannot take hold of .*run \(No space left on device\)"
+                                        r"; free space, then try again"):
+        _run(mnist, tmp_path)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+    monkeypatch.setattr(os, "fsync", _no_space)  # config.json cannot be written.
+    with pytest.raises(UserError, match=r"^cannot start the run's log in .*run \(No space left "
+                                        r"on device\); free space .*run the same command again"):
+        _run(mnist, tmp_path)
+    assert os.listdir(tmp_path) == []  # No folder, no config.json.tmp.
+    monkeypatch.undo()
+    _run(mnist, tmp_path)
+
+
+def test_a_full_disk_as_a_restart_writes_config_json_keeps_the_old_one(mnist, tmp_path,
+                                                                        monkeypatch):
+    run_dir = _run(mnist, tmp_path, checkpoint_every=0)
+    _unfinish(run_dir)
+    with open(os.path.join(run_dir, "config.json")) as f:
+        config = f.read()
+    monkeypatch.setattr(os, "fsync", _no_space)
+    with pytest.raises(UserError, match=r"\(No space left on device\); free space .*then "
+                                        r"--restart .*run again$"):
+        run_experiment(config_from_run_dir(run_dir), restart=True, progress_stream=io.StringIO())
+    with open(os.path.join(run_dir, "config.json")) as f:
+        assert f.read() == config
+    assert not os.path.exists(os.path.join(run_dir, "config.json.tmp"))

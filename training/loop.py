@@ -172,7 +172,7 @@ class Run:
         record = evaluation_record(step, self.schedule.active(step), self.results,
                                    self.elapsed())
         position, label = self.schedule.evaluated(step, record)
-        self.log.write(record)
+        self.log.write(record, last_checkpoint=self.checkpointer.last_step)
         self.progress.update(position, label, record["test_accuracy"])
 
     def _checkpoint(self, step: int) -> None:

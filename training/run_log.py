@@ -6,6 +6,7 @@ scalars in the original tool's layout: `train/`, `test/` (all tasks together)
 and one `test_task_<i>_<name>/` writer per task, each with a scalar `accuracy`.
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -25,7 +26,7 @@ UNCHANGED = ("put back the run's own metrics.jsonl, or start the run afresh unde
 
 
 class RunLog:
-    """Writes one run's records: each to metrics.jsonl (flushed) and to TensorBoard."""
+    """Writes one run's records: each to metrics.jsonl (unbuffered) and to TensorBoard."""
 
     def __init__(self, run_dir: str, task_names: Sequence[str], config: dict | None):
         """Starts a run's log with its config; or, resuming (config None), waits for
@@ -39,10 +40,14 @@ class RunLog:
         self._writers = []  # train/, test/, then a test_task_<i>_<name>/ per task.
         if config is not None:
             write_json_atomic(os.path.join(run_dir, CONFIG_FILE), config)
-            self._open()
+            try:
+                self._open()
+            except BaseException:
+                self.close()
+                raise
 
     def _open(self) -> None:
-        self._metrics = open(self._path, "a")
+        self._metrics = open(self._path, "ab", buffering=0)
         for directory in self._writer_dirs:
             self._writers.append(tf.summary.create_file_writer(directory))
         self._train_writer, self._test_writer, *self._task_writers = self._writers
@@ -153,15 +158,25 @@ class RunLog:
                 raise UserError(f"{path} cannot be written; fix its permissions, then --resume "
                                 f"{self.run_dir} (nothing was changed)")
 
-    def write(self, record: dict) -> None:
-        """Appends one record (a train or test line) and mirrors its scalars to TensorBoard."""
+    def write(self, record: dict, *, last_checkpoint: int | None) -> None:
+        """Appends one record (a train or test line) and mirrors its scalars to TensorBoard.
+        The line goes to the file whole, unbuffered: a write that fails (a full disk) is cut
+        off again, leaving neither a torn line nor a buffer that a later flush would retry;
+        its message says how to go on from `last_checkpoint` (the step of the run's latest
+        checkpoint, None before its first)."""
+        line = memoryview((json.dumps(record, sort_keys=True) + "\n").encode())
+        end = self._metrics.tell()
         try:
-            self._metrics.write(json.dumps(record, sort_keys=True) + "\n")
-            self._metrics.flush()
+            while line:
+                line = line[self._metrics.write(line):]
         except OSError as e:
+            with contextlib.suppress(OSError):
+                self._metrics.truncate(end)
+            go_on = (f"--resume {self.run_dir} (it goes on from its checkpoint at step "
+                     f"{last_checkpoint})" if last_checkpoint is not None else
+                     f"--restart {self.run_dir} (it had no checkpoint yet)")
             raise UserError(f"cannot write the run log in {self.run_dir} ({e.strerror}); free "
-                            f"space or fix permissions, then --resume {self.run_dir} from its "
-                            "last checkpoint") from None
+                            f"space or fix permissions, then {go_on}") from None
         self._mirror(record)
 
     def _mirror(self, record: dict) -> None:
@@ -180,7 +195,7 @@ class RunLog:
                     tf.summary.scalar("loss", record["test_loss"][name])
 
     def metrics_bytes(self) -> int:
-        """The length of metrics.jsonl so far (every record written is flushed)."""
+        """The length of metrics.jsonl so far (every record is written unbuffered)."""
         return self._metrics.tell()
 
     def write_summary(self, summary: dict) -> None:
@@ -196,6 +211,20 @@ class RunLog:
             self._metrics.close()
         for writer in self._writers:
             writer.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        """Closes the log; a failure then (TensorBoard's last events, on a full disk) is one
+        line, or nothing beside an error already on its way, which says what to do."""
+        try:
+            self.close()
+        except (OSError, tf.errors.OpError) as e:
+            if kind is None:
+                raise UserError(f"cannot finish writing the TensorBoard events in "
+                                f"{self.run_dir} ({_reason(e)}); metrics.jsonl holds every "
+                                "record: free space to see them in TensorBoard") from None
 
 
 def evaluation_record(step: int, active: str, results: dict, wall_time: float) -> dict:
@@ -239,7 +268,7 @@ def write_train_window(log: RunLog, losses: np.ndarray, accuracies: np.ndarray, 
                        wall_time, remedy)
     log.write({"step": step, "kind": "train", "active_task": active, **extra,
                "train_accuracy": float(np.mean(accuracies)), "loss": float(np.mean(losses)),
-               "steps": len(losses), "wall_time": wall_time})
+               "steps": len(losses), "wall_time": wall_time}, last_checkpoint=last_checkpoint)
 
 
 def raise_diverged(log: RunLog, step: int, last_checkpoint: int | None, wall_time: float,

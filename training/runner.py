@@ -4,6 +4,7 @@ import contextlib
 import dataclasses
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -73,6 +74,36 @@ def _make_run_dir(config: RunConfig) -> str:
         if not os.path.exists(os.path.join(config.log_dir, name + suffix)):
             return create_run_dir(config.log_dir, name + suffix)
     return create_run_dir(config.log_dir, name)  # Refused with a clear message.
+
+
+def _start_run(config: RunConfig, metadata: dict, held: contextlib.ExitStack) -> RunLog:
+    """Makes a new run's directory, takes hold of it and starts its log; if any of that fails
+    (a full disk), the directory is removed again, so that the same command can be run
+    again: a folder holding only a lock could be neither resumed nor restarted."""
+    run_dir = _make_run_dir(config)
+    lock = None
+    try:
+        lock = RunDirLock(run_dir)
+        log = _start_log(run_dir, config, metadata, "run the same command again (nothing "
+                                                    "was kept)")
+    except UserError:
+        if lock is not None:
+            lock.release()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    held.callback(lock.release)
+    return log
+
+
+def _start_log(run_dir: str, config: RunConfig, metadata: dict | None, again: str) -> RunLog:
+    """The run's log, started (config.json written) unless `metadata` is None (a resume); a
+    write that fails is one line ending with `again`."""
+    try:
+        return RunLog(run_dir, config.tasks, metadata)
+    except (OSError, tf.errors.OpError) as e:
+        reason = getattr(e, "strerror", None) or first_line(e)
+        raise UserError(f"cannot start the run's log in {run_dir} ({reason}); free space or "
+                        f"fix permissions, then {again}") from None
 
 
 def check_memory(config: RunConfig) -> None:
@@ -165,15 +196,13 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
         if metadata is not None:
             metadata.update(schedule.describe())
         if resume or restart:
-            run_dir = existing
             if restart:
-                clear_run_dir(run_dir)
+                clear_run_dir(existing)
+            # Resuming, the log is cut back only once the checkpoint is restored (Run.__init__).
+            log = held.enter_context(_start_log(existing, config, metadata,
+                                                f"--restart {existing} again"))
         else:
-            run_dir = _make_run_dir(config)
-            held.callback(RunDirLock(run_dir).release)
-        # Resuming, the log is cut back only once the checkpoint is restored (Run.__init__).
-        log = RunLog(run_dir, config.tasks, metadata)
-        held.callback(log.close)
+            log = held.enter_context(_start_run(config, metadata, held))
         return _train(config, tasks, model, optimizer, methods, schedule, log, progress_stream,
                       resume, on_checkpoint)
 
