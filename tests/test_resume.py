@@ -301,6 +301,24 @@ def test_a_full_disk_is_one_line_naming_the_fix_and_leaves_no_torn_line(tmp_path
     log.close()
 
 
+def test_a_hand_edited_config_with_a_wrong_type_is_one_line_naming_the_value(tmp_path):
+    from training.config import RunConfig
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    saved = {**json.loads(json.dumps(smoke_config().to_json())), "learning_rate": "0.1",
+             "dropout": None}
+    with open(run_dir / "config.json", "w") as f:
+        json.dump(saved, f)
+    with pytest.raises(UserError, match=r"its config.json holds a value of the wrong type "
+                                        r"\(learning_rate='0.1', dropout=None\); mend it"):
+        config_from_run_dir(str(run_dir))
+    saved.update(learning_rate=0.1, dropout=1)  # An int where a float goes is a float's value.
+    with open(run_dir / "config.json", "w") as f:
+        json.dump(saved, f)
+    assert isinstance(config_from_run_dir(str(run_dir)), RunConfig)
+
+
 def _episodic_flags(log_dir, name, cache_dir):
     return ["--schedule", "episodes", "--tasks", "shapes-colour-red", "shapes-colour-blue",
             "shapes-shape-square", "--network", "conv3:4", "fc:16", "fc", "--init", "he",

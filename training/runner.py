@@ -18,10 +18,10 @@ from errors import RunInterrupted, UserError, first_line
 from models import build_model
 from models.memory import memory_floor
 from tasks import TASKS, Task, build_tasks, input_channels, sources_needed, task_classes
-from rundir import (RunDirLock, clear_run_dir, create_run_dir, is_complete, latest_state,
-                    read_config)
+from rundir import (CONFIG_FILE, RunDirLock, clear_run_dir, create_run_dir, is_complete,
+                    latest_state, read_config)
 from training.checkpoint import StopRequests
-from training.config import RunConfig
+from training.config import RunConfig, mistyped
 from training.episodes import EpisodeSchedule
 from training.loop import Run
 from training.methods.base import Methods, build_methods
@@ -265,6 +265,11 @@ def config_from_run_dir(run_dir: str) -> RunConfig:
     _check_task_meanings(run_dir, saved)
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     settings = {k: v for k, v in saved.items() if k in fields}
+    wrong = mistyped(settings)
+    if wrong:
+        raise UserError(f"{run_dir}: its {CONFIG_FILE} holds a value of the wrong type "
+                        f"({', '.join(wrong)}); mend it by hand as its flag would take it "
+                        "(see --help), or start a new run")
     run_dir = os.path.normpath(run_dir)
     settings.update(log_dir=os.path.dirname(run_dir) or ".", run_name=os.path.basename(run_dir))
     return RunConfig(**settings)
