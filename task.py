@@ -26,7 +26,7 @@ except KeyboardInterrupt:
 from absl import app  # noqa: E402
 
 from errors import RunInterrupted, UserError  # noqa: E402
-from training.flags import config_from_args, parse_flags  # noqa: E402
+from training.flags import config_from_args, parse_flags, settings_given  # noqa: E402
 
 
 def main(args):
@@ -35,6 +35,10 @@ def main(args):
     try:
         if args.resume and args.restart:
             raise UserError("give --resume or --restart, not both")
+        if (args.resume or args.restart) and settings_given(args):
+            raise UserError(f"{'--resume' if args.resume else '--restart'} takes the run's own "
+                            f"settings from its config.json; drop "
+                            f"{' '.join(settings_given(args))} (other settings make a new run)")
         if args.resume or args.restart:
             run_dir = run_experiment(config_from_run_dir(args.resume or args.restart),
                                      resume=bool(args.resume), restart=bool(args.restart))

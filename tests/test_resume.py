@@ -319,6 +319,16 @@ def test_a_hand_edited_config_with_a_wrong_type_is_one_line_naming_the_value(tmp
     assert isinstance(config_from_run_dir(str(run_dir)), RunConfig)
 
 
+def test_settings_flags_given_with_resume_are_refused_not_ignored(tmp_path):
+    result = subprocess.run([sys.executable, "task.py", "--resume", str(tmp_path), "--max-steps",
+                             "5", "--scenario", "class"], cwd=REPO, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr == ("task.py: error: --resume takes the run's own settings from its "
+                             "config.json; drop --scenario --max-steps (other settings make a "
+                             "new run)\n")
+
+
 def _episodic_flags(log_dir, name, cache_dir):
     return ["--schedule", "episodes", "--tasks", "shapes-colour-red", "shapes-colour-blue",
             "shapes-shape-square", "--network", "conv3:4", "fc:16", "fc", "--init", "he",
