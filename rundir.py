@@ -38,13 +38,23 @@ def task_index_at(step: int, task_time: int, tasks: int) -> int:
 
 def write_json_atomic(path: str, obj: dict) -> None:
     """Writes JSON to a temporary file beside `path` and renames it: never a half file."""
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Writes `text` to a temporary file beside `path` and renames it: never a half file,
+    and no temporary left behind when the write fails (a full disk)."""
     temporary = f"{path}.tmp"
-    with open(temporary, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
 
 
 def clear_run_dir(run_dir: str) -> None:
@@ -87,9 +97,16 @@ class RunDirLock:
             except FileNotFoundError:
                 pass
             lock.close()
-        lock.truncate(0)
-        lock.write(f"{os.getpid()}\n")
-        lock.flush()
+        try:
+            lock.truncate(0)
+            lock.write(f"{os.getpid()}\n")
+            lock.flush()
+        except OSError as e:  # A full disk.
+            with contextlib.suppress(OSError):
+                os.remove(self.path)
+            lock.close()
+            raise UserError(f"cannot take hold of {run_dir} ({e.strerror}); free space, then "
+                            "try again (nothing was changed)") from None
         self._file = lock
 
     def release(self) -> None:
@@ -131,7 +148,8 @@ def create_run_dir(log_dir: str, run_name: str) -> str:
 
 
 # What every state.json holds, with its type.
-STATE_FIELDS = {"step": int, "prefix": str, "metrics_bytes": int}
+STATE_FIELDS = {"step": int, "prefix": str, "metrics_bytes": int, "train_time_s": (int, float),
+                "eval_time_s": (int, float), "wall_time_s": (int, float)}
 
 
 def latest_state(run_dir: str) -> dict | None:

@@ -79,15 +79,16 @@ def held_back_stderr():
         os.close(saved)
 
 
-def import_tensorflow():
+def import_tensorflow(held: tuple[int, ...] = (signal.SIGINT,)):
     """Imports TensorFlow and looks for its devices, keeping the lines its native code prints
     then (absl's "before InitializeLog" warning, oneDNN's notice, the CUDA probes) out of
     stderr: TF_CPP_MIN_LOG_LEVEL does not reach them. They are shown when the import fails,
     and always with TF_CPP_MIN_LOG_LEVEL=0 or 1; so are TensorFlow's Python INFO lines
-    (see TensorFlowInfoFilter). Returns the module."""
+    (see TensorFlowInfoFilter). A signal of `held` that comes meanwhile is raised after the
+    import, as StartInterrupted (held_interrupt). Returns the module."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    with held_interrupt(), (contextlib.nullcontext() if native_logs_wanted()
+    with held_interrupt(held), (contextlib.nullcontext() if native_logs_wanted()
                             else held_back_stderr()):
         import tensorflow as tf
 
@@ -98,28 +99,37 @@ def import_tensorflow():
     return tf
 
 
+class StartInterrupted(KeyboardInterrupt):
+    """A stop signal held while a block ran (held_interrupt), raised once it has run; a
+    KeyboardInterrupt, whichever signal it was."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+
 @contextlib.contextmanager
-def held_interrupt():
-    """Holds a Ctrl-C (SIGINT) that comes while the block runs until it has run, then raises
-    KeyboardInterrupt: an interrupt inside an import can leave a module half made, which a
-    later import reports as a baffling AttributeError instead of the interrupt. In a thread
-    other than the main one, or where SIGINT is ignored, nothing is held."""
+def held_interrupt(signals: tuple[int, ...] = (signal.SIGINT,)):
+    """Holds a Ctrl-C (SIGINT), and the other `signals`, that comes while the block runs
+    until it has run, then raises StartInterrupted: an interrupt inside an import can leave a
+    module half made, which a later import reports as a baffling AttributeError instead of
+    the interrupt. In a thread other than the main one nothing is held, nor a signal that is
+    ignored."""
+    received, previous = [], {}
     try:
-        previous = signal.getsignal(signal.SIGINT)
-        if previous is signal.SIG_IGN:
-            yield
-            return
-        received = []
-        signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+        for number in signals:
+            handler = signal.getsignal(number)
+            if handler is not signal.SIG_IGN:
+                previous[number] = signal.signal(number, lambda n, frame: received.append(n))
     except ValueError:  # Not the main thread.
-        yield
-        return
+        pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     if received:
-        raise KeyboardInterrupt
+        raise StartInterrupted(received[0])
 
 
 class TensorFlowInfoFilter(logging.Filter):

@@ -12,21 +12,26 @@ summary.json and TensorBoard events) and prints its path at the end. The flags a
 RunConfig's fields (training/config.py); README.md lists them and the tasks.
 """
 
+import signal
 import sys
 
 import runtime
 
 runtime.prepare_process()  # Before TensorFlow is first imported.
 try:
-    runtime.import_tensorflow()  # Its start-up lines kept out (TF_CPP_MIN_LOG_LEVEL=0 shows them).
-except KeyboardInterrupt:
-    print("task.py: interrupted while starting; nothing was written", file=sys.stderr)
-    sys.exit(130)
+    # Its start-up lines kept out (TF_CPP_MIN_LOG_LEVEL=0 shows them); a stop signal meanwhile
+    # is held until it has loaded, then said.
+    runtime.import_tensorflow(held=(signal.SIGINT, signal.SIGTERM))
+except KeyboardInterrupt as e:
+    number = getattr(e, "signal_number", signal.SIGINT)
+    how = "interrupted" if number == signal.SIGINT else f"stopped by signal {number}"
+    print(f"task.py: {how} while starting; nothing was written", file=sys.stderr)
+    sys.exit(128 + number)
 
 from absl import app  # noqa: E402
 
 from errors import RunInterrupted, UserError  # noqa: E402
-from training.flags import config_from_args, parse_flags  # noqa: E402
+from training.flags import config_from_args, parse_flags, settings_given  # noqa: E402
 
 
 def main(args):
@@ -35,6 +40,10 @@ def main(args):
     try:
         if args.resume and args.restart:
             raise UserError("give --resume or --restart, not both")
+        if (args.resume or args.restart) and settings_given(args):
+            raise UserError(f"{'--resume' if args.resume else '--restart'} takes the run's own "
+                            f"settings from its config.json; drop "
+                            f"{' '.join(settings_given(args))} (other settings make a new run)")
         if args.resume or args.restart:
             run_dir = run_experiment(config_from_run_dir(args.resume or args.restart),
                                      resume=bool(args.resume), restart=bool(args.restart))

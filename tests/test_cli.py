@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
 
@@ -192,6 +193,21 @@ def test_ctrl_c_while_tensorflow_loads_is_one_line_without_a_traceback(tmp_path)
                             env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert result.returncode == 130
     assert result.stderr == "task.py: interrupted while starting; nothing was written\n"
+
+
+def test_sigterm_while_tensorflow_loads_is_one_line_as_ctrl_c_is(tmp_path):
+    # A stand-in TensorFlow that is sent SIGTERM as it loads: held until it has loaded.
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text(
+        "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n"
+        "class config:\n    list_physical_devices = staticmethod(lambda kind: [])\n"
+        "class keras:\n    layers = None\n")
+    result = subprocess.run([sys.executable, "task.py", "--tasks", "id"], cwd=REPO,
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 128 + signal.SIGTERM
+    assert result.stderr == ("task.py: stopped by signal 15 while starting; nothing was "
+                             "written\n")
 
 
 def test_help_lists_the_flags_and_exits_zero():

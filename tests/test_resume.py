@@ -1,5 +1,6 @@
 """Runs that survive: kill and resume, determinism, the divergence guard, the log on resume."""
 
+import errno
 import glob
 import io
 import json
@@ -43,6 +44,12 @@ def _events(run_dir):
                 scalars.append((writer, value.tag, event.step,
                                 float(tf.make_ndarray(value.tensor))))
     return sorted(scalars)
+
+
+def _state(step: int) -> dict:
+    """What a checkpoint's state holds, at the least."""
+    return {"step": step, "metrics_bytes": 0, "train_time_s": 0.0, "eval_time_s": 0.0,
+            "wall_time_s": 0.0}
 
 
 def _summary(run_dir):
@@ -253,13 +260,73 @@ def test_a_run_whose_task_meant_something_else_is_not_resumed(mnist, tmp_path):
         config_from_run_dir(run_dir)
 
 
-def test_a_full_disk_is_one_line_naming_the_fix(tmp_path):
+class _FullDisk:
+    """A file whose disk fills after `room` more bytes: a write then stores what fits and
+    the next raises ENOSPC, as a real one does."""
+
+    def __init__(self, file, room: int):
+        self.file, self.room = file, room
+
+    def write(self, data) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written = self.file.write(data[:self.room])
+        self.room -= written
+        return written
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+def test_a_full_disk_is_one_line_naming_the_fix_and_leaves_no_torn_line(tmp_path):
+    record = {"step": 0, "kind": "train", "active_task": "id", "train_accuracy": 0.5,
+              "loss": 1.0}
+    with pytest.raises(UserError) as raised:
+        with RunLog(str(tmp_path), ["id"], {"tasks": ["id"]}) as log:
+            log.write(record, last_checkpoint=None)
+            whole = log.metrics_bytes()
+            log._metrics = _FullDisk(log._metrics, room=10)
+            log.write({**record, "step": 9}, last_checkpoint=None)
+    # Closing the log (which flushed the same line again) added no second error.
+    assert str(raised.value) == (f"cannot write the run log in {tmp_path} (No space left on "
+                                 f"device); free space or fix permissions, then --restart "
+                                 f"{tmp_path} (it had no checkpoint yet)")
+    with open(tmp_path / "metrics.jsonl", "rb") as f:
+        assert len(f.read()) == whole  # The 10 bytes that fitted are cut off again.
     log = RunLog(str(tmp_path), ["id"], {"tasks": ["id"]})
-    log._metrics.close()
-    log._metrics = open("/dev/full", "a")  # Every write fails: no space left on device.
-    with pytest.raises(UserError, match="cannot write the run log.*No space left on device"):
-        log.write({"step": 0, "kind": "train", "active_task": "id", "train_accuracy": 0.5,
-                   "loss": 1.0})
+    log._metrics = _FullDisk(log._metrics, room=0)
+    with pytest.raises(UserError, match=rf"then --resume {tmp_path} \(it goes on from its "
+                                        r"checkpoint at step 20\)$"):
+        log.write(record, last_checkpoint=20)
+    log.close()
+
+
+def test_a_hand_edited_config_with_a_wrong_type_is_one_line_naming_the_value(tmp_path):
+    from training.config import RunConfig
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    saved = {**json.loads(json.dumps(smoke_config().to_json())), "learning_rate": "0.1",
+             "dropout": None}
+    with open(run_dir / "config.json", "w") as f:
+        json.dump(saved, f)
+    with pytest.raises(UserError, match=r"its config.json holds a value of the wrong type "
+                                        r"\(learning_rate='0.1', dropout=None\); mend it"):
+        config_from_run_dir(str(run_dir))
+    saved.update(learning_rate=0.1, dropout=1)  # An int where a float goes is a float's value.
+    with open(run_dir / "config.json", "w") as f:
+        json.dump(saved, f)
+    assert isinstance(config_from_run_dir(str(run_dir)), RunConfig)
+
+
+def test_settings_flags_given_with_resume_are_refused_not_ignored(tmp_path):
+    result = subprocess.run([sys.executable, "task.py", "--resume", str(tmp_path), "--max-steps",
+                             "5", "--scenario", "class"], cwd=REPO, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr == ("task.py: error: --resume takes the run's own settings from its "
+                             "config.json; drop --scenario --max-steps (other settings make a "
+                             "new run)\n")
 
 
 def _episodic_flags(log_dir, name, cache_dir):
@@ -317,9 +384,9 @@ def test_a_checkpoint_that_does_not_fit_the_run_is_one_clear_error(tmp_path):
         stream = iter(tf.data.Dataset.range(10))
         return Checkpointer(str(tmp_path), model, optimizer, [stream])
 
-    checkpointer(("conv", "fc")).save({"step": 5, "metrics_bytes": 0})
+    checkpointer(("conv", "fc")).save(_state(5))
     with pytest.raises(UserError, match="does not fit this run's model.*start the run afresh"):
-        checkpointer(("fc", "fc")).restore()
+        checkpointer(("fc", "fc")).restore(lambda state, arrays: None)
 
 
 def test_the_latest_checkpoint_and_the_one_before_are_kept(tmp_path):
@@ -341,11 +408,11 @@ def test_the_latest_checkpoint_and_the_one_before_are_kept(tmp_path):
 
     first = checkpointer()
     for step in (1, 2, 3):
-        first.save({"step": step, "metrics_bytes": 0})
+        first.save(_state(step))
     assert kept() == ["step-2", "step-3"]
     resumed = checkpointer()  # A resumed run keeps what it restored from, then moves on.
-    assert resumed.restore()["step"] == 3
-    resumed.save({"step": 4, "metrics_bytes": 0})
+    assert resumed.restore(lambda state, arrays: None)["step"] == 3
+    resumed.save(_state(4))
     assert kept() == ["step-3", "step-4"]
     # What a save killed midway leaves (seen after SIGKILL during a save: the resumed
     # run's next checkpoint raised IsADirectoryError on it) goes at the next save.
@@ -353,5 +420,5 @@ def test_the_latest_checkpoint_and_the_one_before_are_kept(tmp_path):
     leftover.mkdir()
     (leftover / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half")
     (tmp_path / "checkpoint" / "step-2.index").write_bytes(b"lone")
-    resumed.save({"step": 6, "metrics_bytes": 0})
+    resumed.save(_state(6))
     assert kept() == ["step-4", "step-6"]

@@ -112,7 +112,9 @@ def test_a_damaged_state_or_summary_file_is_one_line_and_leaves_the_run_as_it_wa
     state_path = os.path.join(run_dir, "checkpoint", "state.json")
     with open(state_path) as f:
         state = f.read()
-    for damaged in ("{}", "[]", '{"step": "10", "prefix": "step-10", "metrics_bytes": 5}'):
+    without_time = {k: v for k, v in json.loads(state).items() if k != "train_time_s"}
+    for damaged in ("{}", "[]", '{"step": "10", "prefix": "step-10", "metrics_bytes": 5}',
+                    json.dumps(without_time)):
         with open(state_path, "w") as f:
             f.write(damaged)
         before = _files(run_dir)
@@ -247,3 +249,203 @@ def test_ctrl_c_after_the_run_directory_is_made_says_how_to_start_it_again(mnist
     with open(tmp_path / "run" / "summary.json") as f:
         assert json.load(f)["status"] == "interrupted"
     assert not os.path.exists(tmp_path / "run" / ".lock")  # Released.
+
+
+def test_a_cut_latest_checkpoint_falls_back_to_the_one_before(mnist, tmp_path, caplog):
+    """A .data file cut short makes reading raise IndexError, not TensorFlow's errors."""
+    whole = _run(mnist, tmp_path / "whole")
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    (latest,) = glob.glob(os.path.join(run_dir, "checkpoint", "step-20.data-*"))
+    os.truncate(latest, os.path.getsize(latest) // 2)
+    _resume(run_dir)
+    assert "going on from the one before it, at step 10" in caplog.text
+    assert _lines(run_dir) == _lines(whole)
+
+
+def _episodic_run(log_dir) -> str:
+    """A finished episodic run: two tasks, two 60-step epochs each, a checkpoint (with its
+    .npz of the epoch's mix) at every epoch's end."""
+    config = smoke_config(
+        schedule="episodes", tasks=("shapes-colour-red", "shapes-colour-blue"),
+        network=("fc:8", "fc"), task_signal=True, optimizer="adam", learning_rate=0.001,
+        batch=10, epoch_size=600, max_epochs=2, criterion=1.0, test_frequency=1000,
+        shapes_height=16, shapes_width=16, shapes_train=100, shapes_test=20,
+        cache_dir=str(log_dir / "cache"), log_dir=str(log_dir), run_name="run")
+    return run_experiment(config, progress_stream=io.StringIO())
+
+
+@pytest.mark.parametrize("damage", ["missing", "cut"])
+def test_an_episodic_run_whose_latest_arrays_are_damaged_goes_on_from_the_one_before(
+        tmp_path, caplog, damage):
+    whole = _episodic_run(tmp_path / "whole")
+    run_dir = _episodic_run(tmp_path)
+    _unfinish(run_dir)
+    with open(os.path.join(run_dir, "checkpoint", "state.json")) as f:
+        latest = json.load(f)
+    assert latest["arrays"]
+    arrays = os.path.join(run_dir, "checkpoint", f"{latest['prefix']}.arrays.npz")
+    if damage == "missing":
+        os.remove(arrays)
+    else:
+        os.truncate(arrays, os.path.getsize(arrays) // 2)
+    _resume(run_dir)
+    assert "going on from the one before it" in caplog.text
+    assert _lines(run_dir) == _lines(whole)
+
+
+def _append(path: str, text: str) -> None:
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def _insert_line(path: str, line: str) -> None:
+    """Puts `line` first in a JSON-lines file, and the checkpoints' lengths of it to match."""
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(line + "\n" + text)
+    for state_path in glob.glob(os.path.join(os.path.dirname(path), "checkpoint", "*state.json")):
+        with open(state_path) as f:
+            state = json.load(f)
+        state["metrics_bytes"] += len(line) + 1
+        with open(state_path, "w") as f:
+            json.dump(state, f)
+
+
+@pytest.mark.parametrize("line", ['{"kind": "train"}', "[1, 2]", '{"step": 0, "kind": "test"}',
+                                  '{"step": 0, "kind": "train", "loss": "x"}'])
+def test_a_log_line_that_is_json_but_not_a_record_is_refused_before_anything_changes(
+        mnist, tmp_path, line):
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    _insert_line(os.path.join(run_dir, "metrics.jsonl"), line)
+    before = _files(run_dir)
+    with pytest.raises(UserError, match=r"metrics.jsonl line 1 is not a record of this run "
+                                        r"\(.*\); put back the run's own metrics.jsonl"):
+        _resume(run_dir)
+    assert _files(run_dir) == before
+
+
+def test_a_torn_last_line_of_resumes_is_dropped_and_the_file_written_whole(mnist, tmp_path):
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    _append(os.path.join(run_dir, "resumes.jsonl"), '{"step": 10}\n{"st')
+    _resume(run_dir)
+    with open(os.path.join(run_dir, "resumes.jsonl")) as f:
+        assert f.read() == '{"step": 10}\n{"step": 20}\n'
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        assert json.load(f)["resumed_from_steps"] == [10, 20]
+    _unfinish(run_dir)
+    _append(os.path.join(run_dir, "resumes.jsonl"), 'oops\n{"step": 20}\n')
+    before = _files(run_dir)
+    with pytest.raises(UserError, match=r"resumes.jsonl line 3 is damaged.*mend or delete"):
+        _resume(run_dir)
+    assert _files(run_dir) == before
+
+
+def test_a_file_in_place_of_a_tensorboard_folder_is_refused_before_anything_changes(
+        mnist, tmp_path):
+    import shutil
+
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    shutil.rmtree(os.path.join(run_dir, "test"))
+    with open(os.path.join(run_dir, "test"), "w") as f:
+        f.write("not a folder")
+    before = _files(run_dir)
+    with pytest.raises(UserError, match=r"run/test is not a folder, where the run keeps "
+                                        r"TensorBoard events; move it away"):
+        _resume(run_dir)
+    assert _files(run_dir) == before
+
+
+def test_a_tensorboard_folder_that_cannot_be_written_is_refused_before_anything_changes(
+        mnist, tmp_path, monkeypatch):
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    train = os.path.join(run_dir, "train")
+    access = os.access  # chmod does not bind root, who runs CI: the check is told instead.
+    monkeypatch.setattr(os, "access", lambda path, mode: path != train and access(path, mode))
+    before = _files(run_dir)
+    with pytest.raises(UserError, match=r"run/train cannot be written; fix its permissions"):
+        _resume(run_dir)
+    assert _files(run_dir) == before
+
+
+def test_a_failure_while_the_log_is_rewritten_is_one_line_that_says_to_resume_again(
+        mnist, tmp_path, monkeypatch):
+    """Not an AttributeError from closing writers that were never made."""
+    import tensorflow as tf
+
+    whole = _run(mnist, tmp_path / "whole")
+    run_dir = _run(mnist, tmp_path)
+    _unfinish(run_dir)
+    make_writer = tf.summary.create_file_writer
+
+    def denied(directory):
+        if directory.endswith("test"):
+            raise tf.errors.PermissionDeniedError(None, None, f"{directory}: Permission denied")
+        return make_writer(directory)
+
+    monkeypatch.setattr(tf.summary, "create_file_writer", denied)
+    with pytest.raises(UserError, match=r"cannot rewrite the run log in .*Permission denied.*"
+                                        r"then --resume .* again \(it goes on from the same"):
+        _resume(run_dir)
+    monkeypatch.setattr(tf.summary, "create_file_writer", make_writer)
+    _resume(run_dir)
+    assert _lines(run_dir) == _lines(whole)
+
+
+def _no_space(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_at_the_start_removes_the_run_directory_so_the_command_can_run_again(
+        mnist, tmp_path, monkeypatch):
+    import rundir
+
+    class FullLock:  # The lock's pid cannot be written.
+        def __init__(self, file):
+            self.file = file
+
+        def flush(self):
+            _no_space()
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+    def open_full(path, *args, **kwargs):
+        file = open(path, *args, **kwargs)
+        return FullLock(file) if path.endswith(".lock") else file
+
+    monkeypatch.setattr(rundir, "open", open_full, raising=False)
+    with pytest.raises(UserError, match=r"^cannot take hold of .*run \(No space left on device\)"
+                                        r"; free space, then try again"):
+        _run(mnist, tmp_path)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+    monkeypatch.setattr(os, "fsync", _no_space)  # config.json cannot be written.
+    with pytest.raises(UserError, match=r"^cannot start the run's log in .*run \(No space left "
+                                        r"on device\); free space .*run the same command again"):
+        _run(mnist, tmp_path)
+    assert os.listdir(tmp_path) == []  # No folder, no config.json.tmp.
+    monkeypatch.undo()
+    _run(mnist, tmp_path)
+
+
+def test_a_full_disk_as_a_restart_writes_config_json_keeps_the_old_one(mnist, tmp_path,
+                                                                        monkeypatch):
+    run_dir = _run(mnist, tmp_path, checkpoint_every=0)
+    _unfinish(run_dir)
+    with open(os.path.join(run_dir, "config.json")) as f:
+        config = f.read()
+    monkeypatch.setattr(os, "fsync", _no_space)
+    with pytest.raises(UserError, match=r"\(No space left on device\); free space .*then "
+                                        r"--restart .*run again$"):
+        run_experiment(config_from_run_dir(run_dir), restart=True, progress_stream=io.StringIO())
+    with open(os.path.join(run_dir, "config.json")) as f:
+        assert f.read() == config
+    assert not os.path.exists(os.path.join(run_dir, "config.json.tmp"))

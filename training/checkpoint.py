@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -75,9 +76,11 @@ class Checkpointer:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(path)
 
-    def restore(self) -> dict:
-        """Restores the latest checkpoint, or the one before it when the latest's files
-        cannot be read (saying so in a warning); returns the state of the one restored."""
+    def restore(self, apply: Callable[[dict, dict | None], None]) -> dict:
+        """Restores the latest checkpoint, or the one before it when the latest cannot be
+        read (saying so in a warning): its variables, then `apply(state, arrays)` with its
+        state and the arrays saved beside it, which takes in the rest. Only this process's
+        memory changes, so a refusal leaves the run as it was. Returns the state restored."""
         run_dir = os.path.dirname(self.directory)
         state = latest_state(run_dir)
         if state is None:
@@ -87,16 +90,12 @@ class Checkpointer:
         for candidate in [state, *self._older_states(state["step"])]:
             prefix = os.path.join(self.directory, candidate["prefix"])
             reason = _unreadable(prefix)
+            if reason is None:
+                self._read(candidate)
+                reason = self._apply(candidate, apply)
             if reason:
                 unreadable.append(f"step {candidate['step']}: {reason}")
                 continue
-            try:
-                self._checkpoint.read(prefix).assert_consumed()
-            except (AssertionError, ValueError, tf.errors.OpError) as e:
-                raise UserError(f"the checkpoint {candidate['prefix']} in {self.directory} "
-                                f"does not fit this run's model and data streams "
-                                f"({first_line(e)}); a checkpoint written by another version "
-                                "of this code cannot be resumed: start the run afresh") from None
             if unreadable:
                 logging.warning("the latest checkpoint cannot be read (%s); going on from the "
                                 "one before it, at step %d", unreadable[0], candidate["step"])
@@ -104,6 +103,26 @@ class Checkpointer:
             return candidate
         raise UserError(f"no checkpoint in {self.directory} can be read ({'; '.join(unreadable)}); "
                         f"start the run afresh with --restart {run_dir}")
+
+    def _read(self, state: dict) -> None:
+        """Reads the variables of a checkpoint whose files read; one that does not fit this
+        run is refused."""
+        try:
+            self._checkpoint.read(os.path.join(self.directory, state["prefix"])).assert_consumed()
+        except (AssertionError, ValueError, tf.errors.OpError) as e:
+            raise UserError(f"the checkpoint {state['prefix']} in {self.directory} "
+                            f"does not fit this run's model and data streams "
+                            f"({first_line(e)}); a checkpoint written by another version "
+                            "of this code cannot be resumed: start the run afresh") from None
+
+    def _apply(self, state: dict, apply: Callable[[dict, dict | None], None]) -> str | None:
+        """Loads the arrays of `state` and hands both to `apply`; why that failed (a missing
+        or cut .npz, a state without a field the schedule keeps), or None."""
+        try:
+            apply(state, self._arrays(state))
+        except Exception as e:  # Whatever a damaged file makes reading raise.
+            return f"{type(e).__name__}: {first_line(e)}"
+        return None
 
     def _older_states(self, step: int) -> list[dict]:
         """The states of the kept checkpoints before `step`, the latest first."""
@@ -118,8 +137,8 @@ class Checkpointer:
                 states.append(state)
         return sorted(states, key=lambda s: -s["step"])
 
-    def arrays(self, state: dict) -> dict[str, np.ndarray] | None:
-        """The arrays saved with the checkpoint of `state`, if any."""
+    def _arrays(self, state: dict) -> dict[str, np.ndarray] | None:
+        """The arrays saved with the checkpoint of `state`, if any, each read whole."""
         if not state.get("arrays"):
             return None
         with np.load(os.path.join(self.directory, f"{state['prefix']}.arrays.npz")) as f:
@@ -135,7 +154,7 @@ def _unreadable(prefix: str) -> str | None:
         for name, dtype in reader.get_variable_to_dtype_map().items():
             if dtype != tf.variant:
                 reader.get_tensor(name)
-    except (tf.errors.OpError, ValueError) as e:
+    except Exception as e:  # A cut file raises IndexError, say, besides TensorFlow's errors.
         return first_line(e)
     return None
 

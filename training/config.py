@@ -8,6 +8,8 @@ these fields (training.flags). TensorFlow-free, so that a sweep is planned witho
 
 import dataclasses
 import math
+import types
+import typing
 from typing import Mapping
 
 from data.dogs import SOURCES as DOG_SOURCES
@@ -508,6 +510,7 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
+<<<<<<< HEAD
 def _is_utf8(text: str) -> bool:
     """Whether `text` is UTF-8 text, not bytes that were not (Python keeps those in a path
     or an argument as lone surrogates)."""
@@ -516,6 +519,31 @@ def _is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+=======
+def mistyped(settings: Mapping[str, object]) -> list[str]:
+    """The RunConfig fields among `settings` (read back from JSON: a list stands for a tuple)
+    whose value is not of the field's type, as `name=value`."""
+    types_ = {field.name: field.type for field in dataclasses.fields(RunConfig)}
+    return [f"{name}={value!r}" for name, value in settings.items()
+            if name in types_ and not _fits(value, types_[name])]
+
+
+def _fits(value, annotation) -> bool:
+    if isinstance(annotation, types.UnionType):  # `X | None`
+        return any(_fits(value, option) for option in typing.get_args(annotation))
+    if typing.get_origin(annotation) is tuple:
+        kinds = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            return False
+        if kinds[-1] is Ellipsis:
+            kinds = kinds[:1] * len(value)
+        return len(kinds) == len(value) and all(map(_fits, value, kinds))
+    if isinstance(value, bool):
+        return annotation is bool
+    if annotation is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, annotation)
+>>>>>>> fix-resume
 
 
 def flag_of(name: str) -> str:

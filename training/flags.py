@@ -20,10 +20,10 @@ from training.methods import METHODS
 # Flags that act on a run directory rather than set a run's settings.
 ACTIONS = {
     "resume": "continue a stopped run from its latest checkpoint (or, if that cannot be "
-              "read, the one before), with its own settings (its config.json; other flags "
-              "are not read)",
+              "read, the one before), with its own settings (its config.json; a settings flag "
+              "given with it is refused)",
     "restart": "start an unfinished run afresh in its own directory, with its own "
-               "settings: what it had logged and checkpointed is removed (for a run "
+               "settings (as --resume): what it had logged and checkpointed is removed (for a run "
                "stopped before its first checkpoint, which cannot be resumed)",
 }
 
@@ -139,6 +139,12 @@ def _presets_before(flag: Flag) -> list:
 def parse_flags(argv: list[str]) -> argparse.Namespace:
     """argv (program name first) parsed; only the settings flags given are set."""
     return build_parser().parse_args(argv[1:])
+
+
+def settings_given(args: argparse.Namespace) -> list[str]:
+    """The settings flags (presets included) given on a parsed command line, as typed."""
+    given = [f"--{p.flag}" for p in PRESETS if getattr(args, p.flag.replace("-", "_"))]
+    return given + [f"--{flag.name}" for flag in flags() if flag.fields[0] in args]
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

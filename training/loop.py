@@ -106,14 +106,16 @@ class Run:
         self.heads = task_heads(model, [class_identities(TASKS[task.name], config.labels)
                                         for task in tasks])
         self.results: dict = {}
-        state = {}
-        if resume:
-            state = self.checkpointer.restore()
-            self.resumed_from = log.resume_at(state)
-            self.step, self.train_time, self.eval_time = (
-                state["step"], state["train_time_s"], state["eval_time_s"])
-            schedule.restore(state, self.checkpointer.arrays(state))
-        self.start = time.monotonic() - state.get("wall_time_s", 0.0)
+        self.start = time.monotonic()
+        if resume:  # Everything is read and checked before the log is changed.
+            self.resumed_from = log.resume_at(self.checkpointer.restore(self._restore))
+
+    def _restore(self, state: dict, arrays: dict | None) -> None:
+        """Takes in a checkpoint's state and arrays (its variables are restored)."""
+        self.step, self.train_time, self.eval_time = (
+            state["step"], state["train_time_s"], state["eval_time_s"])
+        self.start = time.monotonic() - state["wall_time_s"]
+        self.schedule.restore(state, arrays)
 
     @property
     def periods(self):
@@ -170,7 +172,7 @@ class Run:
         record = evaluation_record(step, self.schedule.active(step), self.results,
                                    self.elapsed())
         position, label = self.schedule.evaluated(step, record)
-        self.log.write(record)
+        self.log.write(record, last_checkpoint=self.checkpointer.last_step)
         self.progress.update(position, label, record["test_accuracy"])
 
     def _checkpoint(self, step: int) -> None:

@@ -4,6 +4,7 @@ import contextlib
 import dataclasses
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,10 +19,10 @@ from errors import RunInterrupted, UserError, first_line
 from models import build_model
 from models.memory import memory_floor
 from tasks import TASKS, Task, build_tasks, input_channels, sources_needed, task_classes
-from rundir import (RunDirLock, clear_run_dir, create_run_dir, is_complete, latest_state,
-                    read_config)
+from rundir import (CONFIG_FILE, RunDirLock, clear_run_dir, create_run_dir, is_complete,
+                    latest_state, read_config)
 from training.checkpoint import StopRequests
-from training.config import RunConfig
+from training.config import RunConfig, mistyped
 from training.episodes import EpisodeSchedule, mix_memory_floor
 from training.loop import Run
 from training.methods.base import Methods, build_methods
@@ -74,6 +75,36 @@ def _make_run_dir(config: RunConfig) -> str:
         if not os.path.exists(os.path.join(config.log_dir, name + suffix)):
             return create_run_dir(config.log_dir, name + suffix)
     return create_run_dir(config.log_dir, name)  # Refused with a clear message.
+
+
+def _start_run(config: RunConfig, metadata: dict, held: contextlib.ExitStack) -> RunLog:
+    """Makes a new run's directory, takes hold of it and starts its log; if any of that fails
+    (a full disk), the directory is removed again, so that the same command can be run
+    again: a folder holding only a lock could be neither resumed nor restarted."""
+    run_dir = _make_run_dir(config)
+    lock = None
+    try:
+        lock = RunDirLock(run_dir)
+        log = _start_log(run_dir, config, metadata, "run the same command again (nothing "
+                                                    "was kept)")
+    except UserError:
+        if lock is not None:
+            lock.release()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    held.callback(lock.release)
+    return log
+
+
+def _start_log(run_dir: str, config: RunConfig, metadata: dict | None, again: str) -> RunLog:
+    """The run's log, started (config.json written) unless `metadata` is None (a resume); a
+    write that fails is one line ending with `again`."""
+    try:
+        return RunLog(run_dir, config.tasks, metadata)
+    except (OSError, tf.errors.OpError) as e:
+        reason = getattr(e, "strerror", None) or first_line(e)
+        raise UserError(f"cannot start the run's log in {run_dir} ({reason}); free space or "
+                        f"fix permissions, then {again}") from None
 
 
 def check_memory(config: RunConfig) -> None:
@@ -188,15 +219,13 @@ def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool =
         if metadata is not None:
             metadata.update(schedule.describe())
         if resume or restart:
-            run_dir = existing
             if restart:
-                clear_run_dir(run_dir)
+                clear_run_dir(existing)
+            # Resuming, the log is cut back only once the checkpoint is restored (Run.__init__).
+            log = held.enter_context(_start_log(existing, config, metadata,
+                                                f"--restart {existing} again"))
         else:
-            run_dir = _make_run_dir(config)
-            held.callback(RunDirLock(run_dir).release)
-        # Resuming, the log is cut back only once the checkpoint is restored (Run.__init__).
-        log = RunLog(run_dir, config.tasks, metadata)
-        held.callback(log.close)
+            log = held.enter_context(_start_run(config, metadata, held))
         return _train(config, tasks, model, optimizer, methods, schedule, log, progress_stream,
                       resume, on_checkpoint)
 
@@ -259,6 +288,11 @@ def config_from_run_dir(run_dir: str) -> RunConfig:
     _check_task_meanings(run_dir, saved)
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     settings = {k: v for k, v in saved.items() if k in fields}
+    wrong = mistyped(settings)
+    if wrong:
+        raise UserError(f"{run_dir}: its {CONFIG_FILE} holds a value of the wrong type "
+                        f"({', '.join(wrong)}); mend it by hand as its flag would take it "
+                        "(see --help), or start a new run")
     run_dir = os.path.normpath(run_dir)
     settings.update(log_dir=os.path.dirname(run_dir) or ".", run_name=os.path.basename(run_dir))
     return RunConfig(**settings)
