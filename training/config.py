@@ -510,7 +510,6 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-<<<<<<< HEAD
 def _is_utf8(text: str) -> bool:
     """Whether `text` is UTF-8 text, not bytes that were not (Python keeps those in a path
     or an argument as lone surrogates)."""
@@ -519,7 +518,8 @@ def _is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-=======
+
+
 def mistyped(settings: Mapping[str, object]) -> list[str]:
     """The RunConfig fields among `settings` (read back from JSON: a list stands for a tuple)
     whose value is not of the field's type, as `name=value`."""
@@ -543,7 +543,6 @@ def _fits(value, annotation) -> bool:
     if annotation is float:
         return isinstance(value, (int, float))
     return isinstance(value, annotation)
->>>>>>> fix-resume
 
 
 def flag_of(name: str) -> str:
