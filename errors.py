@@ -22,7 +22,13 @@ class RunInterrupted(Exception):
 
 
 class OneLineErrors:
-    """A mixin for argparse parsers: a bad command line is one line that points at --help."""
+    """A mixin for argparse parsers: a bad command line is one line that points at --help,
+    and a flag is only ever its whole name (argparse would take `--mas 3` for
+    `--mas-lambda 3`, a prefix that a later flag can make mean something else)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}; see --help\n")

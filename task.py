@@ -18,15 +18,6 @@ import sys
 import runtime
 
 runtime.prepare_process()  # Before TensorFlow is first imported.
-try:
-    # Its start-up lines kept out (TF_CPP_MIN_LOG_LEVEL=0 shows them); a stop signal meanwhile
-    # is held until it has loaded, then said.
-    runtime.import_tensorflow(held=(signal.SIGINT, signal.SIGTERM))
-except KeyboardInterrupt as e:
-    number = getattr(e, "signal_number", signal.SIGINT)
-    how = "interrupted" if number == signal.SIGINT else f"stopped by signal {number}"
-    print(f"task.py: {how} while starting; nothing was written", file=sys.stderr)
-    sys.exit(128 + number)
 
 from absl import app  # noqa: E402
 
@@ -34,9 +25,20 @@ from errors import RunInterrupted, UserError  # noqa: E402
 from training.flags import config_from_args, parse_flags, settings_given  # noqa: E402
 
 
-def main(args):
-    from training import config_from_run_dir, run_experiment
+def import_tensorflow() -> None:
+    """TensorFlow, loaded once the flags are read (so --help and a bad flag answer at once),
+    without its start-up lines (TF_CPP_MIN_LOG_LEVEL=0 shows them); a stop signal meanwhile
+    is held until it has loaded, then said."""
+    try:
+        runtime.import_tensorflow(held=(signal.SIGINT, signal.SIGTERM))
+    except KeyboardInterrupt as e:
+        number = getattr(e, "signal_number", signal.SIGINT)
+        how = "interrupted" if number == signal.SIGINT else f"stopped by signal {number}"
+        print(f"task.py: {how} while starting; nothing was written", file=sys.stderr)
+        sys.exit(128 + number)
 
+
+def main(args):
     try:
         if args.resume and args.restart:
             raise UserError("give --resume or --restart, not both")
@@ -44,11 +46,15 @@ def main(args):
             raise UserError(f"{'--resume' if args.resume else '--restart'} takes the run's own "
                             f"settings from its config.json; drop "
                             f"{' '.join(settings_given(args))} (other settings make a new run)")
-        if args.resume or args.restart:
+        config = None if args.resume or args.restart else config_from_args(args)
+        import_tensorflow()  # Once the settings are checked: a bad one answers at once.
+        from training import config_from_run_dir, run_experiment
+
+        if config is None:
             run_dir = run_experiment(config_from_run_dir(args.resume or args.restart),
                                      resume=bool(args.resume), restart=bool(args.restart))
         else:
-            run_dir = run_experiment(config_from_args(args))
+            run_dir = run_experiment(config)
     except UserError as e:
         sys.exit(f"task.py: error: {e}")
     except RunInterrupted as e:

@@ -641,7 +641,7 @@ def print_table(results: dict, out=sys.stdout) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m benchmarks",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="fewer steps and rounds: a smoke test of the benchmark, not figures")

@@ -49,7 +49,7 @@ def measure(runs: int, epochs: int, runs_per_process: int) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.startup",
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m benchmarks.startup",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=8, help="short runs a sweep (default: 8)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs a task (default: 1)")

@@ -565,9 +565,9 @@ def _blog_claim(title: str, claim: str, experiment: str, commands: dict[str, str
                 report_dir: str, extra: dict[str, dict] | None = None) -> list[Section]:
     """A blog claim in each form measured: `measure(groups)` gives one form's (parts, the
     setting in words, what was found where a part fails[, tables of its figures]) from its
-    runs by setting, or None when they are too few. The parts table sets `blog` (what the blog says of each part)
-    beside every form; the verdict is the fashion form's where measured, else the MNIST
-    form's; each form's setting, command and chart follow. `extra`: groups of runs a form
+    runs by setting, or None when they are too few. The parts table sets `blog` (what the
+    blog says of each part) beside every form; the verdict is the fashion form's where
+    measured, else the MNIST form's; each form's setting, command and chart follow. `extra`: groups of runs a form
     takes from elsewhere (the MNIST form's single-task runs, claims 1 and 2's)."""
     columns, blocks, charts, holding = {}, [], [], {}
     for form, folder in BLOG_FORMS:
@@ -726,8 +726,9 @@ def _optimizer_parts(groups: dict[str, list]):
     behind = []
     for k, task in enumerate(sgd[0].tasks):
         ends = _compare(lambda r, task=task: r.tests[-1]["test_accuracy"][task], sgd, adam)
-        parts.append((f"SGD ends higher on the {('first', 'second', 'third')[k]} task (`{task}`; SGD less "
-                      f"Adam, step {sgd[0].last_step:,})", _points(*ends[:2]), ends[2]))
+        which = ("first", "second", "third")[k]
+        parts.append((f"SGD ends higher on the {which} task (`{task}`; SGD less Adam, step "
+                      f"{sgd[0].last_step:,})", _points(*ends[:2]), ends[2]))
         if not ends[2]:
             behind.append(task)
     why = ""

@@ -43,7 +43,8 @@ AGREE_T = 2.0  # |Welch's t| below this: the means agree within the runs' spread
 
 def parse_shared(flags: list[str]) -> argparse.Namespace:
     """The shared flags, checked: anything else is an error naming SHARED_FLAGS."""
-    parser = argparse.ArgumentParser(prog="the flags after --", add_help=False)
+    parser = argparse.ArgumentParser(prog="the flags after --", add_help=False,
+                                     allow_abbrev=False)
     add_setting_flags(parser, SHARED_SETTINGS, "shared")
     args, unknown = parser.parse_known_args(flags)
     if unknown or "tasks" not in args or "max_steps" not in args:
@@ -154,7 +155,7 @@ def print_table(rows: list[dict], out=None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fidelity.compare",
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m fidelity.compare",
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("original", nargs="?",

@@ -2,7 +2,8 @@
 that the report can set the original's figures beside this project's at a claim's settings.
 
     python -m fidelity.original_sweep PATH/TO/original/task.py switching --form fashion \
-        --runs 3 --data-fashion-dir DIR --test-frequency 500 --log-dir results/original/switching-fashion
+        --runs 3 --data-fashion-dir DIR --test-frequency 500 \
+        --log-dir results/original/switching-fashion
 
 Each setting of the grid (as `python -m experiments run` expands it, `--scale`
 included; for a smoke test, a small scale) runs `--runs` times through

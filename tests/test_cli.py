@@ -234,3 +234,19 @@ def test_a_bad_flag_value_is_one_line():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("task.py: error: argument")
     assert "see --help" in result.stderr and "usage:" not in result.stderr
+
+
+def test_help_and_a_bad_flag_answer_without_loading_tensorflow():
+    probe = ("import runpy, sys\nsys.argv = ['task.py'] + sys.argv[1:]\ntry:\n"
+             "    runpy.run_path('task.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print('tensorflow loaded' if 'tensorflow' in sys.modules else 'no tensorflow')")
+    for flags in (["--help"], ["--tasks", "bogus"], ["--batch", "x"]):
+        result = subprocess.run([sys.executable, "-c", probe, *flags], cwd=REPO,
+                                capture_output=True, text=True, timeout=600)
+        assert result.stdout.rstrip().endswith("no tensorflow"), (flags, result.stdout)
+
+
+def test_a_flag_is_only_ever_its_whole_name(capsys):
+    with pytest.raises(SystemExit):
+        task.parse_flags(["task.py", "--mas", "3"])  # Not taken for --mas-lambda.
+    assert "task.py: error: unrecognized arguments: --mas 3; see --help" in capsys.readouterr().err

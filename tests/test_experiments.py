@@ -500,3 +500,11 @@ def test_only_picks_the_settings_whose_names_match(tmp_path):
     assert len(chosen) == 2 * len({spec.point for spec in chosen})
     with pytest.raises(UserError, match="matches no setting; the settings: task-adam"):
         sweep.matching(specs, ["nothing-*"])
+
+
+def test_a_flag_is_only_ever_its_whole_name(capsys):
+    from experiments.__main__ import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "optimizer", "--seed", "2"])  # Not --seeds.
+    assert "unrecognized arguments: --seed 2" in capsys.readouterr().err

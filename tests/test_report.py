@@ -380,4 +380,5 @@ def test_the_task_signal_claim_compares_each_tasks_forgetting_and_the_mean(tmp_p
     assert "| the blog | this project, MNIST form |" in section.body
     assert section.verdict == report.PARTLY
     assert "the first 2,000 test images of each task tested every 50 steps" in section.body
-    assert "without the signal `id` loses" in section.body and "at a switch on average" in section.body
+    assert "without the signal `id` loses" in section.body
+    assert "at a switch on average" in section.body
