@@ -382,3 +382,23 @@ def test_the_task_signal_claim_compares_each_tasks_forgetting_and_the_mean(tmp_p
     assert "the first 2,000 test images of each task tested every 50 steps" in section.body
     assert "without the signal `id` loses" in section.body
     assert "at a switch on average" in section.body
+
+
+def test_mnist_alone_sets_the_originals_runs_beside_the_projects(tmp_path):
+    for seed in range(3):
+        _complete(write_run(os.path.join(tmp_path, "baseline-mnist", f"00-run-s{seed}"),
+                            tasks=("id",), task_time=2000, max_steps=25000, test_frequency=500,
+                            seed=seed, accuracy=lambda j, step, a: 0.96 if step < 5000 else 0.97))
+    for i in range(2):
+        write_original_run(str(tmp_path / "original" / "baseline-mnist" / "00-run" / str(i)
+                               / "t_id" / "combined" / "GradientDescent" / "n_conv_fc" / "tt2000"
+                               / "2026-12-07 10:00:00"),
+                           {"id": {step: 0.95 + 0.01 * i for step in range(0, 25001, 500)}})
+    [section] = report.claim_mnist_alone(str(tmp_path), str(tmp_path))
+    assert section.verdict == report.REPRODUCED  # This project's runs decide it.
+    assert "| 2,000 | 96% | this project | 96.00 ± 0.00 (n=3) | +0.00 | ±0.50 | yes |" \
+        in section.body
+    assert "| 25,000 | 97% | the original | 95.50 ± 0.50 (n=2) | -1.50 | ±1.91 | yes |" \
+        in section.body
+    assert "The original's runs (unseeded, 2 runs)" in section.body and "--runs 2 " \
+        in section.body
