@@ -143,7 +143,7 @@ def _numbered(path: str) -> int:
 
 
 def fidelity(results: str, report_dir: str) -> list[Section]:
-    from fidelity.compare import AGREE_T
+    from fidelity.compare import AGREE_T, MARGIN
 
     parts = ["The original TF1 `task.py` (Octavian-ai/multiple-tasks; not in this repository) "
              "run under TensorFlow 2's `tf.compat.v1` through `fidelity.run_original`, "
@@ -156,6 +156,7 @@ def fidelity(results: str, report_dir: str) -> list[Section]:
             continue
         rows, table = _fidelity_table(directory)
         agree = sum(abs(r["t"]) < AGREE_T for r in rows)
+        same = [r for r in rows if r["equivalent"]]
         higher = sum(r["difference"] > 0 for r in rows)
         spread = sum(r["original"]["sd"] > r["project"]["sd"] for r in rows)
         parts.append(
@@ -165,7 +166,14 @@ def fidelity(results: str, report_dir: str) -> list[Section]:
             f"--out results/fidelity/{name} \\\n    -- {flags}\n```\n\n```\n{table}```\n\n"
             f"The means agree within the runs' spread (|t| < {AGREE_T:g}) in {agree} of "
             f"{len(rows)} rows; the project's mean is the higher in {higher} of them, and "
-            f"the original's runs spread the wider in {spread}.")
+            f"the original's runs spread the wider in {spread}. Not differing is not being "
+            f"the same: the two are shown equivalent within ±{100 * MARGIN:g} points (the 90% "
+            f"bootstrap interval of the difference inside the margin, two one-sided tests "
+            f"at 5%) in {len(same)} of {len(rows)} rows"
+            + (f"; where not, the runs' spread is too wide for {rows[0]['original']['n']} "
+               "runs to tell (the widest interval "
+               f"{100 * max(r['interval'][1] - r['interval'][0] for r in rows):z.1f} points)"
+               if len(same) < len(rows) else "") + ".")
     parts.append(
         "Differences of the original that could play a part, not separated here: it "
         "trains 1% fewer steps (none on its test steps), and it draws its batches from "

@@ -39,6 +39,11 @@ SHARED_SETTINGS = ("tasks", "task_time", "max_steps", "batch", "learning_rate", 
                    "data_fashion_dir")
 SHARED_FLAGS = tuple(flag_of(name) for name in SHARED_SETTINGS)
 AGREE_T = 2.0  # |Welch's t| below this: the means agree within the runs' spread.
+# Equivalence, which |t| < 2 does not show: the 90% interval of the difference of the means
+# (a percentile bootstrap over each side's runs) inside +-MARGIN, two one-sided tests at 5%.
+# Two points of accuracy: well under a switch's forgetting, above the test sets' noise.
+MARGIN = 0.02
+RESAMPLES = 2000
 
 
 def parse_shared(flags: list[str]) -> argparse.Namespace:
@@ -130,28 +135,47 @@ def compare(tasks: tuple[str, ...], original: dict[int, np.ndarray],
             a, b = _stats(original[step][:, j]), _stats(project[step][:, j])
             difference = b["mean"] - a["mean"]
             se = math.sqrt(a["sd"] ** 2 / a["n"] + b["sd"] ** 2 / b["n"])
+            low, high = difference_interval(original[step][:, j], project[step][:, j],
+                                            seed=step * len(tasks) + j)
             rows.append({"step": step, "task": task, "original": a, "project": b,
-                         "difference": difference,
+                         "difference": difference, "interval": [low, high],
+                         "equivalent": -MARGIN < low and high < MARGIN,
                          "t": difference / se if se > 0 else (0.0 if difference == 0
                                                               else math.inf),
                          "period_end": bool(task_time) and step > 0 and step % task_time == 0})
     return rows
 
 
+def difference_interval(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """The 90% percentile-bootstrap interval of mean(b) - mean(a), each side's runs resampled
+    with replacement (seeded, so that a table is made again the same)."""
+    rng = np.random.default_rng(seed)
+    means_a = rng.choice(a, (RESAMPLES, len(a))).mean(axis=1)
+    means_b = rng.choice(b, (RESAMPLES, len(b))).mean(axis=1)
+    low, high = np.percentile(means_b - means_a, [5, 95])
+    return float(low), float(high)
+
+
 def print_table(rows: list[dict], out=None) -> None:
     out = out or sys.stdout
     n_a, n_b = rows[0]["original"]["n"], rows[0]["project"]["n"]
     print(f"{'step':>6} {'task':>8}   {f'original ({n_a} runs)':>27}   "
-          f"{f'project ({n_b} seeds)':>27} {'diff':>7} {'t':>6}", file=out)
+          f"{f'project ({n_b} seeds)':>27} {'diff':>7} {'t':>6} {'90% interval':>17}",
+          file=out)
     for r in rows:
         sides = "   ".join(f"{s['mean']:z.3f} ±{s['sd']:z.3f} [{s['min']:z.3f}-{s['max']:z.3f}]"
                            for s in (r["original"], r["project"]))
         mark = "*" if r["period_end"] else " "
+        low, high = r["interval"]
         print(f"{r['step']:>5}{mark} {r['task']:>8}   {sides} {r['difference']:+z7.3f} "
-              f"{r['t']:+z6.2f}", file=out)
+              f"{r['t']:+z6.2f} [{low:+z.3f}, {high:+z.3f}]{'=' if r['equivalent'] else ' '}",
+              file=out)
     agree = sum(abs(r["t"]) < AGREE_T for r in rows)
-    print(f"* period end. mean ±sd [range]; diff: project - original; t: Welch's t. "
-          f"|t| < {AGREE_T:g} in {agree} of {len(rows)} rows.", file=out)
+    same = sum(r["equivalent"] for r in rows)
+    print(f"* period end. mean ±sd [range]; diff: project - original; t: Welch's t; 90% "
+          f"interval of diff (bootstrap), = inside ±{MARGIN:g}. |t| < {AGREE_T:g} in {agree} "
+          f"of {len(rows)} rows; equivalent within ±{MARGIN:g} in {same} of {len(rows)}.",
+          file=out)
 
 
 def build_parser() -> argparse.ArgumentParser:

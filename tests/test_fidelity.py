@@ -96,7 +96,22 @@ def test_compare_gives_each_sides_spread_and_welchs_t():
     rows[1]["difference"], rows[1]["t"] = -1e-17, -1e-17  # Zero with rounding noise's sign.
     out = io.StringIO()
     C.print_table(rows, out)
-    assert "-0.0" not in out.getvalue() and " +0.000  +0.00" in out.getvalue()
+    assert " +0.000  +0.00 [" in out.getvalue()
+    assert "-0.000 " not in out.getvalue() and "-0.00 " not in out.getvalue()
+
+
+def test_equivalence_needs_the_differences_interval_inside_the_margin_not_only_a_small_t():
+    rng = np.random.default_rng(0)
+    tight = rng.normal(0.9, 0.002, (10, 1))
+    wide = rng.normal(0.9, 0.1, (10, 1))
+    [same] = C.compare(("id",), {100: tight}, {100: tight + 0.001}, task_time=None)
+    [unknown] = C.compare(("id",), {100: wide}, {100: wide[::-1] + 0.001}, task_time=None)
+    assert same["equivalent"] and abs(same["t"]) < C.AGREE_T
+    assert abs(unknown["t"]) < C.AGREE_T and not unknown["equivalent"]
+    low, high = unknown["interval"]
+    assert low < -C.MARGIN or high > C.MARGIN
+    again = C.compare(("id",), {100: wide}, {100: wide[::-1] + 0.001}, task_time=None)
+    assert again[0]["interval"] == [low, high]  # Seeded: a table is made again the same.
 
 
 def test_accuracies_read_both_tools_logs_at_the_steps_all_runs_tested(tmp_path):
