@@ -9,7 +9,8 @@ or, as the ten-task paper, one criterion episode per task with replay:
 
 Each run writes a directory under --log-dir (config.json, metrics.jsonl,
 summary.json and TensorBoard events) and prints its path at the end. The flags are
-RunConfig's fields (training/config.py); README.md lists them and the tasks.
+RunConfig's fields (training/config.py); docs/flags.md lists them, docs/tasks-and-data.md
+the tasks.
 """
 
 import signal

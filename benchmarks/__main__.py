@@ -476,9 +476,9 @@ def paper_flops(image_shape=(48, 48), tasks: int = 10) -> float:
 
 
 def whole_replication(quick: bool, gpu: bool = False) -> dict:
-    """One replication of the ten-task study at the `cpu` size (the README's command: ten
-    colour tasks in criterion episodes), in a child process, its wall time split as
-    whole_run's. Quick: two tasks, one epoch an episode, on 1,000 scenes."""
+    """One replication of the ten-task study at the `cpu` size (the command of
+    docs/ten-task-study.md: ten colour tasks in criterion episodes), in a child process, its
+    wall time split as whole_run's. Quick: two tasks, one epoch an episode, on 1,000 scenes."""
     tasks = paper_tasks(quick)
     extra = (["--max-epochs", "1", "--shapes-train", "1000", "--shapes-test", "200"]
              if quick else [])

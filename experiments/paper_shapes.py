@@ -17,7 +17,7 @@ BLOCKS = 6
 # Settings every replication shares. The task signal's hot value is 10 at the CPU
 # size: with a plain one-hot, 576 conv features drown it and two similar colour
 # tasks stall at "either colour" (0.80 held-out each) for over 1,500 steps; at 10
-# both pass 0.99 within 300 (README, "The ten-task study"). The paper form keeps
+# both pass 0.99 within 300 (docs/ten-task-study.md). The paper form keeps
 # the paper's plain one-hot.
 COMMON = dict(schedule="episodes", network=("shapes-paper",), init="he", task_signal=True,
               optimizer="adam", learning_rate=0.001, batch=64, criterion=0.95,

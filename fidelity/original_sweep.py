@@ -27,8 +27,8 @@ from training.config import RunConfig, flag_of
 # Settings that say where a run's data and logs are, not what it computes.
 PLACES = ("log_dir", "run_name", "seed", "checkpoint_every", "data_dir", "data_fashion_dir",
           "tfds_dir", "cache_dir", "deterministic", "gpu", "kernels")
-# Every other setting must be this project's default, which is the original's (README,
-# "Fidelity"): MNIST's last 55,000 training images, every test image tested, one head.
+# Every other setting must be this project's default, which is the original's
+# (docs/fidelity.md): MNIST's last 55,000 training images, every test image tested, one head.
 DEFAULTS = RunConfig()
 
 

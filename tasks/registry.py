@@ -46,7 +46,7 @@ class TaskSpec:
         return tuple(range(self.num_classes(labels)))
 
 
-# Names of the original study keep its code's meaning (see README, "Fidelity"). Its `ref` and
+# Names of the original study keep its code's meaning (see docs/fidelity.md). Its `ref` and
 # `inv` acted on the stacked input, after the input style had placed the image: `inv`
 # inverts every channel, so the channels that `id` leaves zero are ones.
 TASKS: dict[str, TaskSpec] = {

@@ -2,7 +2,7 @@
 
 Each field carries its command-line flag as metadata (`setting`): the help text, the
 group it is listed under, and argparse options where the field's type does not say
-them. task.py's parser, its --help and the README's flag table are generated from
+them. task.py's parser, its --help and docs/flags.md's flag table are generated from
 these fields (training.flags). TensorFlow-free, so that a sweep is planned without it.
 """
 
@@ -32,7 +32,7 @@ LOSS_WEIGHTINGS = ("equal", "fixed", "uncertainty")
 MAX_SEED = 2**32 - 1
 MAX_INT64 = 2**63 - 1
 
-# The groups of --help and of the README's flag table, in their order.
+# The groups of --help and of docs/flags.md's flag table, in their order.
 GROUPS = {
     "schedule": "what trains, in what order, for how long",
     "method": "training modes and forgetting mitigations",
@@ -99,11 +99,11 @@ _CPU = SHAPES_PRESET.values["cpu"]
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """One run. Defaults follow the original code; see README "Fidelity" for each choice."""
+    """One run. Defaults follow the original code; docs/fidelity.md gives each choice."""
 
     tasks: tuple[str, ...] = setting(
-        ("id",), "schedule", "tasks in schedule order (the names: README, Tasks, or the end of "
-                   "--help)", metavar="TASK")
+        ("id",), "schedule", "tasks in schedule order (the names: docs/tasks-and-data.md, "
+                   "or the end of --help)", metavar="TASK")
     labels: str = setting("task", "schedule", choices=LABELS, help=(
         "task: each task's classes numbered from 0 (Split MNIST's 2 and 3 are 0 and 1); "
         "global: the source's own classes (the digits); the same for tasks of every class"))

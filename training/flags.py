@@ -1,5 +1,5 @@
 """task.py's command line, generated from RunConfig's fields: the parser, --help, the config
-it builds, and the README's flag table (`python -m training.flags` prints it).
+it builds, and docs/flags.md's flag table (`python -m training.flags` prints it).
 
 A flag given sets its field; a flag not given leaves the field's default, so that
 RunConfig is the one place a default is written. TensorFlow-free.
@@ -178,7 +178,7 @@ def _check_schedule_flags(config: RunConfig, args: argparse.Namespace) -> None:
 
 
 def markdown_table() -> str:
-    """The README's flag tables, one per group, from the same declarations as --help."""
+    """docs/flags.md's flag tables, one per group, from the same declarations as --help."""
     lines = []
     rows = []
     for flag in flags():
