@@ -147,8 +147,8 @@ def fidelity(results: str, report_dir: str) -> list[Section]:
 
     parts = ["The original TF1 `task.py` (Octavian-ai/multiple-tasks; not in this repository) "
              "run under TensorFlow 2's `tf.compat.v1` through `fidelity.run_original`, "
-             "unseeded, against this project with seeds 0 to n-1, on the same work (the "
-             "README's \"Fidelity to the original\" says how and what was patched). Each "
+             "unseeded, against this project with seeds 0 to n-1, on the same work "
+             "([fidelity](fidelity.md) says how and what was patched). Each "
              "table is made again from the runs of both sides under `results/fidelity/`."]
     for name, flags, runs in FIDELITY:
         directory = os.path.join(results, "fidelity", name)
@@ -585,8 +585,9 @@ def _blog_claim(title: str, claim: str, experiment: str, commands: dict[str, str
     setting in words, what was found where a part fails[, tables of its figures]) from its
     runs by setting, or None when they are too few. The parts table sets `blog` (what the
     blog says of each part) beside every form; the verdict is the fashion form's where
-    measured, else the MNIST form's; each form's setting, command and chart follow. `extra`: groups of runs a form
-    takes from elsewhere (the MNIST form's single-task runs, claims 1 and 2's)."""
+    measured, else the MNIST form's; each form's setting, command and chart follow.
+    `extra`: groups of runs a form takes from elsewhere (the MNIST form's single-task runs,
+    claims 1 and 2's)."""
     columns, blocks, charts, holding = {}, [], [], {}
     for form, folder in BLOG_FORMS:
         folder = folder.format(experiment=experiment)
@@ -946,7 +947,7 @@ def paper(results: str, report_dir: str) -> list[Section]:
     chart = os.path.join(results, "paper-shapes", "paper-figure2.png")
     squares = ", ".join(f"{dimension} block {block[1:]} ({len(members)} of {n} rows)"
                         for (dimension, block), members in sorted(blocks.items()))
-    body = (f"The `cpu` form of the grid (the README's \"The ten-task study\": 2-D scenes, "
+    body = (f"The `cpu` form of the grid ([the ten-task study](ten-task-study.md): 2-D scenes, "
             f"criterion {runs[0].config.get('criterion', 0.95):z.0%} judged each epoch, "
             f"`--task-signal-scale 10`), Latin squares of task orders: {squares}; "
             f"{len(runs)} replications in all:\n\n```sh\n{command}\n```\n\n"
