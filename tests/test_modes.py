@@ -18,7 +18,7 @@ from tests.conftest import write_mnist_dir
 from training import RunConfig, Schedule, run_experiment, smoke_config
 from training.losses import cross_entropies
 from training.methods.base import Methods
-from training.methods.ewc import EWC, dense_stack, diagonal_fisher
+from training.methods.ewc import EWC, dense_stack, diagonal_fisher, fisher_squares
 from training.methods.joint import JointTraining, project_conflicting
 from training.methods.replay import REPLAY_FRACTION, buffer_at, period_mix
 from training.steps import train_steps
@@ -160,6 +160,19 @@ def test_ewc_pulls_gradients_back_toward_the_anchor():
 
 
 @pytest.mark.parametrize("network", [("fc:16", "fc"), ("conv:4", "fc")])
+def test_the_fishers_compiled_function_is_traced_once_a_chunk_size_not_once_a_period(network):
+    """A run makes the Fisher at every period's end in chunks of two sizes: the function
+    takes tensors alone, so it is traced for the first sizes and never again (a retracing
+    at each period cost the time and printed TensorFlow's warning)."""
+    model = build_model(network, input_shape=(28, 28, 3), keep_prob=1.0, seed=0)
+    squares = fisher_squares(model, False, lambda logits: logits)
+    images, labels = _batch(4, n=7)
+    for _ in range(6):  # Six periods' ends, each of a chunk of 5 and a chunk of 2.
+        diagonal_fisher([(images[:5], labels[:5]), (images[5:], labels[5:])], squares)
+    assert squares.experimental_get_tracing_count() <= 2
+
+
+@pytest.mark.parametrize("network", [("fc:16", "fc"), ("conv:4", "fc")])
 @pytest.mark.parametrize("predicted", [False, True])
 def test_the_fisher_is_the_mean_squared_gradient_of_each_example(predicted, network):
     tf.keras.utils.set_random_seed(0)
@@ -167,7 +180,7 @@ def test_the_fisher_is_the_mean_squared_gradient_of_each_example(predicted, netw
     assert (dense_stack(model) is not None) == (network[0] == "fc:16")  # Closed form or not.
     images, labels = _batch(4, n=5)
     chunks = [(images[:3], labels[:3]), (images[3:], labels[3:])]  # Chunks sum as one.
-    fisher = diagonal_fisher(model, chunks, predicted=predicted)
+    fisher = diagonal_fisher(chunks, fisher_squares(model, predicted))
     expected = [np.zeros(v.shape) for v in model.trainable_variables]
     for i in range(5):
         logits = model(images[i:i + 1])

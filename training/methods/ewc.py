@@ -40,6 +40,7 @@ class EWC(tf.Module, Method):
                         for _ in range(slots)]
         self.consolidated = tf.Variable(tf.zeros([slots]), trainable=False)
         self.active = tf.Variable(-1, trainable=False)  # The slot training now; -1: none.
+        self._squares = None  # The Fisher's compiled batch function, made at first use.
 
     @classmethod
     def for_run(cls, config, model, tasks) -> "EWC":
@@ -87,8 +88,9 @@ class EWC(tf.Module, Method):
         chunks = ((task.prepare(*task.train.take(tf.constant(rows[i:i + FISHER_CHUNK])),
                                 tf.constant([seed, step + i], tf.int64)))
                   for i in range(0, count, FISHER_CHUNK))
-        self.consolidate(ended, diagonal_fisher(run.model, chunks, self.predicted,
-                                                run.methods.train_logits),
+        if self._squares is None:  # Compiled once a run: only tensors cross into it.
+            self._squares = fisher_squares(run.model, self.predicted, run.methods.train_logits)
+        self.consolidate(ended, diagonal_fisher(chunks, self._squares),
                          run.model.trainable_variables)
 
     def period_start(self, run, step: int) -> None:
@@ -99,28 +101,35 @@ class EWC(tf.Module, Method):
         return {"ewc_consolidated": [name for name, c in zip(task_names, consolidated) if c]}
 
 
-def diagonal_fisher(model: tf.keras.Model, chunks, predicted: bool = False,
-                    train_logits=None) -> list[tf.Tensor]:
-    """The mean over examples of each trainable variable's squared per-example gradient of
-    the cross-entropy (dropout off), at each example's label or, if `predicted`, at the
-    class the network predicts; `chunks` yields (inputs, labels) batches, `train_logits`
-    the logits the training loss reads (class-incremental: the classes seen). A network
-    of dense layers alone takes the closed form (dense_stack), any other every example's
-    gradient."""
+def fisher_squares(model: tf.keras.Model, predicted: bool = False, train_logits=None):
+    """A compiled function of a batch (inputs, labels): the sum over its examples of each
+    trainable variable's squared per-example gradient of the cross-entropy (dropout off),
+    at each example's label or, if `predicted`, at the class the network predicts;
+    `train_logits`: the logits the training loss reads (class-incremental: the classes
+    seen, held in variables). The model and settings are bound here, so that a call
+    passes tensors alone and does not trace again (passed at each call, Python objects
+    traced it again at every period). A network of dense layers alone takes the closed
+    form (dense_stack), any other every example's gradient."""
     train_logits = train_logits or (lambda logits: logits)
     layers = dense_stack(model)
+    if layers is not None:
+        return tf.function(lambda inputs, labels: _dense_squared_gradients(
+            layers, inputs, labels, predicted, train_logits), reduce_retracing=True)
+    return tf.function(lambda inputs, labels: _squared_gradients(
+        model, inputs, labels, predicted, train_logits), reduce_retracing=True)
+
+
+def diagonal_fisher(chunks, squares) -> list[tf.Tensor]:
+    """The mean over examples of each trainable variable's squared per-example gradient:
+    `squares` (fisher_squares) summed over the (inputs, labels) batches of `chunks`."""
     sums, count = None, 0
     for inputs, labels in chunks:
-        if layers is not None:
-            squares = _dense_squared_gradients(layers, inputs, labels, predicted, train_logits)
-        else:
-            squares = _squared_gradients(model, inputs, labels, predicted, train_logits)
-        sums = squares if sums is None else [s + q for s, q in zip(sums, squares)]
+        batch = squares(inputs, labels)
+        sums = batch if sums is None else [s + q for s, q in zip(sums, batch)]
         count += int(labels.shape[0])
     return [s / count for s in sums]
 
 
-@tf.function(reduce_retracing=True)
 def _squared_gradients(model, inputs, labels, predicted, train_logits):
     """Sums over the batch of each example's squared gradient, an example at a time.
     (tf.vectorized_map gave gradients off by up to 10% through the fast conv layers.)"""
@@ -158,7 +167,6 @@ def dense_stack(model: tf.keras.Model) -> list | None:
     return layers
 
 
-@tf.function(reduce_retracing=True)
 def _dense_squared_gradients(layers, inputs, labels, predicted, train_logits):
     """Sums over the batch of each example's squared gradient, for a dense_stack."""
     images, signal = inputs if isinstance(inputs, tuple) else (inputs, None)
