@@ -1035,7 +1035,16 @@ def split_mnist(results: str, report_dir: str) -> list[Section]:
         "each regulariser's coefficient per scenario as the scripts give it, rehearsal "
         "memories of 1,100 and 4,400; LwF (not in the scripts) with Li and Hoiem's lambda 1 "
         "and T 2, A-GEM (not in their code) with GEM's optimizer and memories and its "
-        "paper's reference batch of 256.")
+        "paper's reference batch of 256. One row ran another protocol (the table's last "
+        "column says which each row ran): the paper's LwF cells in the domain and class "
+        "scenarios are van de Ven and Tolias's (2018; GMvandeVen/continual-learning), "
+        "reprinted, and the row `" + grid.LWF_VAN_DE_VEN + "` runs their form of LwF "
+        "(`--lwf-form van-de-ven`: at the t-th task (1/t) cross-entropy + (1 - 1/t) T^2 "
+        "times the distillation averaged over the batch and every class trained so far, "
+        "the present task's at zero target) in their protocol: 2,000 steps a task, MNIST "
+        "at 28x28 in [0, 1] unpadded, the same network, Adam at 0.001, batch 128, T 2. "
+        "Their digits are paired at random per seed; this project's split tasks are the "
+        "fixed pairs 0/1 to 8/9 (their seed 0's), so every seed here runs those.")
     unread = (
         "**The published table could not be read here.** This machine has no internet; the "
         "paper's text was not among the stored pages, and the repository shows the table "
@@ -1074,7 +1083,8 @@ def split_mnist(results: str, report_dir: str) -> list[Section]:
         unread, grid.markdown_table(table),
         "Mean ± sample sd over seeds (the number of seeds in brackets), in percent; \"their "
         "logs\": the authors' logs, mean ± population sd over their 10 repeats; \"diff\": "
-        "ours minus theirs.",
+        "ours minus theirs; \"protocol\": whose setting the row ran (above); \"not run "
+        "yet\": a cell of the grid without committed runs.",
         "\n".join(f"- {line}" for line in findings),
         "GEM takes the gradient on every past task's whole memory at every step, so a GEM "
         "run takes several times an Adam run's time: it has fewer seeds. Runs took "

@@ -9,6 +9,15 @@ and each method's coefficient per scenario as the scripts give it. Where this
 tool's form of a method differs in a constant factor, the coefficient is converted
 and the conversion said here (EWC: this tool's penalty carries lambda / 2, theirs
 lambda, so lambda here is twice theirs).
+
+One row runs another protocol: Hsu et al.'s LwF cells in the domain and class scenarios
+are van de Ven and Tolias's (2018; GMvandeVen/continual-learning, `--replay=current
+--distill`), reprinted. That row, `LwF (van de Ven & Tolias 2018)`, runs their form of
+LwF (--lwf-form van-de-ven) in their protocol (their main.py's defaults): 2,000
+iterations a task, MNIST at 28x28 in [0, 1], unpadded and unstandardised, the same MLP,
+Adam at 0.001, batch 128, T = 2. Their digits are paired at random per seed; this
+project's split tasks are the fixed pairs 0/1, 2/3, ..., 8/9 (what their seed 0 gives),
+so every seed here runs the standard pairs.
 """
 
 import functools
@@ -30,6 +39,15 @@ COMMON = dict(tasks=TASKS, task_epochs=4, batch=128, network=("fc:400", "fc:400"
               normalize=(0.1, 0.2752), mnist_train="all", optimizer="adam",
               learning_rate=0.001, test_frequency=10**6, checkpoint_every=0)
 ADAM, SGD = dict(optimizer="adam", learning_rate=0.001), dict(optimizer="sgd", learning_rate=0.01)
+
+HSU = "Hsu et al.'s"  # 4 epochs a task, 32x32 standardised.
+VAN_DE_VEN = "van de Ven & Tolias's"  # 2,000 steps a task, 28x28 in [0, 1].
+# Van de Ven and Tolias's protocol, over COMMON: their main.py's --iters 2000 a task, their
+# MNIST28 (ToTensor: [0, 1], no padding, no standardising), Adam at 0.001, batch 128.
+VAN_DE_VEN_PROTOCOL = dict(task_epochs=None, task_time=2000, max_steps=2000 * len(TASKS),
+                           image_pad=0, normalize=None, optimizer="adam",
+                           learning_rate=0.001, batch=128)
+LWF_VAN_DE_VEN = "LwF (van de Ven & Tolias 2018)"
 
 
 def _ewc(coefficient: float, online: bool = False) -> dict:
@@ -71,7 +89,13 @@ METHODS = {
     # scripts' Adam.
     "LwF": {s: dict(lwf_lambda=1.0, lwf_temperature=2.0) for s in SCENARIOS},
     "Offline": {s: dict(mode="offline") for s in SCENARIOS},
+    # Their form in their protocol, in the two scenarios whose published cells are theirs.
+    LWF_VAN_DE_VEN: {s: dict(VAN_DE_VEN_PROTOCOL, lwf_lambda=1.0, lwf_temperature=2.0,
+                             lwf_form="van-de-ven") for s in ("domain", "class")},
 }
+# The protocol each row ran (every row not named here: Hsu et al.'s scripts').
+PROTOCOLS = {LWF_VAN_DE_VEN: VAN_DE_VEN}
+SLUGS = {LWF_VAN_DE_VEN: "lwf-vdv"}
 
 
 # The authors' own logs of these runs (GT-RIPL/Continual-Learning-Benchmark,
@@ -95,16 +119,22 @@ AUTHORS_LOGS = {
 
 
 def _slug(method: str) -> str:
-    return method.lower().replace(" ", "-")
+    return SLUGS.get(method, method.lower().replace(" ", "-"))
+
+
+def protocol(method: str) -> str:
+    """The protocol a row ran: Hsu et al.'s, or van de Ven and Tolias's."""
+    return PROTOCOLS.get(method, HSU)
 
 
 def points(form: str) -> list[dict]:
-    """Every (scenario, method) of the table, named scenario-method."""
+    """Every (scenario, method) of the table, named scenario-method (a row absent from a
+    scenario has no point there)."""
     del form
-    return [dict(COMMON, **SCENARIO_SETTINGS[scenario], **settings,
+    return [dict(COMMON, **SCENARIO_SETTINGS[scenario], **by_scenario[scenario],
                  name=f"{scenario}-{_slug(method)}")
             for scenario in SCENARIOS for method, by_scenario in METHODS.items()
-            for settings in [by_scenario[scenario]]]
+            if scenario in by_scenario]
 
 
 # The authors' logs' learning rate: a tenth of it from the second epoch of the first task
@@ -160,10 +190,13 @@ def table(summaries: dict[str, list[dict]], suffix: str = "") -> dict:
 
 def format_table(table: dict) -> str:
     """The table as text, methods down, scenarios across: mean +- sd (seeds), and beside
-    each cell the authors' logs' mean and our mean's difference from it."""
-    width = 36
-    lines = [f"{'method':22}" + "".join(f"{s + '-incremental':>{width}}" for s in SCENARIOS),
-             f"{'':22}" + "".join(f"{'ours (seeds) | logs: diff':>{width}}" for _ in SCENARIOS)]
+    each cell the authors' logs' mean and our mean's difference from it; last, the
+    protocol the row ran."""
+    width, name = 36, max(len(m) for m in METHODS) + 2
+    lines = [f"{'method':{name}}" + "".join(f"{s + '-incremental':>{width}}" for s in SCENARIOS)
+             + "   protocol",
+             f"{'':{name}}" + "".join(f"{'ours (seeds) | logs: diff':>{width}}"
+                                      for _ in SCENARIOS)]
     for method in METHODS:
         cells = []
         for scenario in SCENARIOS:
@@ -173,28 +206,31 @@ def format_table(table: dict) -> str:
             if cell is not None and logged is not None:
                 text += f" | {logged[0]:z.2f}: {cell['mean'] - logged[0]:+z.2f}"
             cells.append(text)
-        lines.append(f"{method:22}" + "".join(f"{c:>{width}}" for c in cells))
+        lines.append(f"{method:{name}}" + "".join(f"{c:>{width}}" for c in cells)
+                     + f"   {protocol(method)}")
     return "\n".join(lines)
 
 
 def markdown_table(table: dict) -> str:
     """The table as markdown for docs/results.md: each scenario's mean ± sd (seeds), the
-    authors' logs' mean ± sd beside it and the difference."""
+    authors' logs' mean ± sd beside it and the difference, and the protocol the row ran
+    ("not run yet": a cell of the grid without runs; "—": not in the grid)."""
     lines = ["| method | " + " | ".join(f"{s}-incremental: ours | their logs | diff"
-                                         for s in SCENARIOS) + " |",
-             "|---|" + "---|---|---|" * len(SCENARIOS)]
+                                         for s in SCENARIOS) + " | protocol |",
+             "|---|" + "---|---|---|" * len(SCENARIOS) + "---|"]
     for method in METHODS:
         cells = []
         for scenario in SCENARIOS:
             cell, logged = table[scenario].get(method), AUTHORS_LOGS[scenario].get(method)
-            ours = "—" if cell is None else (
+            unrun = "not run yet" if scenario in METHODS[method] else "—"
+            ours = unrun if cell is None else (
                 f"{cell['mean']:z.2f} ± {cell['sd']:z.2f} ({cell['seeds']})"
                 if cell["sd"] is not None else f"{cell['mean']:z.2f} ({cell['seeds']})")
             theirs = "—" if logged is None else f"{logged[0]:z.2f} ± {logged[1]:z.2f}"
             diff = ("—" if cell is None or logged is None
                     else f"{cell['mean'] - logged[0]:+z.2f}")
             cells += [ours, theirs, diff]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {protocol(method)} |")
     return "\n".join(lines)
 
 

@@ -56,7 +56,8 @@ def test_every_flag_reaches_the_config(tmp_path):
                  "--ewc-online", "--ewc-fisher-examples", "0", "--ewc-fisher-labels",
                  "predicted", "--agem-memory", "30", "--agem-batch", "10"]
     memories = ["--tasks", "id", "inv", "--rehearsal-memory", "50", "--gem-memory", "40",
-                "--gem-margin", "0.2", "--lwf-lambda", "1", "--lwf-temperature", "3"]
+                "--gem-margin", "0.2", "--lwf-lambda", "1", "--lwf-temperature", "3",
+                "--lwf-form", "van-de-ven"]
     defaults = RunConfig()
     changed = set()
     for line in (flags, joint, mitigated, benchmark, memories):
@@ -141,6 +142,8 @@ def test_the_shapes_preset_sets_sizes_and_flags_override_it():
      "--epoch-size 1000000000000 needs at least 22,351.7 GiB, more than this machine's"),
     (["--scenario", "class", "--head", "per-task"], "--head per-task with --mode switch does "
      "not go with --loss-classes seen (which --scenario class sets)"),
+    (["--scenario", "task", "--lwf-lambda", "1", "--lwf-form", "van-de-ven"], "--lwf-form "
+     "van-de-ven is van de Ven and Tolias's form for one shared head"),
     (["--schedule", "episodes", "--task-time", "500"], "--task-time sets the switch schedule, "
      "which this run does not follow (--schedule episodes); drop it"),
     (["--criterion", "0.5"], "--criterion sets the episodes schedule, which this run does not "

@@ -284,6 +284,49 @@ def test_lwf_distils_the_ended_network_s_softened_answers_on_the_old_classes():
     assert got == pytest.approx(want, rel=1e-5)
 
 
+@pytest.mark.parametrize("scenario", ["domain", "class"])
+def test_lwf_in_van_de_ven_s_form_weighs_by_the_task_and_distils_every_active_class(scenario):
+    """At the third task: (1/3) CE + (2/3) T^2 * mean over batch and active classes of the
+    cross-entropy from the ended network's softened answers (zero at the present task's new
+    classes) to the present network's over every class trained so far."""
+    from training.methods.lwf import LwF
+    from training.methods.seen_classes import SeenClasses
+
+    domain = scenario == "domain"
+    tasks = [(0, 1)] * 3 if domain else [(0, 1), (2, 3), (4, 5)]
+    classes = 2 if domain else 10
+    model = build_model(["fc:8", "fc"], input_shape=(28, 28, 1), num_classes=classes,
+                        keep_prob=1.0, seed=0)
+    lwf = LwF(model, tasks, strength=1.0, temperature=2.0, form="van-de-ven")
+    seen = SeenClasses(tasks, classes)
+    run = type("FakeRun", (), {"periods": _Periods(), "model": model})
+    images = tf.constant(np.random.default_rng(3).random((5, 28, 28, 1)), tf.float32)
+    labels = tf.constant([0, 1, 0, 1, 1] if domain else [4, 5, 4, 5, 5])
+    for step in (0, 10, 20):  # Tasks 0 and 1 end; task 2, the third, trains.
+        if step:
+            lwf.period_end(run, step)
+        lwf.period_start(run, step)
+        seen.period_start(run, step)
+    old = model(images).numpy()
+    for v in model.trainable_variables:  # The network moves on; the copy stays.
+        v.assign_add(tf.random.stateless_normal(v.shape, [1, 2], stddev=0.1))
+    logits = model(images)
+    if not domain:
+        logits = seen.train_logits(logits)  # As the class scenario trains: seen classes only.
+    new = model(images).numpy()
+    active = [0, 1] if domain else [0, 1, 2, 3, 4, 5]
+    distilled = [0, 1] if domain else [0, 1, 2, 3]  # The ended tasks' classes.
+    targets = np.zeros((5, len(active)))
+    targets[:, :len(distilled)] = _softmax(old[:, distilled] / 2.0)  # Zero at 4, 5.
+    log_new = np.log(_softmax(new[:, active] / 2.0))
+    distillation = 2.0 ** 2 * np.mean(-targets * log_new)  # Over batch and classes.
+    cross_entropy = np.mean(-np.log(_softmax(new[:, active]))[np.arange(5), labels.numpy()])
+    want = cross_entropy / 3 + (1 - 1 / 3) * distillation
+    term = float(lwf.loss_term(model, images, labels, logits))
+    assert term + cross_entropy == pytest.approx(want, rel=1e-5)
+    assert distillation > 0 and abs(term) > 1e-3  # Not a vacuous test.
+
+
 def test_lwf_with_a_head_per_task_distils_each_ended_head_but_the_training_one():
     from training.methods.lwf import LwF
 

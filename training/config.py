@@ -29,6 +29,7 @@ MODES = ("switch", "joint", "alternate", "offline")
 LABELS = ("task", "global")
 LOSS_CLASSES = ("all", "seen")
 LOSS_WEIGHTINGS = ("equal", "fixed", "uncertainty")
+LWF_FORMS = ("li-hoiem", "van-de-ven")
 MAX_SEED = 2**32 - 1
 MAX_INT64 = 2**63 - 1
 
@@ -186,6 +187,11 @@ class RunConfig:
         "as the last period ended to its present ones, on the new task's images; 0: off"))
     lwf_temperature: float = setting(2.0, "method", help=(
         "--lwf-lambda: the distillation's temperature T (Li and Hoiem's)"))
+    lwf_form: str = setting("li-hoiem", "method", choices=LWF_FORMS, help=(
+        "--lwf-lambda: li-hoiem: loss + lambda * the distillation over the earlier tasks' "
+        "classes; van-de-ven (van de Ven and Tolias 2018, one shared head): at the t-th "
+        "task, (1/t) * loss + (1 - 1/t) * lambda * T^2 * the distillation averaged over "
+        "the batch and every class trained so far, the present task's with zero targets"))
     rehearsal_memory: int = setting(0, "method", help=(
         "--mode switch: naive rehearsal (Hsu et al. 2018): keep this many training examples "
         "of past tasks (shared equally) and train each new task on its examples and the "
@@ -492,6 +498,10 @@ class RunConfig:
                             f"got {self.ewc_fisher_examples!r}")
         if not (math.isfinite(self.lwf_temperature) and self.lwf_temperature > 0):
             raise UserError(f"--lwf-temperature must be positive, got {self.lwf_temperature!r}")
+        if self.lwf_form == "van-de-ven" and self.head != "shared":
+            raise UserError("--lwf-form van-de-ven is van de Ven and Tolias's form for one "
+                            "shared head (the domain and class scenarios); with --head "
+                            "per-task give --lwf-form li-hoiem")
         if not (math.isfinite(self.si_damping) and self.si_damping > 0):
             raise UserError(f"--si-damping must be positive, got {self.si_damping!r}")
         if ((self.ewc_lambda or self.l2_lambda or self.si_c or self.mas_lambda

@@ -117,9 +117,11 @@ METHODS: dict[str, MethodEntry] = {
         lambda config: config.mas_lambda > 0, ("mas_lambda",)),
     "lwf": MethodEntry(
         "training.methods.lwf:LwF",
-        "learning without forgetting (Li and Hoiem 2016): the earlier tasks' answers on the "
-        "new task's images distilled from the network as the last period ended",
-        lambda config: config.lwf_lambda > 0, ("lwf_lambda", "lwf_temperature")),
+        "learning without forgetting (Li and Hoiem 2016, or van de Ven and Tolias 2018's "
+        "form): the earlier tasks' answers on the new task's images distilled from the "
+        "network as the last period ended",
+        lambda config: config.lwf_lambda > 0,
+        ("lwf_lambda", "lwf_temperature", "lwf_form")),
     "replay": MethodEntry(
         "training.methods.replay:Replay",
         "a buffer of past tasks' training examples replayed as half of every batch",

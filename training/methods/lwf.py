@@ -1,28 +1,47 @@
-"""Learning without forgetting (Li and Hoiem 2016), --lwf-lambda: while a new task trains,
-the network's answers on its images for the earlier tasks are held to those the network
-gave as the last period ended (knowledge distillation; no old example is kept)."""
+"""Learning without forgetting, --lwf-lambda: while a new task trains, the network's answers
+on its images for the earlier tasks are held to those the network gave as the last period
+ended (knowledge distillation; no old example is kept). Two forms (--lwf-form): Li and
+Hoiem 2016's, and van de Ven and Tolias 2018's, whose LwF cells Hsu et al. 2018 reprinted."""
 
 import tensorflow as tf
 
 from models.builder import every_head
 from tasks.registry import TASKS
+from training.losses import cross_entropies
 from training.methods.base import Method
 
 
 class LwF(tf.Module, Method):
-    """Adds lambda * sum over the earlier tasks' outputs of the cross-entropy between the
-    softened answers of the network as the last period ended, softmax(old / T), and the
-    present network's, softmax(new / T), over the earlier tasks' classes (Li and Hoiem's
-    form: their lambda_o = 1 and T = 2 by default). With a head per task, each ended
-    task's head is distilled on the batch's images (the task training now excepted);
-    with one shared head, the classes of the ended tasks are."""
+    """Li and Hoiem's form (`form="li-hoiem"`, the default): adds lambda * sum over the
+    earlier tasks' outputs of the cross-entropy between the softened answers of the network
+    as the last period ended, softmax(old / T), and the present network's, softmax(new / T),
+    over the earlier tasks' classes (their lambda_o = 1 and T = 2 by default). With a head
+    per task, each ended task's head is distilled on the batch's images (the task training
+    now excepted); with one shared head, the classes of the ended tasks are.
+
+    Van de Ven and Tolias's form (`form="van-de-ven"`, one shared head; their
+    GMvandeVen/continual-learning, `--replay=current --distill`): at the t-th task trained
+    (t counts the distinct tasks trained so far, the present one included) the loss is
+        (1/t) * CE + (1 - 1/t) * lambda * D,
+        D = T^2 * mean over the batch and the A active classes of
+            -p_old[c] * log softmax(new / T)[c],
+    CE the batch's cross-entropy as the run trains it; the active classes are those of
+    every task trained so far (the domain scenario: the shared classes), the present
+    network's softmax runs over all of them, and the targets p_old are softmax(old / T)
+    over the ended tasks' classes with zero at the present task's new ones, which pushes
+    those down on the new images. As a loss term on top of the run's CE this adds
+    (1 - 1/t) * (lambda * D - CE). Their code has no lambda: lambda = 1 is their form."""
 
     remedy = "lower --lwf-lambda or --learning-rate"
 
     def __init__(self, model: tf.keras.Model, task_classes: list[tuple[int, ...]],
-                 strength: float, temperature: float, heads: int = 1):
+                 strength: float, temperature: float, heads: int = 1, form: str = "li-hoiem"):
         super().__init__(name="lwf")
+        if form not in ("li-hoiem", "van-de-ven") or (form == "van-de-ven" and heads > 1):
+            raise ValueError(f"LwF's form {form!r} with {heads} heads: the forms are li-hoiem "
+                             "and van-de-ven, the latter for one shared head")
         self.strength, self.temperature, self.heads = strength, temperature, heads
+        self.form = form
         self.task_classes = task_classes
         self.previous = tf.keras.models.clone_model(model)  # The network as a period ended.
         self.previous.set_weights(model.get_weights())
@@ -39,7 +58,8 @@ class LwF(tf.Module, Method):
     def for_run(cls, config, model, tasks) -> "LwF":
         return cls(model, [TASKS[task.name].classes_of(config.labels) for task in tasks],
                    config.lwf_lambda, config.lwf_temperature,
-                   heads=len(tasks) if config.head == "per-task" else 1)
+                   heads=len(tasks) if config.head == "per-task" else 1,
+                   form=config.lwf_form)
 
     @property
     def state_variables(self) -> list[tf.Variable]:
@@ -54,7 +74,32 @@ class LwF(tf.Module, Method):
         return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
             labels=tf.nn.softmax(old), logits=new))
 
+    def van_de_ven(self, old_logits: tf.Tensor, logits: tf.Tensor,
+                   labels: tf.Tensor) -> tf.Tensor:
+        """(1 - 1/t) * (lambda * D - CE): van de Ven and Tolias's loss less the run's CE."""
+        classes = logits.shape[-1]
+        present = tf.one_hot(self.active, len(self.task_classes))
+        started = tf.maximum(self.ended, present)  # The tasks trained so far.
+        weight = 1.0 - 1.0 / tf.reduce_sum(started)
+        # The active classes: the ended tasks' (self.old) and the present task's.
+        membership = tf.constant([[float(c in task) for c in range(classes)]
+                                  for task in self.task_classes])  # [tasks, classes]
+        active = tf.where(tf.logical_or(self.old, tf.linalg.matvec(
+            membership, present, transpose_a=True) > 0))[:, 0]
+        old_classes = tf.where(self.old)[:, 0]
+        # softmax(old / T) over the ended tasks' classes, zero at every other class.
+        targets = tf.matmul(
+            tf.nn.softmax(tf.gather(old_logits, old_classes, axis=-1) / self.temperature),
+            tf.one_hot(old_classes, classes))
+        log_new = tf.nn.log_softmax(tf.gather(logits, active, axis=-1) / self.temperature)
+        distillation = self.temperature ** 2 * tf.reduce_mean(
+            -tf.gather(targets, active, axis=-1) * log_new)
+        cross_entropy = tf.reduce_mean(cross_entropies(logits, labels))
+        return weight * (self.strength * distillation - cross_entropy)
+
     def loss_term(self, model, inputs, labels, logits) -> tf.Tensor:
+        if self.form == "van-de-ven":
+            return self.van_de_ven(self.previous(inputs, training=False), logits, labels)
         if self.heads == 1:
             old_classes = tf.where(self.old)[:, 0]
             term = self.distillation(self.previous(inputs, training=False), logits, old_classes)
