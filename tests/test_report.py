@@ -402,3 +402,18 @@ def test_mnist_alone_sets_the_originals_runs_beside_the_projects(tmp_path):
         in section.body
     assert "The original's runs (unseeded, 2 runs)" in section.body and "--runs 2 " \
         in section.body
+
+
+def test_a_form_without_its_single_task_runs_shows_its_column_but_gives_no_verdict(tmp_path):
+    _switching_results(tmp_path, shrinking=True, alone_id=0.975)  # The MNIST form, whole.
+    for seed in range(3):  # The fashion form's switching runs, without their alone runs.
+        _complete(write_run(str(tmp_path / "switching-fashion" / f"00-tt-fashion-s{seed}"),
+                            tasks=("id", "fashion"), task_time=2000, max_steps=30000,
+                            test_frequency=500, seed=seed, accuracy=_forgetting(False),
+                            train_accuracy=lambda step: 0.88))
+    [section] = report.claim_switching(str(tmp_path), str(tmp_path))
+    assert section.verdict == report.REPRODUCED  # The MNIST form's, the fashion form's partial.
+    assert "| this project, MNIST form | this project, fashion form |" in section.body
+    assert section.body.splitlines()[5].endswith("points: yes | — |")  # Its last part.
+    assert "`fashion`'s 7 periods end at 88.0% to 88.0%" in section.body
+    assert "The single-task runs are not all measured yet" in section.body
