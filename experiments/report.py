@@ -480,29 +480,10 @@ def _paths_by_setting(results: str, pattern: str) -> dict[str, list[str]]:
     return groups
 
 
-def _with_seeds(command: str, paths: list[str]) -> str:
-    """`command` with its `--seeds` made the number the logs hold: the most runs of any one
-    setting among `paths` (a sweep rerun with more seeds keeps its earlier runs)."""
-    counts: dict[str, int] = {}
-    for path in paths:
-        label = os.path.basename(path).rsplit("-s", 1)[0]
-        counts[label] = counts.get(label, 0) + 1
-    if not counts:
-        return command
-    return re.sub(r"--seeds \d+", f"--seeds {max(counts.values())}", command)
-
-
 def _summaries(results: str, pattern: str) -> dict[str, list[dict]]:
     """The summary.json of each complete run matching `pattern`, grouped by setting."""
     return {label: [read_summary(path) for path in paths]
             for label, paths in _paths_by_setting(results, pattern).items()}
-
-
-def _by_setting(results: str, folder: str) -> dict[str, list]:
-    """The complete runs under results/FOLDER, loaded and grouped by setting (the run name
-    without its seed), in name order."""
-    return {label: _load(paths)
-            for label, paths in _paths_by_setting(results, f"{folder}/*-s*").items()}
 
 
 def _greater(a: Measure, b: Measure) -> tuple[float, float, bool]:
@@ -551,12 +532,6 @@ def _short(part: str) -> str:
     """A part's name without a closing parenthesis that says how it is measured (one of
     several words: "(2000)" stays)."""
     return re.sub(r" \([^()]* [^()]*\)$", "", part)
-
-
-def _parts_table(parts: list[tuple[str, str, bool]]) -> str:
-    return ("| part | measured | holds |\n|---|---|---|\n"
-            + "\n".join(f"| {what} | {figures} | {'yes' if ok else 'no'} |"
-                         for what, figures, ok in parts))
 
 
 def _trend(points: list[tuple[float, float]]) -> tuple[float, float]:
