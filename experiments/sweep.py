@@ -284,8 +284,8 @@ def pending(specs: Iterable[RunSpec], can_resume: bool = True
 
 # Where a run's files and data lie, and how often it checkpoints: a sweep run again may give
 # them otherwise, for they leave the run's records as they are.
-UNCOMPARED = ("log_dir", "run_name", "data_dir", "data_dog_dir", "tfds_dir", "cache_dir",
-              "checkpoint_every")
+UNCOMPARED = ("log_dir", "run_name", "data_dir", "data_fashion_dir", "data_dog_dir", "tfds_dir",
+              "cache_dir", "checkpoint_every")
 
 
 def other_settings(saved: dict | None, config: RunConfig) -> list[str]:

@@ -21,12 +21,13 @@ import sys
 
 import runtime
 from errors import UserError
+from experiments.sweep import UNCOMPARED
 from fidelity.compare import SHARED_SETTINGS, original_command, run_side
 from training.config import RunConfig, flag_of
 
-# Settings that say where a run's data and logs are, not what it computes.
-PLACES = ("log_dir", "run_name", "seed", "checkpoint_every", "data_dir", "data_fashion_dir",
-          "tfds_dir", "cache_dir", "deterministic", "gpu", "kernels")
+# Settings the original's run is not told: where the data and logs lie (those a sweep does
+# not compare), and the seed and device, which it has no flags for (it is unseeded).
+PLACES = UNCOMPARED + ("seed", "deterministic", "gpu", "kernels")
 # Every other setting must be this project's default, which is the original's
 # (docs/fidelity.md): MNIST's last 55,000 training images, every test image tested, one head.
 DEFAULTS = RunConfig()

@@ -12,8 +12,8 @@ from training.schedule import Schedule
 # differ only in these are seeds of one configuration.
 NOT_SETTINGS = frozenset({
     "seed", "run_name", "log_dir", "argv", "started_at", "code_version", "tensorflow_version",
-    "python_version", "data", "task_descriptions", "cache_dir", "data_dir", "data_dog_dir",
-    "tfds_dir", "gpu", "source", "checkpoint_every", "deterministic"})
+    "python_version", "data", "task_descriptions", "cache_dir", "data_dir", "data_fashion_dir",
+    "data_dog_dir", "tfds_dir", "gpu", "source", "checkpoint_every", "deterministic"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -508,3 +508,15 @@ def test_a_flag_is_only_ever_its_whole_name(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "optimizer", "--seed", "2"])  # Not --seeds.
     assert "unrecognized arguments: --seed 2" in capsys.readouterr().err
+
+
+def test_where_the_data_lies_is_no_setting_a_rerun_or_a_chart_compares():
+    """A sweep run again with the data in another folder (the Debian copy, say) keeps its
+    runs, and charts group them with the others' seeds."""
+    from plots.runlog import NOT_SETTINGS
+
+    made = sweep.RunConfig(tasks=("id", "fashion"), data_fashion_dir="../shared/fashion")
+    asked = sweep.RunConfig(tasks=("id", "fashion"), data_fashion_dir="/usr/share/fashion")
+    assert sweep.other_settings(made.to_json(), asked) == []
+    assert sweep.other_settings(made.to_json(), sweep.RunConfig(tasks=("id", "inv")))
+    assert {"data_dir", "data_fashion_dir", "data_dog_dir"} <= NOT_SETTINGS
