@@ -247,12 +247,19 @@ def test_bad_benchmark_settings_are_refused_with_the_flag_named(changes, message
 
 def test_the_split_mnist_grid_holds_every_method_in_every_scenario_as_the_scripts_set_it():
     points = split_mnist.points("mnist")
-    assert len(points) == 3 * len(split_mnist.METHODS)
+    # Every row in each scenario it has: Hsu et al.'s in all three, van de Ven and Tolias's
+    # LwF in the two whose published cells are theirs.
+    assert len(points) == sum(len(row) for row in split_mnist.METHODS.values())
+    assert {p["name"] for p in points if "vdv" in p["name"]} == {"domain-lwf-vdv",
+                                                                  "class-lwf-vdv"}
+    assert len(points) == 3 * (len(split_mnist.METHODS) - 1) + 2
     by_name = {point["name"]: point for point in points}
     assert by_name["class-l2"]["l2_lambda"] == 100.0 and by_name["domain-l2"]["l2_lambda"] == 0.5
     assert by_name["class-ewc"]["ewc_lambda"] == 2 * 600  # Their penalty has no 1/2.
     assert by_name["task-sgd"]["optimizer"] == "sgd" and by_name["task-sgd"]["head"] == "per-task"
     assert by_name["class-adam"]["loss_classes"] == "seen"
+    vdv = by_name["domain-lwf-vdv"]
+    assert (vdv["lwf_form"], vdv["task_time"], vdv["image_pad"]) == ("van-de-ven", 2000, 0)
     for point in points:
         RunConfig(**{k: v for k, v in point.items() if k != "name"})  # Every one is valid.
 
