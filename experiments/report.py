@@ -435,7 +435,7 @@ def _switching_parts(groups: dict[str, list]):
                f"lowest {100 * lowest_train:z.1f}% (periods' means over runs: "
                f"{', '.join(f'{100 * m.mean:z.1f}' for m in period_train)}).\n\n"
                f"Drop of the task left at each switch (its test accuracy at the switch less "
-               f"its lowest before it returns), points, mean over {len(runs)} runs, in order "
+               f"its lowest before it returns), points, mean over {_seeds(runs)}, in order "
                f"of the switchovers; lowest accuracy of any task while the other trains "
                f"{100 * min(lows):z.1f}%:\n\n"
                "| task | " + " | ".join(str(k + 1) for k in range(most)) + " |\n"
@@ -646,7 +646,9 @@ def _pair_note(runs) -> str:
 
 
 def _seeds(runs) -> str:
-    return f"{len(runs)} {'runs' if runs[0].config.get('source') else 'seeds'}"
+    """How many runs a measure is over: seeds of this project, runs of the unseeded original."""
+    word = "run" if runs[0].config.get("source") else "seed"
+    return f"{len(runs)} {word}{'s' if len(runs) != 1 else ''}"
 
 
 def _all_paths(groups: dict[str, list]) -> list[str]:
