@@ -1,10 +1,10 @@
 """Files a command writes for the user (a report, a metrics table): checked before the work
 that fills them, and written whole or not at all."""
 
-import contextlib
 import os
 
 from errors import UserError
+from rundir import write_text_atomic
 
 
 def check_writable(path: str, flag: str) -> None:
@@ -22,18 +22,15 @@ def check_writable(path: str, flag: str) -> None:
 
 
 def write_text(path: str, text: str, flag: str) -> None:
-    """Writes `text` to `path` whole or not at all (a temporary file beside it, renamed);
-    an error that names `flag` if it cannot, `path` then as it was."""
+    """Writes `text` to `path` whole or not at all (rundir.write_text_atomic); an error that
+    names `flag` if it cannot, `path` then as it was."""
     try:
-        with open(_temporary(path), "w") as f:
-            f.write(text)
-        os.replace(_temporary(path), path)
+        write_text_atomic(path, text)
     except OSError as e:
-        with contextlib.suppress(OSError):
-            os.remove(_temporary(path))
         raise UserError(f"cannot write {flag} {path} ({e.strerror or e}); free space or choose "
                         f"another path ({path} is as it was)") from None
 
 
 def _temporary(path: str) -> str:
+    """The file write_text_atomic writes through before renaming it to `path`."""
     return f"{path}.tmp"
