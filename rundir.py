@@ -178,14 +178,19 @@ def invalid_state_fields(state) -> list[str]:
             if not isinstance(state.get(name), kind) or isinstance(state.get(name), bool)]
 
 
-def read_summary(run_dir: str) -> dict | None:
-    """A run's summary.json, or None while it has none (running, or killed) or a torn one."""
+def read_json_object(path: str) -> dict | None:
+    """A JSON file's object, or None if it is missing, unreadable, torn or not an object."""
     try:
-        with open(os.path.join(run_dir, SUMMARY_FILE)) as f:
-            summary = json.load(f)
+        with open(path) as f:
+            value = json.load(f)
     except (OSError, ValueError):
         return None
-    return summary if isinstance(summary, dict) else None
+    return value if isinstance(value, dict) else None
+
+
+def read_summary(run_dir: str) -> dict | None:
+    """A run's summary.json, or None while it has none (running, or killed) or a torn one."""
+    return read_json_object(os.path.join(run_dir, SUMMARY_FILE))
 
 
 def is_complete(run_dir: str) -> bool:

@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 import runtime
 from errors import RunInterrupted, UserError, first_line
 from experiments.registry import Experiment, quick
-from rundir import (CONFIG_FILE, has_checkpoint, is_complete, read_summary,
+from rundir import (CONFIG_FILE, has_checkpoint, is_complete, read_json_object, read_summary,
                     run_dir_owner)
 from training.config import RunConfig
 
@@ -326,12 +326,7 @@ def refuse_other_settings(runs: Iterable[tuple[RunSpec, dict | None]], where: st
 
 
 def _saved_config(run_dir: str) -> dict | None:
-    try:
-        with open(os.path.join(run_dir, CONFIG_FILE)) as f:
-            saved = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return saved if isinstance(saved, dict) else None
+    return read_json_object(os.path.join(run_dir, CONFIG_FILE))
 
 
 def check_settings(specs: Iterable[RunSpec], resumable: bool = True) -> None:
