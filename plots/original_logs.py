@@ -31,7 +31,7 @@ import numpy as np
 
 from errors import UserError
 from plots.runlog import Run
-from rundir import task_index_at
+from schedule import Schedule
 
 _TASK_DIR = re.compile(r"^test_task_(\d+)_(.+)$")
 _ACCURACY_TAG = re.compile(r"^accuracy(_\d+)?$")
@@ -133,10 +133,10 @@ def load_original_run(path: str) -> Run:
     train = _optional_scalars(os.path.join(path, "train"))
     config = {"tasks": names, "source": "original task.py", **settings_from_path(path)}
     config["max_steps"] = run_length(steps[-1], max(train) if train else None)
-    task_time = config.get("task_time")
+    schedule = Schedule(tuple(names), config["task_time"]) if config.get("task_time") else None
 
     def active(step):
-        return names[task_index_at(step, task_time, len(names))] if task_time else None
+        return schedule.task_at(step) if schedule else None
 
     tests = []
     for s in steps:

@@ -205,7 +205,7 @@ def test_offline_training_runs_epochs_of_every_task_together(tmp_path):
 
 def test_naive_rehearsal_trains_each_task_with_the_memory_shared_among_past_tasks():
     from training.methods.rehearsal import Rehearsal
-    from training.schedule import Schedule
+    from schedule import Schedule
 
     sizes = [50, 40, 30]
     rehearsal = Rehearsal(memory=20)

@@ -1,4 +1,7 @@
-"""The task schedule: which task trains at each step."""
+"""The task schedule: which task trains at each step, and the periods of a run.
+
+TensorFlow-free, so that the charts read a run's periods from here as its training
+followed them (training.switching), without importing the trainer."""
 
 import dataclasses
 import itertools
