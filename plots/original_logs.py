@@ -1,4 +1,5 @@
-"""Reads a log directory of the original task.py (TensorBoard events) as a Run.
+"""Reads a log directory of the original task.py (TensorBoard events) as a run's config and
+records, which plots.runlog makes a Run.
 
 The original wrote, under log_dir/t_<tasks>/<input style>/<TF1 optimizer name>/
 n_<network>/tt<task time>/<date>/, the folders train/, test/ and
@@ -30,7 +31,6 @@ from typing import Iterator
 import numpy as np
 
 from errors import UserError
-from plots.runlog import Run
 from schedule import Schedule
 
 _TASK_DIR = re.compile(r"^test_task_(\d+)_(.+)$")
@@ -115,8 +115,9 @@ def run_length(last_test: int, last_train: int | None) -> int:
                * TRAIN_SUMMARY_FREQUENCY)
 
 
-def load_original_run(path: str) -> Run:
-    """The original's folders as a Run: test lines per evaluated step, train lines per summary."""
+def read_original_run(path: str) -> tuple[dict, tuple[dict, ...], tuple[dict, ...]]:
+    """The original's folders as this tool's run would be: (config, test lines per evaluated
+    step, train lines per summary), each sorted by step."""
     tasks = {}
     for name in os.listdir(path):
         match = _TASK_DIR.match(name)
@@ -148,7 +149,7 @@ def load_original_run(path: str) -> Run:
         tests.append(line)
     trains = tuple({"step": s, "kind": "train", "active_task": active(s), "train_accuracy": v}
                    for s, v in sorted(train.items()))
-    return Run(path, config, tuple(tests), trains)
+    return config, tuple(tests), trains
 
 
 def _optional_scalars(directory: str) -> dict[int, float]:

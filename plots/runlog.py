@@ -5,6 +5,7 @@ import json
 import os
 
 from errors import UserError
+from plots.original_logs import read_original_run
 from rundir import has_metrics, read_config, read_metrics
 from schedule import Schedule
 
@@ -123,9 +124,7 @@ def load_run(path: str) -> Run:
     if is_tool_run(path):
         return load_tool_run(path)
     if is_original_run(path):
-        from plots.original_logs import load_original_run  # Needs TensorFlow: load on demand.
-
-        return load_original_run(path)
+        return Run(path, *read_original_run(path))
     raise UserError(f"{path} is not a run directory: it has neither metrics.jsonl nor the "
                     "original tool's test_task_<i>_<name>/ folders")
 
