@@ -3,18 +3,16 @@
 import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from errors import UserError
 from plots.__main__ import main
 from plots.runlog import group_by_settings, load_run, load_runs
+from tests.conftest import run_python
 from tests.run_fixtures import write_original_run, write_run
 
 PNG_MAGIC = b"\x89PNG"
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _chart(tmp_path, *args, out="chart.png"):
@@ -100,13 +98,15 @@ def test_the_original_tools_logs_read_as_a_run(tmp_path):
 def test_the_charts_load_neither_tensorflow_nor_the_trainer(tmp_path):
     runs = [write_run(tmp_path / "run"), write_original_run(
         tmp_path / "t_id_inv" / "tt100", {"id": {0: 0.1, 100: 0.8}, "inv": {0: 0.1, 100: 0.2}})]
-    code = ("import json, pkgutil, sys, plots; from plots.__main__ import main; "
-            "[__import__(f'plots.{m.name}') for m in pkgutil.iter_modules(plots.__path__)]; "
-            f"[main(['tasks', run, '--out', run + '.png']) for run in {runs!r}]; "
-            "print(json.dumps(sorted(m for m in sys.modules "
-            "if m.split('.')[0] in ('tensorflow', 'training'))))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=600)
+    result = run_python(
+        "import json, pkgutil, sys, plots\n"
+        "for module in pkgutil.iter_modules(plots.__path__):\n"
+        "    __import__(f'plots.{module.name}')\n"
+        "from plots.__main__ import main\n"
+        f"for run in {runs!r}:\n"
+        "    main(['tasks', run, '--out', run + '.png'])\n"
+        "print(json.dumps(sorted(name for name in sys.modules\n"
+        "                        if name.split('.')[0] in ('tensorflow', 'training'))))")
     assert result.returncode == 0, result.stderr
     # RunConfig's defaults (TensorFlow-free) fill in the settings a run older than them
     # lacks: the one module of training/ that reading a run of this tool needs.
