@@ -64,7 +64,6 @@ def parse_network(spec: Sequence[str]) -> tuple[str, ...]:
     return spec
 
 
-
 @dataclasses.dataclass(frozen=True)
 class LayerShape:
     """One layer of a network, for one example: the shape it takes and the shape it gives,
@@ -96,7 +95,7 @@ def layer_shapes(network: Sequence[str], *, input_shape: tuple[int, int, int],
     for i, layer in enumerate(spec):
         kind, width = split_layer(layer)
         if kind == "fc":
-            signal = task_signal if i == 0 or not spec[i - 1].startswith("fc") else 0
+            signal = task_signal if not layers or layers[-1].kind != "fc" else 0
             units = num_classes * heads if i == len(spec) - 1 else width or fc_units
             layers.append(_dense_shape(layer, math.prod(shape) + signal, units))
         else:
