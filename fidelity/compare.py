@@ -19,7 +19,6 @@ nothing is run: the table is made again from the runs under DIR.
 
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ import numpy as np
 
 import runtime
 from errors import UserError
+from experiments.stats import MARGIN, describe, difference_interval, equivalent, welch_t
 from training.config import RunConfig, flag_of
 from training.flags import add_setting_flags
 
@@ -39,11 +39,6 @@ SHARED_SETTINGS = ("tasks", "task_time", "max_steps", "batch", "learning_rate", 
                    "data_fashion_dir")
 SHARED_FLAGS = tuple(flag_of(name) for name in SHARED_SETTINGS)
 AGREE_T = 2.0  # |Welch's t| below this: the means agree within the runs' spread.
-# Equivalence, which |t| < 2 does not show: the 90% interval of the difference of the means
-# (a percentile bootstrap over each side's runs) inside +-MARGIN, two one-sided tests at 5%.
-# Two points of accuracy: well under a switch's forgetting, above the test sets' noise.
-MARGIN = 0.02
-RESAMPLES = 2000
 
 
 def parse_shared(flags: list[str]) -> argparse.Namespace:
@@ -111,18 +106,16 @@ def accuracies(paths: list[str]) -> tuple[tuple[str, ...], dict[int, np.ndarray]
     """The runs' tasks and {test step: [run, task] accuracies} at the steps all runs tested."""
     from plots.runlog import find_runs, load_run
 
-    runs = [load_run(find_runs(path)[0]) for path in paths]
+    return accuracy_table([load_run(find_runs(path)[0]) for path in paths])
+
+
+def accuracy_table(runs: list) -> tuple[tuple[str, ...], dict[int, np.ndarray]]:
+    """`accuracies` of runs already loaded."""
     tasks = runs[0].tasks
     steps = sorted(set.intersection(*({r["step"] for r in run.tests} for run in runs)))
     table = {s: np.array([[next(r for r in run.tests if r["step"] == s)["test_accuracy"][t]
                            for t in tasks] for run in runs]) for s in steps}
     return tasks, table
-
-
-def _stats(values: np.ndarray) -> dict:
-    return {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1))
-            if len(values) > 1 else 0.0, "min": float(np.min(values)),
-            "max": float(np.max(values)), "n": len(values)}
 
 
 def compare(tasks: tuple[str, ...], original: dict[int, np.ndarray],
@@ -132,28 +125,14 @@ def compare(tasks: tuple[str, ...], original: dict[int, np.ndarray],
     rows = []
     for step in sorted(set(original) & set(project)):
         for j, task in enumerate(tasks):
-            a, b = _stats(original[step][:, j]), _stats(project[step][:, j])
-            difference = b["mean"] - a["mean"]
-            se = math.sqrt(a["sd"] ** 2 / a["n"] + b["sd"] ** 2 / b["n"])
+            a, b = describe(original[step][:, j]), describe(project[step][:, j])
             low, high = difference_interval(original[step][:, j], project[step][:, j],
                                             seed=step * len(tasks) + j)
             rows.append({"step": step, "task": task, "original": a, "project": b,
-                         "difference": difference, "interval": [low, high],
-                         "equivalent": -MARGIN < low and high < MARGIN,
-                         "t": difference / se if se > 0 else (0.0 if difference == 0
-                                                              else math.inf),
+                         "difference": b["mean"] - a["mean"], "interval": [low, high],
+                         "equivalent": equivalent((low, high), MARGIN), "t": welch_t(a, b),
                          "period_end": bool(task_time) and step > 0 and step % task_time == 0})
     return rows
-
-
-def difference_interval(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """The 90% percentile-bootstrap interval of mean(b) - mean(a), each side's runs resampled
-    with replacement (seeded, so that a table is made again the same)."""
-    rng = np.random.default_rng(seed)
-    means_a = rng.choice(a, (RESAMPLES, len(a))).mean(axis=1)
-    means_b = rng.choice(b, (RESAMPLES, len(b))).mean(axis=1)
-    low, high = np.percentile(means_b - means_a, [5, 95])
-    return float(low), float(high)
 
 
 def print_table(rows: list[dict], out=None) -> None:
