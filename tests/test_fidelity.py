@@ -199,7 +199,7 @@ def test_the_original_sweep_gives_each_setting_the_originals_flags_or_names_what
 def test_the_original_runs_of_a_setting_read_with_its_config(tmp_path):
     """What the original's logs do not name (fc fc's width) comes from the setting.json that
     the sweep writes beside them."""
-    from experiments import report
+    from experiments.studies.blog.forms import form_runs
     from fidelity import original_sweep
     from training.config import RunConfig
 
@@ -209,6 +209,6 @@ def test_the_original_runs_of_a_setting_read_with_its_config(tmp_path):
     write_original_run(str(setting / "0" / "t_id_fashion" / "combined" / "GradientDescent"
                            / "n_fc_fc" / "tt2000" / "2026-12-07 10:00:00"),
                        {"id": {0: 0.1, 500: 0.9}, "fashion": {0: 0.1, 500: 0.2}})
-    [runs] = report._form_runs(str(tmp_path), "original/width-fashion").values()
+    [runs] = form_runs(str(tmp_path), "original/width-fashion")[0].values()
     assert runs[0].config["fc_units"] == 50 and runs[0].config["source"] == "original task.py"
     assert runs[0].task_time == 2000 and runs[0].tasks == ("id", "fashion")
