@@ -124,10 +124,33 @@ def test_switching_claim_is_partly_reproduced_when_forgetting_does_not_shrink(tm
     assert section.verdict == base.PARTLY
     assert re.search(r"\n- forgetting shrinks \(each task's last drop below its first\): "
                      r"id 22\.5 to 22\.5; inv [0-9.]+ to [0-9.]+ points: no\n", section.body)
-    assert re.search(r"\n- at 24,000 steps each task near or above alone \(within 1 point or "
-                     r"2 s\.e\.\): id -[0-9.]+, inv [-+][0-9.]+ points: no", section.body)
+    # Id alone at 99%, switching at 97%: 2 points under, the interval nowhere near -1 point.
+    assert re.search(r"\n- at 24,000 steps each task near or above alone \(the 90% interval of "
+                     r"the difference above -1 point\): id -2\.00 \[-2\.00, -2\.00\], "
+                     r"inv [-+][0-9.]+ \[[-+0-9., ]+\] points: no", section.body)
     assert re.search(r"\n- training accuracy near 100% in every period \(at least 95%\): "
                      r"lowest 99\.0%: yes", section.body)
+
+
+def test_near_or_above_alone_needs_the_differences_interval_above_minus_one_point(tmp_path):
+    """Seeds that spread wide leave the difference's interval reaching below -1 point, though
+    its mean is a third of a point under: not shown near (two standard errors, 2.9 points,
+    would have called it near)."""
+    for seed, level in enumerate((0.94, 0.97, 0.99)):
+        _complete(write_run(os.path.join(tmp_path, "switching", f"00-tt-s{seed}"),
+                            task_time=2000, max_steps=30000, test_frequency=500, seed=seed,
+                            accuracy=lambda j, step, a, level=level: level,
+                            train_accuracy=lambda step: 0.99))
+        for task, folder in (("id", "baseline-mnist"), ("inv", "baseline-inv")):
+            _complete(write_run(os.path.join(tmp_path, folder, f"00-run-s{seed}"),
+                                tasks=(task,), task_time=24000, max_steps=24000,
+                                test_frequency=500, seed=seed,
+                                accuracy=lambda j, step, a: 0.97))
+    [section] = switching.sections(str(tmp_path), str(tmp_path))
+    row = re.search(r"\| id \| 96\.67 ± 1\.45 \(n=3\) \| 97\.00 ± 0\.00 \(n=3\) \| -0\.33 \| "
+                    r"\[(-[0-9.]+), \+[0-9.]+\] \| no \|", section.body)
+    assert row and float(row.group(1)) < -1
+    assert section.not_holding[-1] == "at 24,000 steps each task near or above alone"
 
 
 def test_the_summary_names_the_parts_that_do_not_hold(tmp_path):

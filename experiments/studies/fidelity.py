@@ -35,7 +35,7 @@ def _table(results: str, name: str):
 
 
 def sections(results: str, report_dir: str) -> list[Section]:
-    from fidelity.compare import AGREE_T, MARGIN
+    from experiments.stats import MARGIN, holds_zero
 
     parts = ["The original TF1 `task.py` (Octavian-ai/multiple-tasks; not in this repository) "
              "run under TensorFlow 2's `tf.compat.v1` through `fidelity.run_original`, "
@@ -46,7 +46,7 @@ def sections(results: str, report_dir: str) -> list[Section]:
         if not folder(results, f"fidelity/{name}").found:
             continue
         rows, table = _table(results, name)
-        agree = sum(abs(r["t"]) < AGREE_T for r in rows)
+        unshown = sum(holds_zero(r["interval"]) for r in rows)
         same = [r for r in rows if r["equivalent"]]
         higher = sum(r["difference"] > 0 for r in rows)
         spread = sum(r["original"]["sd"] > r["project"]["sd"] for r in rows)
@@ -55,12 +55,12 @@ def sections(results: str, report_dir: str) -> list[Section]:
             f"{rows[0]['project']['n']} seeds (`results/fidelity/{name}/`):\n\n"
             f"```sh\n.venv/bin/python -m fidelity.compare ORIGINAL_TASK_PY --runs {runs} "
             f"--out results/fidelity/{name} \\\n    -- {flags}\n```\n\n```\n{table}```\n\n"
-            f"The means agree within the runs' spread (|t| < {AGREE_T:g}) in {agree} of "
-            f"{len(rows)} rows; the project's mean is the higher in {higher} of them, and "
-            f"the original's runs spread the wider in {spread}. Not differing is not being "
-            f"the same: the two are shown equivalent within ±{100 * MARGIN:g} points (the 90% "
-            f"bootstrap interval of the difference inside the margin, two one-sided tests "
-            f"at 5%) in {len(same)} of {len(rows)} rows"
+            f"No difference is shown in {unshown} of {len(rows)} rows (the 90% bootstrap "
+            f"interval of the difference, project less original, holds zero); the project's "
+            f"mean is the higher in {higher} of them, and the original's runs spread the "
+            f"wider in {spread}. Not differing is not being the same: the two are shown "
+            f"equivalent within ±{100 * MARGIN:g} points (the interval inside the margin, two "
+            f"one-sided tests at 5%) in {len(same)} of {len(rows)} rows"
             + (f"; where not, the runs' spread is too wide for {rows[0]['original']['n']} "
                "runs to tell (the widest interval "
                f"{100 * max(r['interval'][1] - r['interval'][0] for r in rows):z.1f} points)"
