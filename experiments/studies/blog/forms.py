@@ -110,16 +110,34 @@ def _block(title: str, form: str, measured, command: str, chart: str, report_dir
             + f"\n\n![{title}, {form}]({rel(chart, report_dir)})")
 
 
-def blog_claim(title: str, claim: str, experiment: str, commands: dict[str, str],
-               blog: list[str], chart_name: str, measure: Callable, results: str,
-               report_dir: str, extra: dict[str, dict] | None = None) -> list[Section]:
-    """A blog claim in each form measured: `measure(groups)` gives one form's (parts, the
-    setting in words, what was found where a part fails[, tables of its figures]) from its
-    runs by setting, or None when they are too few. The parts table sets `blog` (what the
-    blog says of each part) beside every form; the verdict is the fashion form's where
-    measured, else the MNIST form's; each form's setting, command and chart follow.
-    `extra`: groups of runs a form takes from elsewhere (the MNIST form's single-task runs,
-    claims 1 and 2's)."""
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """A blog claim: its title and words, the experiment that tests it, the command that
+    made its MNIST form's runs (the other forms' are at the blog's scale), what the blog
+    says of each part, the chart of each form's runs, and `parts(groups)`, which gives one
+    form's (parts, the setting in words, what was found where a part fails[, tables of its
+    figures]) from its runs by setting, or None when they are too few."""
+
+    title: str
+    text: str
+    experiment: str
+    mnist_command: str
+    blog: tuple[str, ...]
+    chart: str
+    parts: Callable
+
+    def sections(self, results: str, report_dir: str) -> list[Section]:
+        return blog_claim(self, results, report_dir)
+
+
+def blog_claim(claim: Claim, results: str, report_dir: str,
+               extra: dict[str, dict] | None = None) -> list[Section]:
+    """A blog claim in each form measured. The parts table sets what the blog says of each
+    part beside every form; the verdict is the fashion form's where measured, else the
+    MNIST form's; each form's setting, command and chart follow. `extra`: groups of runs a
+    form takes from elsewhere (the MNIST form's single-task runs, claims 1 and 2's)."""
+    title, experiment, blog = claim.title, claim.experiment, claim.blog
+    commands = blog_commands(experiment, claim.mnist_command)
     columns, blocks, charts = {}, [], []
     for form, name in BLOG_FORMS:
         name = name.format(experiment=experiment)
@@ -127,12 +145,12 @@ def blog_claim(title: str, claim: str, experiment: str, commands: dict[str, str]
         if groups and extra and form in extra:
             groups = {**groups, **extra[form]}
             charted = charted + [run for runs in extra[form].values() for run in runs]
-        measured = measure(groups) if groups else None
+        measured = claim.parts(groups) if groups else None
         if measured is None or form not in commands:
             continue
         columns[form] = measured[0]
         chart = os.path.join(results, name, f"{experiment}.png")
-        charts.append((chart, draw(chart_name, charted)))
+        charts.append((chart, draw(claim.chart, charted)))
         original = form == BLOG_FORMS[2][0]
         counts = Measure([len(runs) for runs in groups.values()])
         command = re.sub(r"--runs \d+" if original else r"--seeds \d+",
@@ -140,7 +158,7 @@ def blog_claim(title: str, claim: str, experiment: str, commands: dict[str, str]
                          commands[form])
         blocks.append(_block(title, form, measured, command, chart, report_dir))
     if not columns:
-        return [not_measured(title, claim, "\n".join(commands.values()))]
+        return [not_measured(title, claim.text, "\n".join(commands.values()))]
     # A form measured in part (runs still missing) shows its column but gives no verdict.
     whole = [form for form in columns if len(columns[form]) == len(blog)] or list(columns)
     primary = next(form for form in (BLOG_FORMS[1][0], BLOG_FORMS[0][0], BLOG_FORMS[2][0])
@@ -152,7 +170,7 @@ def blog_claim(title: str, claim: str, experiment: str, commands: dict[str, str]
             "whole yet).\n\n"
             + ((_where_they_part(columns) + "\n\n") if BLOG_FORMS[1][0] in columns else "")
             + "\n\n".join(blocks))
-    return [Section(title, body, claim, verdict([ok for _, _, ok in columns[primary]]),
+    return [Section(title, body, claim.text, verdict([ok for _, _, ok in columns[primary]]),
                     charts=charts,
                     not_holding=[short(what) for what, _, ok in columns[primary] if not ok])]
 

@@ -4,7 +4,6 @@ current task; SGD forgets less and ends higher on all tasks."""
 import statistics
 
 from experiments.grid import Experiment, pair
-from experiments.studies.base import Section
 from experiments.studies.blog import forms
 from experiments.studies.blog.measures import (compare, mean_drop, pair_note, points,
                                                scale_note, seeds, test_at, train_near)
@@ -19,17 +18,6 @@ EXPERIMENTS = {
     "optimizer": Experiment("sgd against adam, task time 2,000", "compare", _optimizer),
 }
 TABLES = forms.tables("optimizer", "period-ends")
-
-
-def sections(results: str, report_dir: str) -> list[Section]:
-    claim = ("Adam reaches higher test accuracy sooner than SGD but overfits the current "
-             "task; SGD forgets less and ends higher on all tasks.")
-    commands = forms.blog_commands("optimizer", ".venv/bin/python -m experiments run "
-                                   "optimizer --scale 0.2 --seeds 3 --test-frequency 200 "
-                                   "--log-dir results/optimizer")
-    blog = ["yes", "yes", "yes", "yes", "yes"]
-    return forms.blog_claim("5. Adam against SGD", claim, "optimizer", commands, blog,
-                            "compare", _parts, results, report_dir)
 
 
 def _parts(groups: dict[str, list]):
@@ -74,3 +62,13 @@ def _parts(groups: dict[str, list]):
                f"{len(adam)}" + (f", both at the default learning rate {rate}." if rate
                                  else "."))
     return parts, setting, why
+
+
+CLAIM = forms.Claim(
+    title="5. Adam against SGD", experiment="optimizer", chart="compare", parts=_parts,
+    text="Adam reaches higher test accuracy sooner than SGD but overfits the current task; "
+         "SGD forgets less and ends higher on all tasks.",
+    blog=("yes",) * 5,
+    mnist_command=".venv/bin/python -m experiments run optimizer --scale 0.2 --seeds 3 "
+                  "--test-frequency 200 --log-dir results/optimizer")
+sections = CLAIM.sections

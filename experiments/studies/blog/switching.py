@@ -167,20 +167,22 @@ def _parts(groups: dict[str, list]):
             _details(runs, period_train, drops, lows, beside))
 
 
+CLAIM = forms.Claim(
+    title="3. Two tasks switching", experiment="switching", chart="versus-single", parts=_parts,
+    text="Two tasks switching every 2,000 steps: training accuracy near 100% in each period; "
+         "each task partly forgotten while the other trains; the forgetting shrinks with each "
+         "switchover; after 24,000 steps each task's test accuracy near or above its "
+         "single-task run's.",
+    blog=("yes (its charts)", "yes", "yes", "dogs 31.4% against 33.2% alone, MNIST 97.5% "
+          "against 97.1% (one unseeded run each)"),
+    mnist_command=".venv/bin/python -m experiments run switching --only '00-*' --seeds 3 "
+                  "--test-frequency 500 --log-dir results/switching")
+
+
 def sections(results: str, report_dir: str) -> list[Section]:
-    claim = ("Two tasks switching every 2,000 steps: training accuracy near 100% in each "
-             "period; each task partly forgotten while the other trains; the forgetting "
-             "shrinks with each switchover; after 24,000 steps each task's test accuracy "
-             "near or above its single-task run's.")
-    commands = forms.blog_commands("switching", ".venv/bin/python -m experiments run switching "
-                                   "--only '00-*' --seeds 3 --test-frequency 500 "
-                                   "--log-dir results/switching")
     # The MNIST form's single-task runs are claims 1 and 2's (its grid ran --only '00-*').
     singles = {f"baseline-{task}": runs for task, name in (
         ("id", "baseline-mnist"), ("inv", "baseline-inv"))
         if (runs := folder(results, name).runs("*-s*"))}
-    blog = ["yes (its charts)", "yes", "yes", "dogs 31.4% against 33.2% alone, MNIST 97.5% "
-            "against 97.1% (one unseeded run each)"]
-    return forms.blog_claim("3. Two tasks switching", claim, "switching", commands, blog,
-                            "versus-single", _parts, results, report_dir,
+    return forms.blog_claim(CLAIM, results, report_dir,
                             extra={forms.BLOG_FORMS[0][0]: singles})

@@ -5,7 +5,6 @@ periods forget no more."""
 import statistics
 
 from experiments.grid import Experiment, pair
-from experiments.studies.base import Section
 from experiments.studies.blog import forms
 from experiments.studies.blog.measures import (compare, mean_drop, pair_note, points,
                                                scale_note, seeds, test_at)
@@ -21,17 +20,6 @@ EXPERIMENTS = {
                             _task_time),
 }
 TABLES = forms.tables("task-time", "none")
-
-
-def sections(results: str, report_dir: str) -> list[Section]:
-    claim = ("Faster switching gives higher test accuracy for the same number of steps; "
-             "aligned on the switchovers, each task time reaches similar accuracy, and longer "
-             "periods do not forget more.")
-    commands = forms.blog_commands("task-time", ".venv/bin/python -m experiments run "
-                                   "task-time --scale 0.05 --seeds 3 --test-frequency 50 "
-                                   "--test-examples 2000 --log-dir results/task-time")
-    return forms.blog_claim("6. Task time", claim, "task-time", commands,
-                            ["yes", "yes", "yes"], "task-time", _parts, results, report_dir)
 
 
 def _parts(groups: dict[str, list]):
@@ -69,3 +57,14 @@ def _parts(groups: dict[str, list]):
               f"to learn a task (the blog's shortest, 2,000 steps, bring MNIST to about 95%, "
               "claim 1)" if (scale := slow[0].task_time / 40000) < 1 else "") + ".")
     return parts, setting, why
+
+
+CLAIM = forms.Claim(
+    title="6. Task time", experiment="task-time", chart="task-time", parts=_parts,
+    text="Faster switching gives higher test accuracy for the same number of steps; aligned "
+         "on the switchovers, each task time reaches similar accuracy, and longer periods do "
+         "not forget more.",
+    blog=("yes",) * 3,
+    mnist_command=".venv/bin/python -m experiments run task-time --scale 0.05 --seeds 3 "
+                  "--test-frequency 50 --test-examples 2000 --log-dir results/task-time")
+sections = CLAIM.sections

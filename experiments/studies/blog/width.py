@@ -4,7 +4,6 @@ import math
 
 from experiments.grid import Experiment, pair
 from experiments.stats import Measure, greater, trend
-from experiments.studies.base import Section
 from experiments.studies.blog import forms
 from experiments.studies.blog.measures import pair_note, points, scale_note, seeds
 
@@ -18,15 +17,6 @@ EXPERIMENTS = {
     "width": Experiment("fc fc with first-layer widths 50 to 2,000", "width", _width),
 }
 TABLES = forms.tables("width", "none")
-
-
-def sections(results: str, report_dir: str) -> list[Section]:
-    claim = "Narrower networks (`fc fc`, first-layer width) forget more."
-    commands = forms.blog_commands("width", ".venv/bin/python -m experiments run width "
-                                   "--scale 0.2 --seeds 3 --test-frequency 200 "
-                                   "--log-dir results/width")
-    return forms.blog_claim("7. Width", claim, "width", commands, ["yes", "yes"], "width",
-                            _parts, results, report_dir)
 
 
 def _parts(groups: dict[str, list]):
@@ -61,3 +51,11 @@ def _parts(groups: dict[str, list]):
               "(the dog or fashion form) is where width could matter."
               if ordered[0][0].tasks[-1] == "inv" else "."))
     return parts, setting, why
+
+
+CLAIM = forms.Claim(
+    title="7. Width", experiment="width", chart="width", parts=_parts,
+    text="Narrower networks (`fc fc`, first-layer width) forget more.", blog=("yes",) * 2,
+    mnist_command=".venv/bin/python -m experiments run width --scale 0.2 --seeds 3 "
+                  "--test-frequency 200 --log-dir results/width")
+sections = CLAIM.sections
