@@ -189,3 +189,15 @@ def test_every_committed_results_folder_is_one_that_a_study_reads():
                  if name in ("original", "fidelity") else [name])
         folders += [f for f in inner if os.path.isdir(os.path.join(results, f))]
     assert folders and set(folders) <= set(declared), set(folders) - set(declared)
+
+
+def test_a_sweep_that_ends_names_the_command_that_commits_its_runs(capsys):
+    from experiments.__main__ import _tabulate_hint
+
+    _tabulate_hint("optimizer", "fashion", "runs/optimizer-fashion")
+    _tabulate_hint("optimizer", "mnist", os.path.join("results", "optimizer"))
+    _tabulate_hint("mitigation", "mnist", "runs/mitigation-mnist")  # No study reads it yet.
+    assert capsys.readouterr().out.splitlines() == [
+        "to commit its results as a table: python -m experiments tabulate "
+        "results/optimizer-fashion --from runs/optimizer-fashion",
+        "to commit its results as a table: python -m experiments tabulate results/optimizer"]
