@@ -260,15 +260,11 @@ def _config(path: str) -> dict:
     return {**setting_defaults(), **config}
 
 
-def load_raw(kind: str, path: str):
-    """A raw run (this tool's or the original's) as a Run."""
-    if kind == "tool":
-        from plots.runlog import load_tool_run
+def load_raw(path: str):
+    """A raw run, this tool's or the original's, as a Run."""
+    from plots.runlog import load_run
 
-        return load_tool_run(path)
-    from plots.original_logs import load_original_run  # Reads event files: on demand.
-
-    return load_original_run(path)
+    return load_run(path)
 
 
 class ResultsFolder:
@@ -299,7 +295,7 @@ class ResultsFolder:
             config = read_json_object(os.path.join(path, CONFIG_FILE)) or {}
             return bool(config.get("source")) or is_complete(path)
         try:
-            load_raw(kind, path)
+            load_raw(path)
         except UserError:  # No evaluation common to all its tasks yet.
             return False
         return True
@@ -312,7 +308,7 @@ class ResultsFolder:
             return self.complete(key)
         setting = _setting(self.path, key) or {}
         try:
-            return load_raw(kind, path).last_step >= setting.get("max_steps", 0)
+            return load_raw(path).last_step >= setting.get("max_steps", 0)
         except UserError:
             return False
 
@@ -324,7 +320,7 @@ class ResultsFolder:
     def run(self, key: str):
         kind, path = self.found[key]
         if kind != "tabulated":
-            return dataclasses.replace(load_raw(kind, path), path=self.folder(key))
+            return dataclasses.replace(load_raw(path), path=self.folder(key))
         if key not in self.table():
             raise UserError(f"{path} has neither its raw log ({METRICS_FILE}) nor rows in "
                             f"{os.path.join(self.path, TABLE_FILE)}; restore the table from "

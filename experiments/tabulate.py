@@ -120,7 +120,7 @@ def tabulate(target: str, train: str, source: str | None = None,
         if not origin.finished(key):
             unfinished.append(key)
             continue
-        run = load_raw(*origin.found[key])
+        run = load_raw(origin.found[key][1])
         table[key] = _checked_rows(key, run, train)
         _keep_files(origin, target, key, run)
         added.append(key)

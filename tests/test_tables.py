@@ -37,7 +37,7 @@ def _records(run):
 def test_a_tabulated_run_reads_back_as_its_raw_log_in_what_the_table_keeps(tmp_path):
     folder = tmp_path / "switching"
     [path, _] = _runs(folder, task_time=100, max_steps=400, test_frequency=50)
-    raw = tables.load_raw("tool", path)
+    raw = tables.load_raw(path)
     done = tabulate(str(folder), "period-ends")
     assert done.added == ["00-tt-s0", "00-tt-s1"] and done.runs == 2
     assert sorted(os.listdir(path)) == ["config.json", "summary.json"]  # Raw log removed.
@@ -80,7 +80,7 @@ def test_an_episodic_runs_table_keeps_its_episodes_and_trials(tmp_path):
              (200, 2, 1, True, (150, 50), (0.8, 0.95))]
     path = _complete(write_episodic_run(str(tmp_path / "paper" / "colour-b0-r0-s0"),
                                         ("a", "b"), lines))
-    raw = tables.load_raw("tool", path)
+    raw = tables.load_raw(path)
     tabulate(str(tmp_path / "paper"), "none")
     back = tables.ResultsFolder(str(tmp_path / "paper")).run("colour-b0-r0-s0")
     assert [(r["episode"], r["trials"]) for r in back.tests] == [
@@ -100,9 +100,8 @@ def test_the_originals_logs_go_into_the_table_with_the_config_they_give(tmp_path
     _original(folder, "00-tt", 0, curves, train={s: 0.9 for s in range(9, 200, 10)})
     _original(folder, "00-tt", 1, {t: {0: 0.1, 100: 0.5} for t in curves})  # Still running.
     (folder / "00-tt" / "setting.json").write_text(json.dumps({"max_steps": 200}))
-    raw = tables.load_raw("original", str(folder / "00-tt" / "0" / "t_id_inv" / "combined" /
-                                          "GradientDescent" / "n_conv_fc" / "tt100" /
-                                          "2026-12-07 10:00:00"))
+    raw = tables.load_raw(str(folder / "00-tt" / "0" / "t_id_inv" / "combined"
+                              / "GradientDescent" / "n_conv_fc" / "tt100" / "2026-12-07 10:00:00"))
     done = tabulate(str(folder), "period-ends")
     assert done.added == ["00-tt/0"] and done.unfinished == ["00-tt/1"]
     assert sorted(os.listdir(folder / "00-tt" / "0")) == ["config.json"]  # Its tree removed.
