@@ -575,7 +575,8 @@ def _spread(figures: dict) -> str:
     return f"({low:.2f}-{high:.2f}, {figures['rounds']})"
 
 
-def print_table(results: dict, out=sys.stdout) -> None:
+def print_table(results: dict, out=None) -> None:
+    out = out or sys.stdout
     machine = results["machine"]
     size = machine["matmul_size"]
     print(f"{machine.get('device', str(machine['cpus']) + ' CPUs')}, the project's kernels "
