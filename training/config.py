@@ -240,8 +240,9 @@ class RunConfig:
     init: str = setting(
         "truncated-normal", "model",
         "initial weights: the original's truncated normal; he (He-normal, for deep fc "
-        "stacks such as shapes-paper); or pytorch (PyTorch's default: weights and biases "
-        "uniform in +-1/sqrt(fan-in), as the benchmarks of Hsu et al.)", choices=INITS)
+        "stacks such as shapes-paper); pytorch (PyTorch's default: weights and biases "
+        "uniform in +-1/sqrt(fan-in), as the benchmarks of Hsu et al.); or xavier (Glorot's "
+        "uniform, zero biases: Mammoth's MNIST MLP, as the DER paper)", choices=INITS)
     kernels: str = setting(
         "auto", "model",
         "fast: the layers of models.kernels (conv, pool, bias and ReLU as one layer, LRN "
