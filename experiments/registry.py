@@ -13,7 +13,7 @@ import dataclasses
 from typing import Callable
 
 from errors import UserError
-from experiments import paper_shapes, split_mnist
+from experiments import der_mnist, paper_shapes, split_mnist
 
 FORMS = ("mnist", "fashion", "dog")
 # The task that stands for the blog's dogs in each form.
@@ -133,6 +133,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         split_mnist.logs_rate_points, forms=("mnist",),
         quick_points=split_mnist.logs_rate_quick_points, table=split_mnist.logs_rate_table,
         format_table=split_mnist.format_table, runs_per_process=20),
+    "der-mnist": Experiment(
+        "the DER paper's MNIST table (Buzzega et al. 2020): Sequential (class- and task-IL), "
+        "Permuted and Rotated MNIST and MNIST-360 under Mammoth's protocol, every method this "
+        "runner has at Mammoth's best args for each buffer", None, der_mnist.points,
+        forms=("mnist",), quick_points=der_mnist.quick_points, table=der_mnist.table,
+        format_table=der_mnist.format_table, runs_per_process=20),
 }
 
 
