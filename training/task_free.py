@@ -12,9 +12,9 @@ from errors import UserError
 from tasks import Task
 from tasks.streams import SequenceStream
 from training.config import RunConfig, flag_of
-from training.loop import RunSchedule
 from training.methods import METHODS, methods_for
 from training.methods.base import Method, Methods
+from training.switching import StepSchedule
 
 # The hooks that act at task boundaries, or on the task periods' batches.
 BOUNDARY_HOOKS = ("period_start", "period_end", "batches", "memory_examples")
@@ -32,7 +32,7 @@ def needs_task_boundaries(method: type) -> bool:
             or method.stream is not None)
 
 
-class TaskFreeSchedule(RunSchedule):
+class TaskFreeSchedule(StepSchedule):
     """One pass over the stream task's batches, evaluated every --test-frequency steps and
     at the end; checkpointed every --checkpoint-every steps. --task-time and --max-steps
     do not apply: the stream's batches are the run."""
@@ -45,22 +45,6 @@ class TaskFreeSchedule(RunSchedule):
         self.streams = [self.stream]
         self.max_steps = self.stream.batches
         self.periods = None  # No task periods: no method's period hook is called.
-
-    def progress_total(self) -> int:
-        return self.max_steps
-
-    def checkpoint_due(self, step: int) -> bool:
-        every = self.config.checkpoint_every
-        return bool(every) and step % every == 0 and 0 < step < self.max_steps
-
-    def evaluation_due(self, step: int) -> bool:
-        return super().evaluation_due(step) or step == self.max_steps
-
-    def evaluated(self, step: int, record: dict) -> tuple[int, str]:
-        return step, record["active_task"]
-
-    def finished(self, step: int) -> bool:
-        return step == self.max_steps
 
     def active(self, step: int) -> str:
         return self.names[0]
