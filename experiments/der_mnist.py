@@ -5,7 +5,7 @@ gives each choice and its source).
 Mammoth's MNISTMLP (784-100-100-10, ReLU, Glorot-uniform weights, zero biases) on MNIST
 in [0, 1] (unpadded, unstandardised), all 60,000 training images, plain SGD, one epoch a
 task; each method's learning rate, batch and coefficients from Mammoth's best_args
-(BEST_ARGS, transcribed below) at each buffer size. Sequential MNIST is one 10-way head
+(BEST_ARGS, from der_mnist_best_args.json) at each buffer size. Sequential MNIST is one 10-way head
 trained on every output (Mammoth's class-IL loss), its class-IL and task-IL accuracies
 read from the same run (--task-masked-accuracy); Permuted and Rotated MNIST are 20 tasks,
 every one transformed (rotrand-k: an angle drawn in [0, 180)); MNIST-360 is the task-free
@@ -13,6 +13,8 @@ stream. The grid holds the cells the runner's methods can fill (ROWS); ER, DER, 
 iCaRL and the others are rows to add as their methods land (their best args are here).
 """
 
+import json
+import os
 import statistics
 
 SPLITS = ("split-01", "split-23", "split-45", "split-67", "split-89")
@@ -39,114 +41,21 @@ BUFFERS = {"seq-mnist": (200, 500, 5120), "perm-mnist": (200, 500, 5120),
 NONE = -1  # best_args's key of a method without a buffer.
 
 
-def _same(args: dict, *buffers: int) -> dict:
-    return {buffer: dict(args) for buffer in buffers}
+# Mammoth's utils/best_args.py for the MNIST benchmarks, every method of the paper's MNIST
+# table that it holds, in its own names (lr, batch_size, minibatch_size: the buffer's
+# batch, and each method's own): der_mnist_best_args.json, which names its source
+# (docs/der-mnist.md renders it). {benchmark: {method: {buffer (NONE: none): args}}}.
+def _best_args() -> dict:
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "der_mnist_best_args.json")) as f:
+        table = json.load(f)["best_args"]
+    return {benchmark: {method: {NONE if key == "none" else int(key): args
+                                 for key, args in by_buffer.items()}
+                        for method, by_buffer in methods.items()}
+            for benchmark, methods in table.items()}
 
 
-# Mammoth's utils/best_args.py for the MNIST benchmarks (aimagelab/mammoth at 9efb3441; the
-# same values in its 2020 form, docs/der-mnist.md), in its own names: lr, batch_size,
-# minibatch_size (the buffer's batch), n_epochs (1 throughout) and each method's own.
-# Every method of the paper's MNIST table that best_args holds; JOINT and PNN-free cells
-# are absent there (docs/der-mnist.md).
-def _args(lr, batch, **extra) -> dict:
-    return dict(lr=lr, batch_size=batch, **extra)
-
-
-BEST_ARGS = {
-    "seq-mnist": {
-        "sgd": {NONE: _args(0.03, 10)},
-        "ewc_on": {NONE: _args(0.03, 10, e_lambda=90, gamma=1.0)},
-        "si": {NONE: _args(0.1, 10, c=1.0, xi=0.9)},
-        "lwf": {NONE: _args(0.03, 10, alpha=1, softmax_temp=2.0, wd_reg=0.0005)},
-        "pnn": {NONE: _args(0.1, 10)},
-        "er": {200: _args(0.01, 10, minibatch_size=10),
-               **_same(_args(0.1, 10, minibatch_size=10), 500, 5120)},
-        "mer": {**_same(_args(0.1, 1, minibatch_size=128, beta=1, gamma=1, batch_num=1), 200, 500),
-                5120: _args(0.03, 1, minibatch_size=128, beta=1, gamma=1, batch_num=1)},
-        "gem": {200: _args(0.01, 10, gamma=1.0), 500: _args(0.03, 10, gamma=0.5),
-                5120: _args(0.1, 10, gamma=1.0)},
-        "agem": _same(_args(0.1, 10, minibatch_size=128), 200, 500, 5120),
-        "hal": {200: _args(0.1, 128, minibatch_size=128, hal_lambda=0.1, beta=0.7, gamma=0.5),
-                500: _args(0.1, 128, minibatch_size=128, hal_lambda=0.1, beta=0.2, gamma=0.5),
-                5120: _args(0.1, 128, minibatch_size=128, hal_lambda=0.1, beta=0.7, gamma=0.5)},
-        "gss": {**_same(_args(0.1, 128, minibatch_size=10, gss_minibatch_size=10, batch_num=1),
-                        200, 500),
-                5120: _args(0.1, 128, minibatch_size=128, gss_minibatch_size=10, batch_num=1)},
-        "agem_r": _same(_args(0.1, 10, minibatch_size=128), 200, 500, 5120),
-        "icarl": _same(_args(0.1, 10, minibatch_size=10, wd_reg=0), 200, 500, 5120),
-        "fdr": {200: _args(0.03, 128, minibatch_size=128, alpha=0.5),
-                **_same(_args(0.1, 128, minibatch_size=128, alpha=0.2), 500, 5120)},
-        "der": {200: _args(0.03, 10, minibatch_size=10, alpha=0.2),
-                500: _args(0.03, 10, minibatch_size=128, alpha=1.0),
-                5120: _args(0.1, 10, minibatch_size=128, alpha=0.5)},
-        "derpp": {200: _args(0.03, 10, minibatch_size=128, alpha=0.2, beta=1.0),
-                  500: _args(0.03, 10, minibatch_size=10, alpha=1.0, beta=0.5),
-                  5120: _args(0.1, 10, minibatch_size=64, alpha=0.2, beta=0.5)},
-    },
-    "perm-mnist": {
-        "sgd": {NONE: _args(0.2, 128)},
-        "ewc_on": {NONE: _args(0.1, 128, e_lambda=0.7, gamma=1.0)},
-        "si": {NONE: _args(0.1, 128, c=0.5, xi=1.0)},
-        "er": _same(_args(0.2, 128, minibatch_size=128), 200, 500, 5120),
-        "gem": _same(_args(0.1, 128, gamma=0.5), 200, 500, 5120),
-        "agem": _same(_args(0.1, 128, minibatch_size=128), 200, 500, 5120),
-        "hal": {200: _args(0.1, 128, minibatch_size=128, hal_lambda=0.1, beta=0.5, gamma=0.1),
-                500: _args(0.1, 128, minibatch_size=128, hal_lambda=0.1, beta=0.3, gamma=0.1),
-                5120: _args(0.1, 128, minibatch_size=128, hal_lambda=0.1, beta=0.5, gamma=0.1)},
-        "gss": {200: _args(0.2, 128, minibatch_size=10, gss_minibatch_size=128, batch_num=1),
-                500: _args(0.1, 128, minibatch_size=128, gss_minibatch_size=10, batch_num=1),
-                5120: _args(0.03, 128, minibatch_size=128, gss_minibatch_size=10, batch_num=1)},
-        "agem_r": _same(_args(0.1, 128, minibatch_size=128), 200, 500, 5120),
-        "fdr": {200: _args(0.1, 128, minibatch_size=128, alpha=1.0),
-                500: _args(0.1, 128, minibatch_size=128, alpha=0.3),
-                5120: _args(0.1, 128, minibatch_size=128, alpha=1)},
-        "der": {**_same(_args(0.2, 128, minibatch_size=128, alpha=1.0), 200, 500),
-                5120: _args(0.2, 128, minibatch_size=128, alpha=0.5)},
-        "derpp": {200: _args(0.1, 128, minibatch_size=128, alpha=1.0, beta=1.0),
-                  500: _args(0.2, 128, minibatch_size=128, alpha=1.0, beta=0.5),
-                  5120: _args(0.2, 128, minibatch_size=128, alpha=0.5, beta=1.0)},
-    },
-    "rot-mnist": {
-        "sgd": {NONE: _args(0.2, 128)},
-        "ewc_on": {NONE: _args(0.1, 128, e_lambda=0.7, gamma=1.0)},
-        "si": {NONE: _args(0.1, 128, c=1.0, xi=1.0)},
-        "er": _same(_args(0.2, 128, minibatch_size=128), 200, 500, 5120),
-        "gem": _same(_args(0.01, 128, gamma=0.5), 200, 500, 5120),
-        "agem": {200: _args(0.1, 128, minibatch_size=128),
-                 **_same(_args(0.3, 128, minibatch_size=128), 500, 5120)},
-        "hal": {200: _args(0.1, 128, minibatch_size=128, hal_lambda=0.2, beta=0.5, gamma=0.1),
-                500: _args(0.1, 128, minibatch_size=128, hal_lambda=0.1, beta=0.5, gamma=0.1),
-                5120: _args(0.1, 128, minibatch_size=128, hal_lambda=0.1, beta=0.3, gamma=0.1)},
-        "gss": {200: _args(0.2, 128, minibatch_size=10, gss_minibatch_size=128, batch_num=1),
-                **_same(_args(0.2, 128, minibatch_size=128, gss_minibatch_size=128, batch_num=1),
-                        500, 5120)},
-        "agem_r": {200: _args(0.1, 128, minibatch_size=128),
-                   **_same(_args(0.3, 128, minibatch_size=128), 500, 5120)},
-        "fdr": {200: _args(0.2, 128, minibatch_size=128, alpha=1.0),
-                500: _args(0.2, 128, minibatch_size=128, alpha=0.3),
-                5120: _args(0.2, 128, minibatch_size=128, alpha=1)},
-        "der": {200: _args(0.2, 128, minibatch_size=128, alpha=1.0),
-                **_same(_args(0.2, 128, minibatch_size=128, alpha=0.5), 500, 5120)},
-        "derpp": {200: _args(0.1, 128, minibatch_size=128, alpha=1.0, beta=0.5),
-                  500: _args(0.2, 128, minibatch_size=128, alpha=0.5, beta=1.0),
-                  5120: _args(0.2, 128, minibatch_size=128, alpha=0.5, beta=0.5)},
-    },
-    "mnist-360": {
-        "sgd": {NONE: _args(0.1, 4)},
-        "er": {**_same(_args(0.2, 1, minibatch_size=16), 200, 500),
-               1000: _args(0.2, 4, minibatch_size=16)},
-        "mer": {200: dict(lr=0.2, minibatch_size=128, beta=1, gamma=1, batch_num=3),
-                500: dict(lr=0.1, minibatch_size=128, beta=1, gamma=1, batch_num=3),
-                1000: dict(lr=0.2, minibatch_size=128, beta=1, gamma=1, batch_num=3)},
-        "agem_r": {**_same(_args(0.1, 16, minibatch_size=128), 200, 500),
-                   1000: _args(0.1, 4, minibatch_size=128)},
-        "der": {200: _args(0.1, 16, minibatch_size=64, alpha=0.5),
-                500: _args(0.2, 16, minibatch_size=16, alpha=0.5),
-                1000: _args(0.1, 8, minibatch_size=16, alpha=0.5)},
-        "derpp": {**_same(_args(0.2, 16, minibatch_size=16, alpha=0.5, beta=1.0), 200, 500),
-                  1000: _args(0.2, 16, minibatch_size=128, alpha=0.2, beta=1.0)},
-    },
-}
+BEST_ARGS = _best_args()
 
 
 def _sgd(args: dict, buffer: int) -> dict:
@@ -274,3 +183,33 @@ def format_table(table: dict) -> str:
         blocks.append("\n".join(lines))
     pending = [row for row in PAPER_ROWS if row not in SLUGS]
     return "\n\n".join(blocks) + f"\n\nnot in this runner yet: {', '.join(pending)}"
+
+
+# best_args's names of the paper's rows, in the paper's order (A-GEM-R: A-GEM with a
+# reservoir buffer, MNIST-360's).
+BEST_ARGS_ROWS = (("SGD", "sgd"), ("oEWC", "ewc_on"), ("SI", "si"), ("LwF", "lwf"),
+                  ("PNN", "pnn"), ("ER", "er"), ("MER", "mer"), ("GEM", "gem"),
+                  ("A-GEM", "agem"), ("A-GEM-R", "agem_r"), ("iCaRL", "icarl"), ("FDR", "fdr"),
+                  ("GSS", "gss"), ("HAL", "hal"), ("DER", "der"), ("DER++", "derpp"))
+
+
+def best_args_markdown(benchmark: str) -> str:
+    """A benchmark's best arguments as docs/der-mnist.md shows them: a method a row, a
+    buffer a column (lr, bs: batch_size, mb: minibatch_size, then the method's own)."""
+    short = {"lr": "lr", "batch_size": "bs", "minibatch_size": "mb"}
+
+    def cell(args: dict | None) -> str:
+        if args is None:
+            return "—"
+        first = [f"{short[key]} {args[key]}" for key in short if key in args]
+        return ", ".join(first + [f"{k} {v}" for k, v in args.items() if k not in short])
+
+    buffers = (NONE, *BUFFERS[benchmark])
+    lines = ["| method | no buffer | " + " | ".join(f"buffer {b}" for b in buffers[1:]) + " |",
+             "|---|" + "---|" * len(buffers)]
+    for row, key in BEST_ARGS_ROWS:
+        if key in BEST_ARGS[benchmark]:
+            by_buffer = BEST_ARGS[benchmark][key]
+            lines.append(f"| {row} (`{key}`) | "
+                         + " | ".join(cell(by_buffer.get(b)) for b in buffers) + " |")
+    return "\n".join(lines)

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from conftest import write_mnist_dir
 from data import MnistArrays, load_mnist
-from errors import UserError
+from errors import RunInterrupted, UserError
 from experiments import der_mnist
 from models import build_model
 from seeds import derive_seed
@@ -20,7 +20,7 @@ from tasks import mnist360
 from tasks import transforms as T
 from tasks.rotation import rotate_images, rotation_sources
 from tasks.streams import SequenceStream
-from training import run_experiment
+from training import config_from_run_dir, run_experiment
 from training.config import RunConfig, smoke_config
 from training.methods import METHODS, method_class
 from training.methods.base import Method
@@ -155,6 +155,32 @@ def test_mnist360_trains_once_through_its_stream_without_task_boundaries(tmp_pat
     assert [line["step"] for line in lines if line["kind"] == "test"][-1] == summary["steps"]
 
 
+def test_a_stopped_mnist360_run_resumes_to_the_same_log(tmp_path):
+    settings = dict(tasks=("mnist-360",), batch=4, test_frequency=20, checkpoint_every=40,
+                    data_dir=_small_mnist(tmp_path / "mnist"), log_dir=str(tmp_path), **MLP)
+    whole = run_experiment(smoke_config(**settings, run_name="whole"), progress_stream=QUIET)
+
+    def stop():
+        raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted):
+        run_experiment(smoke_config(**settings, run_name="stopped"), progress_stream=QUIET,
+                       on_checkpoint=stop)
+    stopped = str(tmp_path / "stopped")
+    run_experiment(config_from_run_dir(stopped), progress_stream=QUIET, resume=True)
+    def records(run_dir):
+        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+            lines = [json.loads(line) for line in f]
+        with open(os.path.join(run_dir, "summary.json")) as f:
+            summary = json.load(f)
+        return ([{k: v for k, v in line.items() if k != "wall_time"} for line in lines],
+                summary["final_test_accuracy"])
+
+    assert records(stopped) == records(whole)
+    with open(os.path.join(stopped, "summary.json")) as f:
+        assert json.load(f)["resumed_from_steps"] == [40]
+
+
 @pytest.mark.parametrize("settings, refusal", [
     (dict(ewc_lambda=1.0), r"--ewc-lambda \(ewc\) acts at task boundaries"),
     (dict(agem_memory=20), r"--agem-memory \(agem\) acts at task boundaries"),
@@ -279,3 +305,13 @@ def test_the_der_table_has_every_column_and_buffer_and_reads_task_il_from_the_sa
     assert table["perm-mnist"]["200"] == {}
     text = der_mnist.format_table(table)
     assert "20.00 ± 1.41 (2)" in text and "not in this runner yet: PNN, ER" in text
+
+
+def test_the_pages_best_args_tables_are_mammoths_as_the_grid_reads_them():
+    page = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "docs", "der-mnist.md")).read()
+    for benchmark in der_mnist.BENCHMARKS:
+        assert der_mnist.best_args_markdown(benchmark) in page, benchmark
+    assert der_mnist.BEST_ARGS["seq-mnist"]["der"][500] == dict(
+        lr=0.03, batch_size=10, minibatch_size=128, alpha=1.0)
+    assert der_mnist.BEST_ARGS["mnist-360"]["sgd"][der_mnist.NONE] == dict(lr=0.1, batch_size=4)
