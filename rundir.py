@@ -30,12 +30,6 @@ STATE_FILE = "state.json"
 TENSORBOARD_DIRS = ("train", "test", "test_task_*")
 
 
-def task_index_at(step: int, task_time: int, tasks: int) -> int:
-    """The task that trains at `step` of a switching run, as the original: round robin,
-    a new task every `task_time` steps."""
-    return (step // task_time) % tasks
-
-
 def write_json_atomic(path: str, obj: dict) -> None:
     """Writes JSON to a temporary file beside `path` and renames it: never a half file."""
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")

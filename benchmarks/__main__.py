@@ -30,6 +30,7 @@ runtime.import_tensorflow()  # Without its start-up lines.
 import argparse  # noqa: E402
 import os  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -40,6 +41,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from errors import UserError  # noqa: E402
+from models.spec import layer_shapes  # noqa: E402
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETWORKS = (("conv", "fc"), ("conv", "conv", "fc"), ("fc", "fc"))
@@ -114,30 +116,20 @@ def conv_fc_step_bytes(batch: int = 100, channels: int = 1, filters: int = 64,
     The conv layer's own output before its pool ([batch, 28, 28, filters]) is left out:
     a kernel that pools as it convolves need not store it, though every kernel here
     does."""
-    block = batch * 14 * 14 * filters * 4
-    weights = (5 * 5 * channels * filters + filters + 14 * 14 * filters * classes + classes) * 4
-    parts = {"block": 14 * block, "images": 2 * batch * 28 * 28 * channels * 4,
-             "weights": 5 * weights}
+    conv, fc = layer_shapes(("conv", "fc"), input_shape=(28, 28, channels),
+                            conv_filters=filters, num_classes=classes)
+    block = batch * math.prod(conv.outputs) * 4
+    parts = {"block": 14 * block, "images": 2 * batch * math.prod(conv.inputs) * 4,
+             "weights": 5 * (conv.parameters + fc.parameters) * 4}
     return {**parts, "total": sum(parts.values())}
 
 
-def training_flops(network, input_shape=(28, 28, 3), conv_filters=64, fc_units=500) -> float:
+def training_flops(network, input_shape=(28, 28, 3), **options) -> int:
     """Floating-point operations of one training step on one image: 3x the forward pass's
-    multiply-adds of the conv and dense layers, the usual count (backward is twice forward)."""
-    height, width, channels = input_shape
-    features = height * width * channels
-    forward = 0.0
-    for i, kind in enumerate(network):
-        if kind == "conv":
-            filters = conv_filters * 2 ** i
-            forward += 2 * height * width * 5 * 5 * channels * filters
-            height, width, channels = -(-height // 2), -(-width // 2), filters
-            features = height * width * channels
-        else:
-            units = 10 if i == len(network) - 1 else fc_units
-            forward += 2 * features * units
-            features = units
-    return 3 * forward
+    multiply-adds of the conv and dense layers (models.spec.layer_shapes, with its options),
+    the usual count (backward is twice forward)."""
+    return 3 * 2 * sum(layer.multiply_adds
+                       for layer in layer_shapes(network, input_shape=input_shape, **options))
 
 
 def project_kernels() -> str:
@@ -461,18 +453,10 @@ def paper_eval_figures(tasks, min_rounds: int, seconds: float) -> dict:
                        count, min_rounds, seconds, "evaluation shapes-paper")
 
 
-def paper_flops(image_shape=(48, 48), tasks: int = 10) -> float:
-    """Floating-point operations of one training step of shapes-paper on one image (3x the
-    forward pass's multiply-adds of its conv and dense layers)."""
-    (height, width), channels, forward = image_shape, 3, 0.0
-    for filters in (16, 32, 48, 64):
-        forward += 2 * height * width * 3 * 3 * channels * filters
-        height, width, channels = height // 2, width // 2, filters
-    features = height * width * channels + tasks
-    for units in (512, 512, 512, 512, 2):
-        forward += 2 * features * units
-        features = units
-    return 3 * forward
+def paper_flops(image_shape=(48, 48), tasks: int = 10) -> int:
+    """training_flops of shapes-paper with its task signal, on colour images."""
+    return training_flops(("shapes-paper",), (*image_shape, 3), num_classes=2,
+                          task_signal=tasks)
 
 
 def whole_replication(quick: bool, gpu: bool = False) -> dict:
@@ -591,7 +575,8 @@ def _spread(figures: dict) -> str:
     return f"({low:.2f}-{high:.2f}, {figures['rounds']})"
 
 
-def print_table(results: dict, out=sys.stdout) -> None:
+def print_table(results: dict, out=None) -> None:
+    out = out or sys.stdout
     machine = results["machine"]
     size = machine["matmul_size"]
     print(f"{machine.get('device', str(machine['cpus']) + ' CPUs')}, the project's kernels "

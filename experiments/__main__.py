@@ -1,10 +1,11 @@
 """Runs a named experiment over seeds, locally or on a Ray cluster, and draws its chart;
-makes the results report from the committed run logs.
+converts run folders into the committed result tables; makes the results report from them.
 
     python -m experiments list
     python -m experiments report
     python -m experiments run optimizer --quick --seeds 2 --workers 2
     python -m experiments run switching --data-dog-dir DIR --ray-address local
+    python -m experiments tabulate results/optimizer --from runs/optimizer-mnist
 """
 
 import runtime
@@ -51,6 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the text only; the charts stay as they are")
     report.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if --out is not what the logs give")
+    tabulate = commands.add_parser(
+        "tabulate", help="convert run folders into a results folder's table (runs.csv.gz), "
+                         "keeping each run's config.json and summary.json")
+    tabulate.add_argument("folders", nargs="*", metavar="FOLDER",
+                          help="results folders (results/switching-fashion, or its name "
+                               "switching-fashion); in place, their finished runs' raw logs "
+                               "are removed once the table holds them (default: every "
+                               "folder under --results that a study reads)")
+    tabulate.add_argument("--results", default="results",
+                          help="the folder of results (default: results)")
+    tabulate.add_argument("--from", dest="source", metavar="DIR",
+                          help="add the finished runs of this sweep folder (runs/NAME) to "
+                               "the one FOLDER instead; DIR is left as it is")
+    tabulate.add_argument("--keep-raw", action="store_true",
+                          help="in place, leave the runs' raw logs where they are")
     run = commands.add_parser("run", help="run an experiment's grid over seeds, then chart it")
     run.add_argument("name", help="an experiment (see `list`)")
     run.add_argument("--seeds", type=int, default=1, help="seeds per setting (default: 1)")
@@ -216,7 +232,23 @@ def run(args) -> int:
     if complete and experiment.table:
         _result_table(experiment, [spec for spec in specs if is_complete(spec.run_dir)],
                       os.path.join(log_dir, f"{args.name}-table.json"))
+    if complete:
+        _tabulate_hint(args.name, form, log_dir)
     return 1 if failed else 0
+
+
+def _tabulate_hint(name: str, form: str, log_dir: str) -> None:
+    """The command that commits the sweep's runs as the table of the results folder a study
+    reads them from, if one does."""
+    from experiments.studies import tables
+
+    for folder, table in tables().items():
+        if (table.experiment, table.form) == (name, form) and not folder.startswith("original/"):
+            target = os.path.join("results", folder)
+            source = ("" if os.path.abspath(log_dir) == os.path.abspath(target)
+                      else f" --from {log_dir}")
+            print(f"to commit its results as a table: python -m experiments tabulate "
+                  f"{target}{source}")
 
 
 def report(args) -> int:
@@ -237,6 +269,30 @@ def report(args) -> int:
     charts = results_report.write(args.results, args.out, draw=not args.no_charts)
     print(f"report: {args.out}" + ("" if args.no_charts else
                                     f"; charts: {', '.join(charts) or 'none'}"))
+    return 0
+
+
+def _results_name(folder: str, results: str) -> str:
+    """A results folder's name under `results` (a path to it, or the name itself)."""
+    relative = os.path.relpath(os.path.abspath(folder), os.path.abspath(results))
+    return (folder if relative.startswith("..") else relative).replace(os.sep, "/").strip("/")
+
+
+def tabulate(args) -> int:
+    runtime.import_tensorflow()  # The original's logs are read with it: without its lines.
+    from experiments.studies import table_of, tables
+    from experiments.tabulate import describe, tabulate as convert
+
+    if args.source and len(args.folders) != 1:
+        raise UserError("--from adds a sweep's runs to one results folder; give that FOLDER "
+                        "(e.g. results/switching-fashion)")
+    names = ([_results_name(folder, args.results) for folder in args.folders]
+             or [name for name in tables() if os.path.isdir(os.path.join(args.results, name))])
+    for name in names:
+        train = table_of(name).train
+        target = os.path.join(args.results, name)
+        done = convert(target, train, args.source, args.keep_raw)
+        print(describe(target, done, removed=not args.source and not args.keep_raw))
     return 0
 
 
@@ -286,6 +342,8 @@ def main(argv: list[str]) -> int:
             return 0
         if args.command == "report":
             return report(args)
+        if args.command == "tabulate":
+            return tabulate(args)
         return run(args)
     except UserError as e:
         sys.exit(f"python -m experiments: error: {e}")

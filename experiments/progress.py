@@ -78,13 +78,15 @@ class SweepProgress:
     storage.StoredRuns); `ended` reports a run's end with its line, `tick` redraws or
     prints the progress when due, `close` ends the display."""
 
-    def __init__(self, specs: list, stream: TextIO = sys.stdout, interactive: bool | None = None,
-                 interval: float | None = None, clock: Callable[[], float] = time.monotonic,
-                 runs=None):
+    def __init__(self, specs: list, stream: TextIO | None = None,
+                 interactive: bool | None = None, interval: float | None = None,
+                 clock: Callable[[], float] = time.monotonic, runs=None):
         self.specs = list(specs)
         self.runs = runs or LocalRuns()
-        self.stream, self.clock = stream, clock
-        self.interactive = stream.isatty() if interactive is None else interactive
+        # sys.stdout as it is now, not as it was when this module was imported (a test's
+        # captured stream, closed since).
+        self.stream, self.clock = stream or sys.stdout, clock
+        self.interactive = self.stream.isatty() if interactive is None else interactive
         self.interval = interval or (2.0 if self.interactive else 60.0)
         self.results: dict[str, dict] = {}
         self.start = self.last = clock()

@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 
 import runtime
 from errors import RunInterrupted, UserError, first_line
-from experiments.registry import Experiment, quick
+from experiments.grid import Experiment, quick
 from rundir import (CONFIG_FILE, has_checkpoint, is_complete, read_json_object, read_summary,
                     run_dir_owner)
 from training.config import RunConfig

@@ -12,14 +12,16 @@ step trains nothing). The project runs `task.py` with --seed 0..runs-1, on the
 original's 55,000 MNIST training images (its default). Runs already complete under
 DIR are kept; an incomplete one is run again. For each test step and task the table
 gives both sides' mean, standard deviation and range over their runs, the difference
-of the means and that difference over its standard error (Welch's t); period ends
-are marked. --json writes every run's accuracies too. Without the original's path
-nothing is run: the table is made again from the runs under DIR.
+of the means, that difference over its standard error (Welch's t) and its 90% bootstrap
+interval, which says whether a difference is shown (the interval leaves out 0) and
+whether the two are the same within ±2 points (the interval inside the margin); period
+ends are marked. --json writes every run's accuracies too. Without the original's path
+nothing is run: the table is made again from the runs under DIR, raw or converted
+(`python -m experiments tabulate`).
 """
 
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -29,6 +31,8 @@ import numpy as np
 
 import runtime
 from errors import UserError
+from experiments.stats import (MARGIN, describe, difference_interval, equivalent,
+                               holds_zero, welch_t)
 from training.config import RunConfig, flag_of
 from training.flags import add_setting_flags
 
@@ -38,12 +42,6 @@ SHARED_SETTINGS = ("tasks", "task_time", "max_steps", "batch", "learning_rate", 
                    "optimizer", "network", "input_style", "test_frequency", "fc_units",
                    "data_fashion_dir")
 SHARED_FLAGS = tuple(flag_of(name) for name in SHARED_SETTINGS)
-AGREE_T = 2.0  # |Welch's t| below this: the means agree within the runs' spread.
-# Equivalence, which |t| < 2 does not show: the 90% interval of the difference of the means
-# (a percentile bootstrap over each side's runs) inside +-MARGIN, two one-sided tests at 5%.
-# Two points of accuracy: well under a switch's forgetting, above the test sets' noise.
-MARGIN = 0.02
-RESAMPLES = 2000
 
 
 def parse_shared(flags: list[str]) -> argparse.Namespace:
@@ -76,12 +74,23 @@ def _with(flags: list[str], flag: str, value: str) -> list[str]:
     return flags[:i + 1] + [value] + flags[i + 2:]
 
 
-def _complete(path: str, max_steps: int) -> bool:
-    from plots.runlog import find_runs, load_run
+def load(path: str):
+    """The run in one side's folder `path` (DIR/original/3, DIR/project/seed3): from its raw
+    log, or, once converted (python -m experiments tabulate), from DIR's table."""
+    from experiments.tables import ResultsFolder
 
+    path = os.path.abspath(path)
+    root = os.path.dirname(os.path.dirname(path))
+    key = "/".join(os.path.relpath(path, root).split(os.sep))
+    runs = ResultsFolder(root)
+    if key not in runs.found:
+        raise UserError(f"{path} holds no run")
+    return runs.run(key)
+
+
+def _complete(path: str, max_steps: int) -> bool:
     try:
-        runs = find_runs(path) if os.path.isdir(path) else []
-        return len(runs) == 1 and load_run(runs[0]).last_step == max_steps
+        return load(path).last_step == max_steps
     except UserError:
         return False
 
@@ -109,20 +118,16 @@ def run_side(name: str, commands: dict[str, list[str] | None], max_steps: int) -
 
 def accuracies(paths: list[str]) -> tuple[tuple[str, ...], dict[int, np.ndarray]]:
     """The runs' tasks and {test step: [run, task] accuracies} at the steps all runs tested."""
-    from plots.runlog import find_runs, load_run
+    return accuracy_table([load(path) for path in paths])
 
-    runs = [load_run(find_runs(path)[0]) for path in paths]
+
+def accuracy_table(runs: list) -> tuple[tuple[str, ...], dict[int, np.ndarray]]:
+    """`accuracies` of runs already loaded."""
     tasks = runs[0].tasks
     steps = sorted(set.intersection(*({r["step"] for r in run.tests} for run in runs)))
     table = {s: np.array([[next(r for r in run.tests if r["step"] == s)["test_accuracy"][t]
                            for t in tasks] for run in runs]) for s in steps}
     return tasks, table
-
-
-def _stats(values: np.ndarray) -> dict:
-    return {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1))
-            if len(values) > 1 else 0.0, "min": float(np.min(values)),
-            "max": float(np.max(values)), "n": len(values)}
 
 
 def compare(tasks: tuple[str, ...], original: dict[int, np.ndarray],
@@ -132,28 +137,14 @@ def compare(tasks: tuple[str, ...], original: dict[int, np.ndarray],
     rows = []
     for step in sorted(set(original) & set(project)):
         for j, task in enumerate(tasks):
-            a, b = _stats(original[step][:, j]), _stats(project[step][:, j])
-            difference = b["mean"] - a["mean"]
-            se = math.sqrt(a["sd"] ** 2 / a["n"] + b["sd"] ** 2 / b["n"])
+            a, b = describe(original[step][:, j]), describe(project[step][:, j])
             low, high = difference_interval(original[step][:, j], project[step][:, j],
                                             seed=step * len(tasks) + j)
             rows.append({"step": step, "task": task, "original": a, "project": b,
-                         "difference": difference, "interval": [low, high],
-                         "equivalent": -MARGIN < low and high < MARGIN,
-                         "t": difference / se if se > 0 else (0.0 if difference == 0
-                                                              else math.inf),
+                         "difference": b["mean"] - a["mean"], "interval": [low, high],
+                         "equivalent": equivalent((low, high), MARGIN), "t": welch_t(a, b),
                          "period_end": bool(task_time) and step > 0 and step % task_time == 0})
     return rows
-
-
-def difference_interval(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """The 90% percentile-bootstrap interval of mean(b) - mean(a), each side's runs resampled
-    with replacement (seeded, so that a table is made again the same)."""
-    rng = np.random.default_rng(seed)
-    means_a = rng.choice(a, (RESAMPLES, len(a))).mean(axis=1)
-    means_b = rng.choice(b, (RESAMPLES, len(b))).mean(axis=1)
-    low, high = np.percentile(means_b - means_a, [5, 95])
-    return float(low), float(high)
 
 
 def print_table(rows: list[dict], out=None) -> None:
@@ -170,12 +161,12 @@ def print_table(rows: list[dict], out=None) -> None:
         print(f"{r['step']:>5}{mark} {r['task']:>8}   {sides} {r['difference']:+z7.3f} "
               f"{r['t']:+z6.2f} [{low:+z.3f}, {high:+z.3f}]{'=' if r['equivalent'] else ' '}",
               file=out)
-    agree = sum(abs(r["t"]) < AGREE_T for r in rows)
+    unshown = sum(holds_zero(r["interval"]) for r in rows)
     same = sum(r["equivalent"] for r in rows)
     print(f"* period end. mean ±sd [range]; diff: project - original; t: Welch's t; 90% "
-          f"interval of diff (bootstrap), = inside ±{MARGIN:g}. |t| < {AGREE_T:g} in {agree} "
-          f"of {len(rows)} rows; equivalent within ±{MARGIN:g} in {same} of {len(rows)}.",
-          file=out)
+          f"interval of diff (bootstrap), = inside ±{MARGIN:g}. The interval holds 0 (no "
+          f"difference shown) in {unshown} of {len(rows)} rows; equivalent within ±{MARGIN:g} "
+          f"in {same} of {len(rows)}.", file=out)
 
 
 def build_parser() -> argparse.ArgumentParser:

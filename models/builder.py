@@ -35,7 +35,6 @@ channels the run's tasks fill (`carried`).
 
 from typing import Sequence
 
-import numpy as np
 import tensorflow as tf
 
 from models.kernels.batch_norm import FusedBatchNorm
@@ -43,7 +42,7 @@ from models.kernels.carried import CarriedConv2D, CarriedDense
 from models.kernels.conv_pool import ConvMaxPool
 from models.kernels.lrn import FastLocalResponseNorm
 from models.layers import LocalResponseNorm, TaskHead
-from models.spec import KERNELS, parse_network, split_layer
+from models.spec import KERNEL_SIZES, KERNELS, layer_shapes, parse_network
 
 def _pytorch_default(seed: int, fan_in: int) -> dict:
     """PyTorch's default for Linear and Conv2d: weights and biases U(+-1/sqrt(fan_in))."""
@@ -83,12 +82,12 @@ def _conv_block(x, i: int, filters: int, norm: str, keep_prob: float, weights: d
                 seed: int, fast: bool, subset: tuple | None = None):
     """The original's conv block: convolution, max-pool, bias and ReLU; the normalisation;
     dropout."""
-    name = f"layer{i + 1}"
+    name, size = f"layer{i + 1}", KERNEL_SIZES["conv"]
     if fast:
-        x = ConvMaxPool(filters, 5, *(subset or (None, None)), name=f"{name}_conv",
+        x = ConvMaxPool(filters, size, *(subset or (None, None)), name=f"{name}_conv",
                         **weights)(x)
     else:
-        x = tf.keras.layers.Conv2D(filters, 5, padding="same", activation="relu",
+        x = tf.keras.layers.Conv2D(filters, size, padding="same", activation="relu",
                                    name=f"{name}_conv", **weights)(x)
         x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
     norm_layer = _norm_layer(norm, f"{name}_norm", fast)
@@ -104,8 +103,9 @@ def _conv3_block(x, i: int, filters: int, weights: dict, fast: bool,
     """The ten-task paper's block: 3x3 convolution and ReLU, batch norm, 2x2 max-pool."""
     name = f"layer{i + 1}"
     options = dict(activation="relu", name=f"{name}_conv", **weights)
-    x = (tf.keras.layers.Conv2D(filters, 3, padding="same", **options) if subset is None
-         else CarriedConv2D(filters, 3, *subset, **options))(x)
+    size = KERNEL_SIZES["conv3"]
+    x = (tf.keras.layers.Conv2D(filters, size, padding="same", **options) if subset is None
+         else CarriedConv2D(filters, size, *subset, **options))(x)
     # PyTorch's default momentum (the paper's framework): running statistics that settle
     # within the few hundred steps of an early episode.
     norm = FusedBatchNorm if fast else tf.keras.layers.BatchNormalization
@@ -162,31 +162,27 @@ def build_model(network: Sequence[str], *, input_shape: tuple[int, int, int],
         signal = tf.keras.Input(shape=(task_signal or heads,), name="task")
         inputs = (images, signal)
     x = images
-    for i, layer in enumerate(network):
-        kind, width = split_layer(layer)
+    shapes = layer_shapes(network, input_shape=input_shape, conv_filters=conv_filters,
+                          fc_units=fc_units, num_classes=num_classes, heads=heads,
+                          task_signal=task_signal, norm=norm)  # Every channel, carried or not.
+    for i, shape in enumerate(shapes):
         first = subset if i == 0 else None
-        declared = input_shape if i == 0 else x.shape[1:]  # All channels, carried or not.
-        if kind == "fc":
-            flattened = i == 0 or not network[i - 1].startswith("fc")  # The signal joins.
-            fan_in = int(np.prod(declared)) + (task_signal if flattened else 0)
+        weights = INITIALIZERS[init](seed + i, shape.fan_in)
+        if shape.kind == "conv":
+            x = _conv_block(x, i, shape.outputs[-1], norm, keep_prob, weights, seed + i, fast,
+                            first)
+        elif shape.kind == "conv3":
+            x = _conv3_block(x, i, shape.outputs[-1], weights, fast, first)
         else:
-            fan_in = declared[-1] * {"conv": 5 * 5, "conv3": 3 * 3}[kind]
-        weights = INITIALIZERS[init](seed + i, fan_in)
-        if kind == "conv":
-            x = _conv_block(x, i, width or conv_filters * 2 ** i, norm, keep_prob, weights,
-                            seed + i, fast, first)
-        elif kind == "conv3":
-            x = _conv3_block(x, i, width or conv_filters, weights, fast, first)
-        else:
-            if i == 0 or not network[i - 1].startswith("fc"):
+            if i == 0 or shapes[i - 1].kind != "fc":
                 x = tf.keras.layers.Flatten(name=f"layer{i + 1}_flatten")(x)
                 if task_signal:
                     x = tf.keras.layers.Concatenate(name=f"layer{i + 1}_task_signal")(
                         [x, signal])
             last = i == len(network) - 1
-            x = _dense(x, i, num_classes * heads if last else width or fc_units, last,
-                       weights, first and dict(image_shape=input_shape[:2], channels=first[0],
-                                               carried=first[1], extra=task_signal))
+            x = _dense(x, i, shape.outputs[0], last, weights,
+                       first and dict(image_shape=input_shape[:2], channels=first[0],
+                                      carried=first[1], extra=task_signal))
             if last and heads > 1:
                 x = TaskHead(heads, num_classes, name=f"layer{i + 1}_task_head")([x, signal])
     return tf.keras.Model(inputs, x, name="_".join(network).replace(":", "-"))

@@ -1,4 +1,5 @@
-"""Reads a log directory of the original task.py (TensorBoard events) as a Run.
+"""Reads a log directory of the original task.py (TensorBoard events) as a run's config and
+records, which plots.runlog makes a Run.
 
 The original wrote, under log_dir/t_<tasks>/<input style>/<TF1 optimizer name>/
 n_<network>/tt<task time>/<date>/, the folders train/, test/ and
@@ -30,8 +31,7 @@ from typing import Iterator
 import numpy as np
 
 from errors import UserError
-from plots.runlog import Run
-from rundir import task_index_at
+from schedule import Schedule
 
 _TASK_DIR = re.compile(r"^test_task_(\d+)_(.+)$")
 _ACCURACY_TAG = re.compile(r"^accuracy(_\d+)?$")
@@ -115,8 +115,9 @@ def run_length(last_test: int, last_train: int | None) -> int:
                * TRAIN_SUMMARY_FREQUENCY)
 
 
-def load_original_run(path: str) -> Run:
-    """The original's folders as a Run: test lines per evaluated step, train lines per summary."""
+def read_original_run(path: str) -> tuple[dict, tuple[dict, ...], tuple[dict, ...]]:
+    """The original's folders as this tool's run would be: (config, test lines per evaluated
+    step, train lines per summary), each sorted by step."""
     tasks = {}
     for name in os.listdir(path):
         match = _TASK_DIR.match(name)
@@ -133,10 +134,10 @@ def load_original_run(path: str) -> Run:
     train = _optional_scalars(os.path.join(path, "train"))
     config = {"tasks": names, "source": "original task.py", **settings_from_path(path)}
     config["max_steps"] = run_length(steps[-1], max(train) if train else None)
-    task_time = config.get("task_time")
+    schedule = Schedule(tuple(names), config["task_time"]) if config.get("task_time") else None
 
     def active(step):
-        return names[task_index_at(step, task_time, len(names))] if task_time else None
+        return schedule.task_at(step) if schedule else None
 
     tests = []
     for s in steps:
@@ -148,7 +149,7 @@ def load_original_run(path: str) -> Run:
         tests.append(line)
     trains = tuple({"step": s, "kind": "train", "active_task": active(s), "train_accuracy": v}
                    for s, v in sorted(train.items()))
-    return Run(path, config, tuple(tests), trains)
+    return config, tuple(tests), trains
 
 
 def _optional_scalars(directory: str) -> dict[int, float]:

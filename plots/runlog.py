@@ -5,8 +5,9 @@ import json
 import os
 
 from errors import UserError
-from rundir import has_metrics, read_config, read_metrics, task_index_at
-from training.schedule import Schedule
+from plots.original_logs import read_original_run
+from rundir import has_metrics, read_config, read_metrics
+from schedule import Schedule
 
 # config.json keys that describe how or where a run was made, not what was run: runs that
 # differ only in these are seeds of one configuration.
@@ -66,13 +67,11 @@ class Run:
                   or self.config.get("max_steps") or 0)
         if not self.switching:
             return []  # Every task trains all along.
-        if self.config.get("period_steps"):  # --task-epochs: each task's own length.
-            return Schedule(self.tasks, tuple(self.config["period_steps"])).periods(end)
-        if not self.task_time:
+        # With --task-epochs, each task's period has its own length.
+        lengths = tuple(self.config.get("period_steps") or ()) or self.task_time
+        if not lengths:
             return [(0, end, self.tasks[0])] if len(self.tasks) == 1 else []
-        return [(start, min(start + self.task_time, end),
-                 self.tasks[task_index_at(start, self.task_time, len(self.tasks))])
-                for start in range(0, end, self.task_time)]
+        return Schedule(self.tasks, lengths).periods(end)
 
     def accuracy_curve(self, task: str | None = None) -> tuple[list[int], list[float]]:
         """(steps, test accuracy) of one task, or of all tasks together when task is None."""
@@ -125,9 +124,7 @@ def load_run(path: str) -> Run:
     if is_tool_run(path):
         return load_tool_run(path)
     if is_original_run(path):
-        from plots.original_logs import load_original_run  # Needs TensorFlow: load on demand.
-
-        return load_original_run(path)
+        return Run(path, *read_original_run(path))
     raise UserError(f"{path} is not a run directory: it has neither metrics.jsonl nor the "
                     "original tool's test_task_<i>_<name>/ folders")
 

@@ -1,11 +1,13 @@
 """Shared fixtures: small IDX files written by the tests; quiet TensorFlow logs and one XLA
-compilation cache for the session."""
+compilation cache for the session; a fresh Python to see what a command imports."""
 
 import atexit
 import gzip
 import os
 import shutil
 import struct
+import subprocess
+import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -53,3 +55,13 @@ def mnist_dir(tmp_path):
     path = tmp_path / "mnist"
     write_mnist_dir(path)
     return str(path)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """`code` run by a fresh Python in the repository: its imports are its own, none of this
+    session's (what a command loads is seen in its sys.modules)."""
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)

@@ -26,6 +26,23 @@ def test_training_flops_count_three_forward_passes():
         2 * 784 * 500 + 2 * 500 * 10)
 
 
+# The figures the benchmark's FLOP counts gave when each wrote the networks' shapes out
+# itself (before models.spec.layer_shapes): the GFLOP/s it reports must not move.
+FLOPS_BEFORE = {(("conv", "fc"), 1): 8279040, (("conv", "fc"), 3): 23331840,
+                (("conv", "conv", "fc"), 1): 248747520, (("conv", "conv", "fc"), 3): 263800320,
+                (("fc", "fc"), 1): 2382000, (("fc", "fc"), 3): 7086000}
+
+
+@pytest.mark.parametrize("network, channels", sorted(FLOPS_BEFORE))
+def test_the_flop_counts_of_the_benchmarks_networks_are_as_before(network, channels):
+    assert training_flops(network, input_shape=(28, 28, channels)) == \
+        FLOPS_BEFORE[network, channels]
+
+
+def test_the_paper_networks_flop_count_is_as_before():
+    assert paper_flops((48, 48), 10) == 46338048
+
+
 def test_paired_rounds_report_the_median_ratio_of_back_to_back_rounds():
     project, reference = iter([2.0, 4.0, 6.0, 10.0]), iter([1.0, 1.0, 2.0, 1.0])
     figures = paired_rounds(lambda: next(project), lambda: next(reference), 4, 0.0)

@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import write_mnist_dir
 from data import MnistArrays, load_mnist
 from errors import RunInterrupted, UserError
-from experiments import der_mnist
+from experiments.studies import der_mnist
 from models import build_model
 from seeds import derive_seed
 from tasks import TASKS, build_tasks, check_task_names, known_tasks

@@ -12,7 +12,8 @@ import pytest
 
 import rundir
 from errors import UserError
-from experiments import paper_shapes, registry, sweep
+from experiments import grid, registry, sweep
+from experiments.studies import paper
 from experiments.__main__ import main
 from tests.conftest import write_mnist_dir
 from training import run_experiment
@@ -240,7 +241,7 @@ def test_runs_are_shared_among_the_workers_when_there_are_too_few_for_whole_chun
 
 def test_a_two_run_sweep_with_two_workers_end_to_end(tmp_path, monkeypatch, capsys):
     write_mnist_dir(tmp_path / "mnist", n_train=40, n_test=20)
-    tiny = registry.Experiment(
+    tiny = grid.Experiment(
         "two optimizers", "compare",
         lambda form: [dict(tasks=("id", "inv"), task_time=2, max_steps=4, batch=4,
                            test_frequency=2, mnist_train="all", optimizer=name)
@@ -346,20 +347,21 @@ def test_a_cluster_address_that_answers_is_passed_on_to_ray():
 
 def test_latin_squares_put_each_task_once_in_each_position_per_block():
     rng = np.random.default_rng(0)
-    square = paper_shapes.latin_square(10, rng)
+    square = paper.latin_square(10, rng)
     assert all(sorted(row) == list(range(10)) for row in square)
     assert all(sorted(column) == list(range(10)) for column in square.T)
-    grid = paper_shapes.replications()
-    assert len(grid) == 3 * 6 * 10
+    replications = paper.replications()
+    assert len(replications) == 3 * 6 * 10
     for dimension in ("shape", "colour", "texture"):
         for block in range(6):
-            orders = [order for d, b, _, order in grid if d == dimension and b == block]
+            orders = [order for d, b, _, order in replications
+                      if d == dimension and b == block]
             assert len(orders) == 10
             for position in range(10):
                 assert len({order[position] for order in orders}) == 10
             assert all(len(set(order)) == 10 and all(dimension in t for t in order)
                        for order in orders)
-    first_blocks = [tuple(o for d, b, _, o in grid if d == "colour" and b == block)
+    first_blocks = [tuple(o for d, b, _, o in replications if d == "colour" and b == block)
                     for block in range(2)]
     assert first_blocks[0] != first_blocks[1]  # Blocks are shuffled apart.
 

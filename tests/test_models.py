@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from errors import UserError
 from models import LocalResponseNorm, build_model, parse_network
+from models.spec import layer_shapes
 
 # Hand-counted from the original's layers, for 3 input channels (`combined`):
 # conv 5*5*3*64+64 = 4,864; after the stride-2 pool 14*14*64 = 12,544 features;
@@ -23,6 +24,23 @@ def test_output_shape_and_parameter_count(spec):
     model = build_model(spec, input_shape=(28, 28, 3))
     assert model.count_params() == PARAMS[spec]
     assert model(tf.zeros((5, 28, 28, 3))).shape == (5, 10)
+
+
+@pytest.mark.parametrize("network, options", [
+    (("conv", "conv", "fc"), dict(conv_filters=8)),
+    (("conv:6", "fc"), dict(norm="batch")),
+    (("fc:20", "fc:7", "fc"), dict(task_signal=3)),
+    (("conv3:4", "conv3:6", "fc:8", "fc"), dict(num_classes=2, heads=3, task_signal=3)),
+])
+def test_the_specs_layer_shapes_are_the_built_models(network, options):
+    model = build_model(network, input_shape=(27, 28, 3), kernels="plain", **options)
+    layers = layer_shapes(network, input_shape=(27, 28, 3), **options)
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == \
+        sum(layer.parameters for layer in layers)
+    for i, layer in enumerate(layers):
+        name = f"layer{i + 1}_" + ("pool" if layer.kind != "fc" else
+                                   "logits" if i == len(layers) - 1 else "fc")
+        assert tuple(model.get_layer(name).output.shape[1:]) == layer.outputs
 
 
 def test_channelplex_input_has_a_fourth_channel():

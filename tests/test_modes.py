@@ -12,10 +12,11 @@ import tensorflow as tf
 from errors import RunDiverged, UserError
 from data import MnistArrays
 from models import build_model
+from schedule import Schedule
 from tasks import build_tasks
 from tasks.streams import TaskStream, train_stream
 from tests.conftest import write_mnist_dir
-from training import RunConfig, Schedule, run_experiment, smoke_config
+from training import RunConfig, run_experiment, smoke_config
 from training.losses import cross_entropies
 from training.methods.base import Methods
 from training.methods.ewc import EWC, dense_stack, diagonal_fisher, fisher_squares

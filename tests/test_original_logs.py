@@ -2,8 +2,6 @@
 
 import glob
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,9 +11,9 @@ from errors import UserError
 from plots.__main__ import main
 from plots.original_logs import read_scalars, run_length, settings_from_path
 from plots.runlog import find_runs, load_run
+from tests.conftest import REPO, run_python
 from tests.run_fixtures import write_original_run
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORIGINAL_LOGS = os.path.join(REPO, "..", "shared", "original-logs")
 # Only the tests of real logs need them; CI always has them, so there a missing copy fails.
 needs_original_logs = pytest.mark.skipif(
@@ -153,6 +151,5 @@ def test_reading_the_originals_logs_loads_no_tensorflow():
     code = ("import sys; from plots.runlog import load_run; from plots.runlog import find_runs; "
             f"load_run(find_runs({_run_dir('t_id_inv')!r})[0]); "
             "print('tensorflow' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=600)
+    result = run_python(code)
     assert result.stdout.strip() == "False" and result.stderr == ""

@@ -9,6 +9,7 @@ import pytest
 from errors import UserError
 from plots.__main__ import main
 from plots.runlog import group_by_settings, load_run, load_runs
+from tests.conftest import run_python
 from tests.run_fixtures import write_original_run, write_run
 
 PNG_MAGIC = b"\x89PNG"
@@ -92,6 +93,25 @@ def test_the_original_tools_logs_read_as_a_run(tmp_path):
     assert [r["train_accuracy"] for r in run.trains] == [pytest.approx(0.5), pytest.approx(0.6)]
     assert _chart(tmp_path, "tasks", str(path)).startswith(PNG_MAGIC)
     assert main(["metrics", str(path)]) == 0
+
+
+def test_the_charts_load_neither_tensorflow_nor_the_trainer(tmp_path):
+    runs = [write_run(tmp_path / "run"), write_original_run(
+        tmp_path / "t_id_inv" / "tt100", {"id": {0: 0.1, 100: 0.8}, "inv": {0: 0.1, 100: 0.2}})]
+    result = run_python(
+        "import json, pkgutil, sys, plots\n"
+        "for module in pkgutil.iter_modules(plots.__path__):\n"
+        "    __import__(f'plots.{module.name}')\n"
+        "from plots.__main__ import main\n"
+        f"for run in {runs!r}:\n"
+        "    main(['tasks', run, '--out', run + '.png'])\n"
+        "print(json.dumps(sorted(name for name in sys.modules\n"
+        "                        if name.split('.')[0] in ('tensorflow', 'training'))))")
+    assert result.returncode == 0, result.stderr
+    # RunConfig's defaults (TensorFlow-free) fill in the settings a run older than them
+    # lacks: the one module of training/ that reading a run of this tool needs.
+    assert json.loads(result.stdout.splitlines()[-1]) == ["training", "training.config"]
+    assert all(os.path.getsize(run + ".png") for run in runs)
 
 
 def test_a_directory_that_is_no_run_is_a_clear_error(tmp_path):

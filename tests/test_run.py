@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 
 from errors import UserError
-from training import RunConfig, Schedule, run_experiment, smoke_config
+from schedule import Schedule
+from training import RunConfig, run_experiment, smoke_config
 from tests.conftest import write_mnist_dir
 
 

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from data import MnistArrays
 from errors import UserError
-from experiments import split_mnist
+from experiments.studies import split_mnist, split_mnist_lr_drop
 from models import build_model
 from plots.runlog import load_run
 from tasks import build_tasks
@@ -205,7 +205,7 @@ def test_offline_training_runs_epochs_of_every_task_together(tmp_path):
 
 def test_naive_rehearsal_trains_each_task_with_the_memory_shared_among_past_tasks():
     from training.methods.rehearsal import Rehearsal
-    from training.schedule import Schedule
+    from schedule import Schedule
 
     sizes = [50, 40, 30]
     rehearsal = Rehearsal(memory=20)
@@ -270,14 +270,15 @@ def test_the_logs_rate_grid_drops_the_rate_after_the_first_tasks_first_epoch():
     digits = load_mnist(train="all").train_labels
     first_task = int(np.isin(digits, (0, 1)).sum())  # split-01, the first task.
     assert split_mnist.TASKS[0] == "split-01"
-    assert split_mnist.LOGS_DROP_STEP == math.ceil(first_task / 128)
-    points = {p["name"]: p for p in split_mnist.logs_rate_points("mnist")}
-    assert points["domain-sgd-lr-drop"]["learning_rate_drops"] == (split_mnist.LOGS_DROP_STEP,)
+    assert split_mnist_lr_drop.LOGS_DROP_STEP == math.ceil(first_task / 128)
+    points = {p["name"]: p for p in split_mnist_lr_drop.logs_rate_points("mnist")}
+    assert points["domain-sgd-lr-drop"]["learning_rate_drops"] == (
+        split_mnist_lr_drop.LOGS_DROP_STEP,)
     assert "domain-si-lr-drop" not in points and "task-offline-lr-drop" not in points
     assert set(points) == {f"{s}-{m.lower().replace(' ', '-')}-lr-drop"
                            for s in split_mnist.SCENARIOS for m in split_mnist.AUTHORS_LOGS[s]
                            if m not in ("SI", "Offline")}
-    table = split_mnist.logs_rate_table({"domain-sgd-lr-drop": [
+    table = split_mnist_lr_drop.logs_rate_table({"domain-sgd-lr-drop": [
         {"final_test_accuracy_all": 0.7}], "domain-sgd": [{"final_test_accuracy_all": 0.6}]})
     assert table["domain"] == {"SGD": {"mean": pytest.approx(70.0), "sd": None, "seeds": 1}}
 

@@ -5,7 +5,8 @@ import dataclasses
 import pytest
 
 from errors import UserError
-from training import RunConfig, Schedule, smoke_config
+from schedule import Schedule
+from training import RunConfig, smoke_config
 
 
 def test_schedule_switches_exactly_at_task_time_boundaries():

@@ -108,3 +108,14 @@ def test_a_resumed_runs_earlier_steps_are_not_counted_as_this_sweeps_work(tmp_pa
                                        "steps; about 50 s left (elapsed 50 s)")
     finally:
         lock.release()
+
+
+def test_progress_writes_to_the_standard_streams_as_they_are_when_it_starts(tmp_path, monkeypatch):
+    """Not as they were when the module was imported: a stream captured then (by a test
+    run earlier in the same process) may be closed by now."""
+    from training.progress import Progress
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setattr("sys.stderr", err)
+    assert SweepProgress(_specs(tmp_path), interactive=False).stream is out
+    assert Progress(10).stream is err

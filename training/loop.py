@@ -123,7 +123,7 @@ class Run:
 
     @property
     def periods(self):
-        """The task periods (training.schedule.Schedule) of a switch schedule, for the
+        """The task periods (schedule.Schedule) of a switch schedule, for the
         methods' period hooks."""
         return self.schedule.periods
 

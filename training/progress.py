@@ -8,11 +8,11 @@ from typing import TextIO
 class Progress:
     """Redraws one line on a terminal; elsewhere (logs, CI) prints a line per evaluation."""
 
-    def __init__(self, total_steps: int, stream: TextIO = sys.stderr, unit: str = "steps"):
+    def __init__(self, total_steps: int, stream: TextIO | None = None, unit: str = "steps"):
         self.total = total_steps
         self.unit = unit
-        self.stream = stream
-        self.interactive = stream.isatty()
+        self.stream = stream or sys.stderr  # As it is now, not as it was at import.
+        self.interactive = self.stream.isatty()
         self.start = time.monotonic()
         self.accuracies: dict[str, float] = {}
         self._last_draw = 0.0

@@ -185,7 +185,7 @@ def run_metadata(config: RunConfig, sources: dict) -> dict:
     }
 
 
-def run_experiment(config: RunConfig, progress_stream=sys.stderr, resume: bool = False,
+def run_experiment(config: RunConfig, progress_stream=None, resume: bool = False,
                    restart: bool = False, on_checkpoint: Callable[[], None] | None = None
                    ) -> str:
     """Trains and evaluates one run as `config` says; returns the run directory. With

@@ -11,12 +11,12 @@ alternate runs have no active task: their lines say null. A checkpoint is taken
 every checkpoint_every steps.
 """
 
+from schedule import Schedule
 from tasks import Task
 from tasks.streams import train_stream
 from training.config import RunConfig
 from training.loop import RunSchedule
 from training.methods.base import Methods
-from training.schedule import Schedule
 
 
 class StepSchedule(RunSchedule):

@@ -13,10 +13,10 @@ the schedule alone, so a resumed run rebuilds it exactly.
 
 import numpy as np
 
+from schedule import Schedule
 from seeds import derive_seed
 from tasks.streams import MixStream
 from training.methods.base import Method
-from training.schedule import Schedule
 
 REPLAY_FRACTION = 0.5
 
