@@ -21,7 +21,8 @@ A task signal (a one-hot vector of the task) is concatenated to the flattened
 output of the last conv layer, the input of the first fc layer, as the paper did.
 Weights start as the original's (truncated normal, stddev 0.1; biases 0.1); with
 init `he`, He-normal with zero biases, which deep fc stacks need; with `pytorch`,
-as PyTorch's layers start, weights and biases uniform in +-1/sqrt(fan-in).
+as PyTorch's layers start, weights and biases uniform in +-1/sqrt(fan-in); with `xavier`,
+Glorot-uniform weights and zero biases (Mammoth's MNIST MLP).
 
 `kernels` says how the layers compute: "plain" builds them from Keras's own
 layers, as written above; "fast" (the default) swaps in the layers of
@@ -59,6 +60,11 @@ INITIALIZERS = {
     "he": lambda seed, fan_in: {"kernel_initializer": tf.keras.initializers.HeNormal(seed=seed),
                                 "bias_initializer": "zeros"},
     "pytorch": _pytorch_default,
+    # Mammoth's `xavier` (backbone/__init__.py), which its MNIST MLP starts from: weights
+    # uniform in +-sqrt(6 / (fan_in + fan_out)), Glorot's uniform, and zero biases.
+    "xavier": lambda seed, fan_in: {
+        "kernel_initializer": tf.keras.initializers.GlorotUniform(seed=seed),
+        "bias_initializer": "zeros"},
 }
 
 

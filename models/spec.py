@@ -17,7 +17,7 @@ LAYER_KINDS = ("conv", "conv3", "fc")
 KERNEL_SIZES = {"conv": 5, "conv3": 3}  # The side of each conv kind's square kernel.
 NORMS = ("lrn", "batch", "none")
 KERNELS = ("fast", "plain")  # How the layers compute: see models.builder.
-INITS = ("truncated-normal", "he", "pytorch")
+INITS = ("truncated-normal", "he", "pytorch", "xavier")
 NETWORKS = {
     "shapes-paper": ("conv3:16", "conv3:32", "conv3:48", "conv3:64",
                      "fc:512", "fc:512", "fc:512", "fc:512", "fc"),

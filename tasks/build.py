@@ -7,16 +7,17 @@ import tensorflow as tf
 
 from errors import UserError
 from seeds import derive_seed
-from tasks import transforms
+from tasks import mnist360, transforms
 from tasks.input_style import carried_channels, filled_channels, input_channels
 from tasks.registry import TASKS, TaskSpec, sources_needed
+from tasks.rotation import rotate_images
 from tasks.task import Split, Task, balanced_indices
 
 
 def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_style: str,
                 seed: int, task_signal: bool = False, signal_scale: float = 1.0,
                 all_channels: bool = False, labels: str = "task", pad: int = 0,
-                normalize: tuple[float, float] | None = None) -> list[Task]:
+                normalize: tuple[float, float] | None = None, batch: int = 1) -> list[Task]:
     """Builds the named tasks, seeded from the run seed.
 
     `sources` maps a source name to its arrays (an object with train_images,
@@ -27,7 +28,9 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
     (its hot value `signal_scale`). A task of some digits only (Split MNIST) keeps
     those examples, labelled 0, 1, ... in its `digits` order under `labels` "task"
     and by the digits themselves under "global". Images are padded by `pad` zero
-    pixels a side and standardised as (x - mean) / sd with `normalize` (Task).
+    pixels a side and standardised as (x - mean) / sd with `normalize` (Task). A task-free
+    stream (mnist-360) holds its turned training images in stream order, in batches of at
+    most `batch` (Task.stream_batches), and its turned test images.
 
     The tasks' images carry only the input channels that some task of the run fills
     (each Task's `carried` range; one channel for MNIST-only runs in the combined
@@ -47,10 +50,14 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
     tasks = []
     for index, name in enumerate(names):
         spec = TASKS[name]
-        train, test = _splits(name, spec, sources[spec.source], *images[spec.source],
-                              labels=labels)
-        _check_examples(name, spec, train, test)
         task_seed = derive_seed(seed, name)
+        stream_batches = None
+        if spec.stream:
+            train, test, stream_batches = _stream_splits(sources[spec.source], batch, task_seed)
+        else:
+            train, test = _splits(name, spec, sources[spec.source], *images[spec.source],
+                                  labels=labels)
+        _check_examples(name, spec, train, test)
         transform = getattr(transforms, spec.transform)
         if spec.seeded:
             transform = transform(np.random.default_rng(task_seed))
@@ -62,8 +69,23 @@ def build_tasks(names: Sequence[str], *, sources: Mapping[str, object], input_st
                           carried=carried,
                           whole_input=spec.whole_input, index=index,
                           signal_size=len(names) if task_signal else 0,
-                          signal_scale=signal_scale, pad=pad, normalize=normalize))
+                          signal_scale=signal_scale, pad=pad, normalize=normalize,
+                          stream_batches=stream_batches))
     return tasks
+
+
+def _stream_splits(arrays, batch: int, task_seed: int) -> tuple[Split, Split, np.ndarray]:
+    """MNIST-360's splits, their images turned once here (tasks.mnist360): the training
+    stream's images in stream order and its test set; and the stream's batch sizes."""
+    stream = mnist360.training_stream(np.asarray(arrays.train_labels), batch,
+                                      np.random.default_rng(derive_seed(task_seed, "stream")))
+    rows, degrees = mnist360.test_set(np.asarray(arrays.test_labels),
+                                      np.random.default_rng(derive_seed(task_seed, "test")))
+    train = Split(tf.constant(rotate_images(arrays.train_images[stream.rows], stream.degrees)),
+                  tf.constant(stream.labels))
+    test = Split(tf.constant(rotate_images(arrays.test_images[rows], degrees)),
+                 tf.constant(np.asarray(arrays.test_labels)[rows].astype(np.int32)))
+    return train, test, stream.batch_sizes
 
 
 def _splits(name: str, spec: TaskSpec, arrays, train_images: tf.Tensor,

@@ -33,6 +33,9 @@ class TaskSpec:
     whole_input: bool = False
     # The source classes the task keeps (a split task's digits); None: all of them.
     digits: tuple[int, ...] | None = None
+    # A task-free stream (MNIST-360): the run's only task, its training examples in the
+    # stream's own order and batches, with no task boundaries (tasks.mnist360).
+    stream: bool = False
 
     def num_classes(self, labels: str = "task") -> int:
         """The task's classes: its own (numbered from 0 in `digits` order) under --labels
@@ -85,6 +88,7 @@ TASKS: dict[str, TaskSpec] = {
 SPLIT_PAIRS = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
 PERMUTED_TASKS = 20  # pixperm-1 .. pixperm-20: Permuted MNIST with up to 20 tasks.
 ROTATIONS = range(360)  # rot-0 .. rot-359: Rotated MNIST, one task per whole degree.
+DRAWN_ROTATIONS = 20  # rotrand-1 .. rotrand-20: Rotated MNIST with a drawn angle per task.
 
 # Split MNIST (Zenke et al. 2017; Hsu et al. 2018): five tasks of two digits each.
 TASKS.update({
@@ -105,6 +109,21 @@ TASKS.update({
     f"rot-{degrees}": TaskSpec(f"MNIST turned {degrees} degrees counter-clockwise (Rotated "
                                "MNIST)", "rotate", arguments=(degrees,))
     for degrees in ROTATIONS})
+# Rotated MNIST as the DER paper's code makes it (Mammoth's rot-mnist): each task every
+# image turned by its own fixed angle, drawn uniformly in [0, 180) degrees from the run
+# seed and the task's name (as pixperm-k draws its permutation), turned as rot-DEG is.
+TASKS.update({
+    f"rotrand-{k}": TaskSpec(f"MNIST turned counter-clockwise by angle number {k}, drawn "
+                             "uniformly in [0, 180) degrees from the run seed (Rotated "
+                             "MNIST's task k, as the DER paper)", "rotate_drawn", seeded=True)
+    for k in range(1, DRAWN_ROTATIONS + 1)})
+# MNIST-360 (Buzzega et al. 2020): a task-free stream of pairs of digits 0-8 turning as
+# they go, three rounds, one pass; built by tasks.mnist360.
+TASKS["mnist-360"] = TaskSpec(
+    "MNIST-360: a task-free stream of digits 0-8 in pairs (0 1, 1 2, ..., 8 0, three "
+    "rounds), each digit turning through 360 degrees as the stream goes, one pass; tested "
+    "on every test image of 0-8, each digit's turned through 360 degrees (the DER paper)",
+    "identity", stream=True)
 
 
 def _shapes_task(dimension: str, feature: str) -> TaskSpec:
@@ -131,11 +150,13 @@ def class_identities(spec: TaskSpec, labels: str) -> tuple[int, ...]:
 def known_tasks() -> str:
     """The task names, the shapes and permuted tasks by pattern: for --help and errors."""
     plain = " ".join(name for name, spec in TASKS.items()
-                     if spec.source != "shapes" and not name.startswith(("pixperm-", "rot-")))
+                     if spec.source != "shapes"
+                     and not name.startswith(("pixperm-", "rot-", "rotrand-")))
     features = "; ".join(f"{dimension}: {' '.join(FEATURES[dimension])}"
                          for dimension in DIMENSIONS)
     return (f"known: {plain}, pixperm-1 .. pixperm-{PERMUTED_TASKS}, "
-            f"rot-{ROTATIONS[0]} .. rot-{ROTATIONS[-1]} (degrees), and "
+            f"rot-{ROTATIONS[0]} .. rot-{ROTATIONS[-1]} (degrees), "
+            f"rotrand-1 .. rotrand-{DRAWN_ROTATIONS} (drawn angles), and "
             f"shapes-DIMENSION-FEATURE ({features})")
 
 
@@ -148,6 +169,10 @@ def check_task_names(names: Sequence[str]) -> tuple[str, ...]:
             raise UserError(f"unknown task {name!r} in --tasks; {known_tasks()}")
     if len(set(names)) != len(names):
         raise UserError(f"--tasks names a task twice ({' '.join(names)}); name each once")
+    streams = [name for name in names if TASKS[name].stream]
+    if streams and len(names) > 1:
+        raise UserError(f"{streams[0]} is a whole task-free stream, a run of its own; give it "
+                        f"alone (--tasks {streams[0]})")
     sources = {TASKS[name].source for name in names}
     if "shapes" in sources and len(sources) > 1:
         raise UserError("shapes tasks cannot share a run with MNIST, fashion or dog tasks "

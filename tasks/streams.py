@@ -19,6 +19,7 @@ seed and e, and batch k is prepared with the seed (task seed, k). So a stream's
 state is its counter: a checkpoint holds only that.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from seeds import derive_seed
@@ -139,6 +140,30 @@ class JointStream(_Combined):
 
     def __next__(self):
         return tuple(next(stream) for stream in self.streams)
+
+
+class SequenceStream(tf.Module):
+    """A task-free stream's batches (Task.stream_batches): its training examples in their
+    stored order, batch k the next stream_batches[k] of them (sizes may differ: MNIST-360's
+    last batch of a pair is what its chunks have left), each prepared by the task with the
+    seed (train seed, k). `position` counts the batches drawn and is the whole state."""
+
+    def __init__(self, task: Task):
+        super().__init__(name="sequence_stream")
+        sizes = np.asarray(task.stream_batches, np.int64)
+        self.task, self.batches = task, len(sizes)
+        self.starts = tf.constant(np.concatenate([[0], np.cumsum(sizes)]), tf.int64)
+        self.train_seed = derive_seed(task.seed, "train")
+        self.position = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="position")
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        number = self.position.assign_add(1, read_value=True) - 1
+        index = tf.range(self.starts[number], self.starts[number + 1])
+        seed = tf.stack([tf.constant(self.train_seed, tf.int64), number])
+        return self.task.prepare(*self.task.train.take(index), seed)
 
 
 class MixStream(tf.Module):

@@ -116,6 +116,9 @@ class Task:
     pad: int = 0  # Zero pixels added on each side of the image (2: MNIST as 32x32).
     # (mean, sd): the padded image standardised, (x - mean) / sd; None: left in [0, 1].
     normalize: tuple[float, float] | None = None
+    # A task-free stream's batch sizes, in order: its training examples are the stream in
+    # order, batch after batch (tasks.streams.SequenceStream); None for any other task.
+    stream_batches: np.ndarray | None = dataclasses.field(default=None, compare=False)
 
     @property
     def image_shape(self) -> tuple[int, int]:

@@ -15,6 +15,8 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from tasks.rotation import drawn_angle, rotation_sources
+
 Transform = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 NUM_CLASSES = 10
 
@@ -104,17 +106,8 @@ def rotate(degrees: float, height: int = 28, width: int = 28) -> Transform:
     """A turn by `degrees` counter-clockwise about the image centre, as PIL's Image.rotate
     makes it with its default resampling: each pixel takes the nearest source pixel of
     the inverse turn, or zero where that falls outside the image (Rotated MNIST)."""
-    radians = np.deg2rad(degrees)
-    cos, sin = np.round(np.cos(radians), 15), np.round(np.sin(radians), 15)  # As PIL rounds.
-    # Pixel centres relative to the image centre, then the source point of each.
-    y, x = np.mgrid[0:height, 0:width] + 0.5
-    dy, dx = y - height / 2, x - width / 2
-    source_x = np.floor(width / 2 + cos * dx - sin * dy).astype(np.int64)
-    source_y = np.floor(height / 2 + sin * dx + cos * dy).astype(np.int64)
-    inside = (source_x >= 0) & (source_x < width) & (source_y >= 0) & (source_y < height)
     # Index height * width is an appended zero pixel, for the sources outside.
-    source = np.where(inside, source_y * width + source_x, height * width).ravel()
-    source = tf.constant(source, tf.int32)
+    source = tf.constant(rotation_sources(degrees, height, width), tf.int32)
 
     def transform(images, labels, seed):
         del seed
@@ -124,3 +117,9 @@ def rotate(degrees: float, height: int = 28, width: int = 28) -> Transform:
         return tf.reshape(tf.gather(padded, source, axis=-1), shape), labels
 
     return transform
+
+
+def rotate_drawn(rng: np.random.Generator, low: float = 0.0, high: float = 180.0) -> Transform:
+    """A turn by a fixed angle drawn uniformly in [low, high) degrees from the task's own
+    generator (the DER paper's Rotated MNIST: Mammoth's Rotation(), 0 to 180)."""
+    return rotate(drawn_angle(rng, low, high))

@@ -240,8 +240,9 @@ class RunConfig:
     init: str = setting(
         "truncated-normal", "model",
         "initial weights: the original's truncated normal; he (He-normal, for deep fc "
-        "stacks such as shapes-paper); or pytorch (PyTorch's default: weights and biases "
-        "uniform in +-1/sqrt(fan-in), as the benchmarks of Hsu et al.)", choices=INITS)
+        "stacks such as shapes-paper); pytorch (PyTorch's default: weights and biases "
+        "uniform in +-1/sqrt(fan-in), as the benchmarks of Hsu et al.); or xavier (Glorot's "
+        "uniform, zero biases: Mammoth's MNIST MLP, as the DER paper)", choices=INITS)
     kernels: str = setting(
         "auto", "model",
         "fast: the layers of models.kernels (conv, pool, bias and ReLU as one layer, LRN "
@@ -272,6 +273,10 @@ class RunConfig:
     test_examples: int | None = setting(
         None, "evaluation", "evaluate on each task's first N test examples, a fixed subset",
         shown="all")
+    task_masked_accuracy: bool = setting(False, "evaluation", help=(
+        "also log each task's accuracy with the other tasks' classes masked out of the "
+        "shared head (task-incremental accuracy read from a class-incremental run, as "
+        "Mammoth's mask_classes): test_accuracy_task_masked beside test_accuracy"))
     train_summary_frequency: int = setting(
         10, "evaluation", "log mean train accuracy and loss every this many steps")
     seed: int = setting(
@@ -377,6 +382,10 @@ class RunConfig:
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise UserError(f"{flag_of(name)} must be a positive integer, got {value!r}")
         self._check_inputs()
+        if self.task_masked_accuracy and self.head != "shared":
+            raise UserError("--task-masked-accuracy masks the other tasks' classes out of one "
+                            "shared head; with --head per-task each head answers among its "
+                            "task's classes already (test_accuracy): drop it")
         if not (math.isfinite(self.task_signal_scale) and self.task_signal_scale > 0):
             raise UserError(f"--task-signal-scale must be positive, got {self.task_signal_scale!r}")
         if (self.schedule == "episodes" and self.epoch_size is not None

@@ -19,9 +19,10 @@ from errors import RunInterrupted
 from training.checkpoint import Checkpointer, StopRequests
 from training.methods.base import Methods
 from training.progress import Progress
-from training.run_log import RunLog, evaluation_record, mean, write_train_window
+from training.run_log import (RunLog, evaluation_record, extra_accuracies, mean,
+                               write_train_window)
 from tasks.registry import TASKS, class_identities
-from training.steps import evaluate, task_heads, train_steps
+from training.steps import class_masks, evaluate, task_heads, train_steps
 
 
 class RunSchedule:
@@ -105,6 +106,9 @@ class Run:
         # A head per task: every head's logits, for the accuracy without the task given.
         self.heads = task_heads(model, [class_identities(TASKS[task.name], config.labels)
                                         for task in tasks])
+        # --task-masked-accuracy: each task's own classes, to read its accuracy among them.
+        self.masks = (class_masks(config.tasks, config.labels)
+                      if config.task_masked_accuracy else None)
         self.results: dict = {}
         self.start = time.monotonic()
         if resume:  # Everything is read and checked before the log is changed.
@@ -167,7 +171,8 @@ class Run:
 
     def _evaluate(self, step: int) -> None:
         tick = time.monotonic()
-        self.results = evaluate(self.model, self.tasks, self.config.test_examples, self.heads)
+        self.results = evaluate(self.model, self.tasks, self.config.test_examples, self.heads,
+                                self.masks)
         self.eval_time += time.monotonic() - tick
         record = evaluation_record(step, self.schedule.active(step), self.results,
                                    self.elapsed())
@@ -185,13 +190,13 @@ class Run:
 
     def _summary(self, step: int) -> dict:
         accuracy = {name: r["accuracy"] for name, r in self.results.items()}
-        agnostic = {name: r["accuracy_task_agnostic"] for name, r in self.results.items()
-                    if "accuracy_task_agnostic" in r}
+        extras = {}
+        for kind, values in extra_accuracies(self.results).items():
+            extras.update({f"final_test_accuracy_{kind}": values,
+                           f"final_test_accuracy_{kind}_all": mean(list(values.values()))})
         return {
             "status": "completed",
-            **({"final_test_accuracy_task_agnostic": agnostic,
-                "final_test_accuracy_task_agnostic_all": mean(list(agnostic.values()))}
-               if agnostic else {}),
+            **extras,
             **self.schedule.summary(step),
             "steps": step,
             "final_test_accuracy": accuracy,

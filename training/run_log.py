@@ -235,12 +235,22 @@ def evaluation_record(step: int, active: str, results: dict, wall_time: float) -
               "test_accuracy": accuracy,
               "test_accuracy_all": mean(list(accuracy.values())),
               "test_loss": {name: r["loss"] for name, r in results.items()}}
-    agnostic = {name: r["accuracy_task_agnostic"] for name, r in results.items()
-                if "accuracy_task_agnostic" in r}
-    if agnostic:  # A head per task: the accuracy without the task given, too.
-        record["test_accuracy_task_agnostic"] = agnostic
-        record["test_accuracy_task_agnostic_all"] = mean(list(agnostic.values()))
+    # A head per task: the accuracy without the task given, too; --task-masked-accuracy:
+    # the accuracy among each task's own classes of the shared head, too.
+    for kind, values in extra_accuracies(results).items():
+        record[f"test_accuracy_{kind}"] = values
+        record[f"test_accuracy_{kind}_all"] = mean(list(values.values()))
     return {**record, "wall_time": wall_time}
+
+
+EXTRA_ACCURACIES = ("task_agnostic", "task_masked")
+
+
+def extra_accuracies(results: dict) -> dict[str, dict[str, float]]:
+    """The accuracies beside each task's own that evaluate() gave: kind -> task -> value."""
+    extras = {kind: {name: r[f"accuracy_{kind}"] for name, r in results.items()
+                     if f"accuracy_{kind}" in r} for kind in EXTRA_ACCURACIES}
+    return {kind: values for kind, values in extras.items() if values}
 
 
 def _is_number(value) -> bool:

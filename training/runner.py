@@ -29,6 +29,7 @@ from training.methods.base import Methods, build_methods
 from training.run_log import RunLog
 from training.steps import make_optimizer
 from training.switching import SwitchSchedule
+from training.task_free import TaskFreeSchedule, is_task_free
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE_SIZE = 28  # MNIST and dog images alike, as the original.
@@ -211,11 +212,11 @@ def run_experiment(config: RunConfig, progress_stream=None, resume: bool = False
                             task_signal=config.task_signal or config.head == "per-task",
                             signal_scale=config.task_signal_scale,
                             all_channels=config.kernels == "plain", labels=config.labels,
-                            pad=config.image_pad, normalize=config.normalize)
+                            pad=config.image_pad, normalize=config.normalize,
+                            batch=config.batch)
         del sources  # The tasks hold their own copy, as tensors.
         model, optimizer, methods = _model_and_optimizer(config, tasks)
-        schedule = (EpisodeSchedule if config.schedule == "episodes" else SwitchSchedule)(
-            config, tasks, methods)
+        schedule = _schedule(config, tasks, methods)
         if metadata is not None:
             metadata.update(schedule.describe())
         if resume or restart:
@@ -252,6 +253,14 @@ def _train(config: RunConfig, tasks: list[Task], model, optimizer, methods: Meth
         raise RunInterrupted(f"interrupted while starting, before the run's first step; "
                              f"start it again with {again}", signal.SIGINT) from None
     return log.run_dir
+
+
+def _schedule(config: RunConfig, tasks: list[Task], methods: Methods):
+    """The run's schedule: a task-free stream's one pass, criterion episodes, or switching."""
+    if is_task_free(tasks, methods):
+        return TaskFreeSchedule(config, tasks, methods)
+    return (EpisodeSchedule if config.schedule == "episodes" else SwitchSchedule)(
+        config, tasks, methods)
 
 
 def _model_and_optimizer(config: RunConfig, tasks: list[Task]):

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from errors import UserError
 from tasks import Task
+from tasks.registry import TASKS, task_classes
 from training.losses import correct, cross_entropies
 from training.methods.base import PLAIN
 
@@ -152,8 +153,33 @@ def eval_steps_per_task_heads(heads_model: tf.keras.Model, batches, count: tf.Te
     return right, total_loss, agnostic
 
 
+@tf.function
+def eval_steps_masked(model: tf.keras.Model, batches, count: tf.Tensor,
+                      mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """As eval_steps, and the number correct among the task's own classes alone (`mask`,
+    bool [classes]; the others' logits set to -inf): (number correct, total cross-entropy,
+    number correct with the other tasks' classes masked out)."""
+    right, total_loss, right_masked = tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)
+    for _ in tf.range(count):
+        images, labels = next(batches)
+        logits = model(images, training=False)
+        right += tf.reduce_sum(correct(logits, labels))
+        total_loss += tf.reduce_sum(cross_entropies(logits, labels))
+        others = tf.constant(-np.inf, logits.dtype)
+        right_masked += tf.reduce_sum(correct(tf.where(mask, logits, others), labels))
+    return right, total_loss, right_masked
+
+
+def class_masks(names, labels: str) -> dict[str, tf.Tensor]:
+    """Each task's own classes among the shared head's outputs, as bool [classes] vectors."""
+    classes = task_classes(names, labels)
+    return {name: tf.constant(np.isin(np.arange(classes), TASKS[name].classes_of(labels)))
+            for name in names}
+
+
 def evaluate_task(model: tf.keras.Model, task: Task, limit: int | None = None,
-                  heads: tuple | None = None) -> Iterator[tuple[str, float]]:
+                  heads: tuple | None = None, mask: tf.Tensor | None = None
+                  ) -> Iterator[tuple[str, float]]:
     """Yields the task's test accuracy and mean loss over its test set (or its first `limit`).
 
     One compiled loop over the test batches, fed by tf.data's parallel pipeline: on
@@ -162,7 +188,10 @@ def evaluate_task(model: tf.keras.Model, task: Task, limit: int | None = None,
     images/s for `conv fc`)."""
     size = task.test_size(limit)
     batches, count = iter(task.test_batches(EVAL_BATCH, limit)), tf.constant(-(-size // EVAL_BATCH))
-    if heads is None:
+    if mask is not None and heads is None:
+        right, total_loss, masked = eval_steps_masked(model, batches, count, mask)
+        yield "accuracy_task_masked", float(masked) / size
+    elif heads is None:
         right, total_loss = eval_steps(model, batches, count)
     else:
         every, identities = heads
@@ -189,9 +218,11 @@ def task_heads(model: tf.keras.Model, identities: list[tuple[int, ...]]) -> tupl
 
 
 def evaluate(model: tf.keras.Model, tasks: Iterable[Task], limit: int | None = None,
-             heads: tuple | None = None) -> dict[str, dict[str, float]]:
+             heads: tuple | None = None, masks: dict | None = None
+             ) -> dict[str, dict[str, float]]:
     """Every task's test metrics, keyed by task name then metric name; with `heads`
-    (task_heads), the task-agnostic accuracy too.
+    (task_heads), the task-agnostic accuracy too; with `masks` (class_masks), the accuracy
+    among each task's own classes too.
 
     Tasks that share their test images untransformed (shapes questions about the same
     scenes), in a network whose task signal joins after the images' layers, are
@@ -200,7 +231,7 @@ def evaluate(model: tf.keras.Model, tasks: Iterable[Task], limit: int | None = N
     1,000 scenes; one task at a time, they would pass about 7,600 through the convs)."""
     tasks = list(tasks)
     results = {}
-    split = _compiled_split(model) if heads is None else None
+    split = _compiled_split(model) if heads is None and masks is None else None
     if split is not None:
         pools: dict[tuple, list[Task]] = {}
         for task in tasks:
@@ -209,7 +240,8 @@ def evaluate(model: tf.keras.Model, tasks: Iterable[Task], limit: int | None = N
         for pool in pools.values():
             if len(pool) > 1:
                 results.update(_evaluate_pool(*split, pool, limit))
-    return {task.name: results.get(task.name) or dict(evaluate_task(model, task, limit, heads))
+    return {task.name: results.get(task.name)
+            or dict(evaluate_task(model, task, limit, heads, (masks or {}).get(task.name)))
             for task in tasks}
 
 

@@ -19,7 +19,30 @@ from training.loop import RunSchedule
 from training.methods.base import Methods
 
 
-class SwitchSchedule(RunSchedule):
+class StepSchedule(RunSchedule):
+    """A schedule of `max_steps` training steps (set by the subclass): a checkpoint every
+    --checkpoint-every steps, an evaluation every --test-frequency steps and at the end."""
+
+    max_steps: int
+
+    def progress_total(self) -> int:
+        return self.max_steps
+
+    def checkpoint_due(self, step: int) -> bool:
+        every = self.config.checkpoint_every
+        return bool(every) and step % every == 0 and 0 < step < self.max_steps
+
+    def evaluation_due(self, step: int) -> bool:
+        return super().evaluation_due(step) or step == self.max_steps
+
+    def evaluated(self, step: int, record: dict) -> tuple[int, str]:
+        return step, record["active_task"]
+
+    def finished(self, step: int) -> bool:
+        return step == self.max_steps
+
+
+class SwitchSchedule(StepSchedule):
     """Task periods of task_time steps (or of --task-epochs epochs, each task's own length),
     round robin (or every task all along, for joint, alternate and offline training),
     max_steps in all (with --task-epochs, once through the tasks)."""
@@ -39,23 +62,10 @@ class SwitchSchedule(RunSchedule):
         self.stream = train_stream(tasks, methods.stream, config.batch, config.seed)
         self.streams = [self.stream]
 
-    def progress_total(self) -> int:
-        return self.max_steps
-
-    def checkpoint_due(self, step: int) -> bool:
-        every = self.config.checkpoint_every
-        return bool(every) and step % every == 0 and 0 < step < self.max_steps
-
     def evaluation_due(self, step: int) -> bool:
         switch = (self.config.task_epochs and self.periodic
                   and self.periods.period_at(step)[1] == step)
-        return super().evaluation_due(step) or step == self.max_steps or bool(switch)
-
-    def evaluated(self, step: int, record: dict) -> tuple[int, str]:
-        return step, record["active_task"]
-
-    def finished(self, step: int) -> bool:
-        return step == self.max_steps
+        return super().evaluation_due(step) or bool(switch)
 
     def active(self, step: int) -> str | None:
         if not self.periodic:
