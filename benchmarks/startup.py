@@ -20,7 +20,8 @@ import sys
 import tempfile
 import time
 
-from experiments import split_mnist, sweep
+from experiments import sweep
+from experiments.studies import split_mnist
 from training.config import RunConfig
 
 

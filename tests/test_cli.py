@@ -54,7 +54,8 @@ def test_every_flag_reaches_the_config(tmp_path):
     benchmark = ["--tasks", "split-01", "split-23", "--scenario", "class", "--task-epochs", "2",
                  "--image-pad", "2", "--normalize", "0.1", "0.3", "--ewc-lambda", "1",
                  "--ewc-online", "--ewc-fisher-examples", "0", "--ewc-fisher-labels",
-                 "predicted", "--agem-memory", "30", "--agem-batch", "10"]
+                 "predicted", "--agem-memory", "30", "--agem-batch", "10",
+                 "--task-masked-accuracy"]
     memories = ["--tasks", "id", "inv", "--rehearsal-memory", "50", "--gem-memory", "40",
                 "--gem-margin", "0.2", "--lwf-lambda", "1", "--lwf-temperature", "3",
                 "--lwf-form", "van-de-ven"]

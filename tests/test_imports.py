@@ -135,3 +135,19 @@ def test_lazy_names_resolve_to_their_modules(tmp_path):
 
 def test_the_project_has_no_import_circle():
     assert cycles(import_graph()) == []
+
+
+def test_every_project_module_imports():
+    """Every module's imports name modules and names that exist (a module moved without its
+    importers changed fails here, not in the one command that loads it); `__main__` modules
+    are imported as modules, which runs nothing (each keeps its work under a main guard)."""
+    from tests.conftest import run_python
+    names = sorted(name for name in project_modules() if name != "conftest")
+    probe = ("import importlib, sys\nfailed = []\n"
+             f"for name in {names!r}:\n"
+             "    try:\n        importlib.import_module(name)\n"
+             "    except Exception as error:\n"
+             "        failed.append(f'{name}: {type(error).__name__}: {error}')\n"
+             "print('\\n'.join(failed))\nsys.exit(1 if failed else 0)\n")
+    result = run_python(probe)
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
