@@ -1,6 +1,12 @@
-"""The per-example cross-entropy and correctness that every step and evaluation uses."""
+"""The per-example cross-entropy and correctness that every step and evaluation uses.
+(TensorFlow is loaded at first use: the training methods' files import this one and must
+import without it.)"""
 
-import tensorflow as tf
+from __future__ import annotations
+
+from lazy import LazyModule
+
+tf = LazyModule("tensorflow")
 
 
 def cross_entropies(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
