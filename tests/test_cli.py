@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import task
+from tests import method_cases
 from tests.conftest import write_mnist_dir
 from training import RunConfig
 from training.flags import config_from_args, markdown_table, parse_flags
@@ -44,24 +45,14 @@ def test_every_flag_reaches_the_config(tmp_path):
              "--shapes-test", "50", "--shapes-seed", "3", "--checkpoint-every", "7",
              "--nondeterministic", "--head", "per-task", "--kernels", "plain",
              "--run-name", "r", "--gpu"]
-    # The training modes exclude episodes and one another: more command lines.
-    joint = ["--tasks", "id", "inv", "--task-time", "7", "--max-steps", "9", "--mode", "joint",
-             "--loss-weighting", "fixed",
-             "--loss-weights", "1", "0.5", "--pcgrad"]
-    mitigated = ["--tasks", "id", "inv", "--ewc-lambda", "5", "--replay-size", "100",
-                 "--l2-lambda", "0.5", "--si-c", "2", "--si-damping", "0.2",
-                 "--mas-lambda", "3"]
+    # Settings that exclude the line above's or one another, then every training method's
+    # flags: lines made from the methods' declarations (tests/method_cases.py).
+    switching = ["--tasks", "split-01", "split-23", "--task-time", "7", "--max-steps", "9"]
     benchmark = ["--tasks", "split-01", "split-23", "--scenario", "class", "--task-epochs", "2",
-                 "--image-pad", "2", "--normalize", "0.1", "0.3", "--ewc-lambda", "1",
-                 "--ewc-online", "--ewc-fisher-examples", "0", "--ewc-fisher-labels",
-                 "predicted", "--agem-memory", "30", "--agem-batch", "10",
-                 "--task-masked-accuracy"]
-    memories = ["--tasks", "id", "inv", "--rehearsal-memory", "50", "--gem-memory", "40",
-                "--gem-margin", "0.2", "--lwf-lambda", "1", "--lwf-temperature", "3",
-                "--lwf-form", "van-de-ven"]
+                 "--image-pad", "2", "--normalize", "0.1", "0.3", "--task-masked-accuracy"]
     defaults = RunConfig()
     changed = set()
-    for line in (flags, joint, mitigated, benchmark, memories):
+    for line in (flags, switching, benchmark, *method_cases.tuned_lines()):
         config = config_from_args(parse_flags(["task.py", *line]))
         changed |= {f.name for f in dataclasses.fields(RunConfig)
                     if getattr(config, f.name) != getattr(defaults, f.name)}

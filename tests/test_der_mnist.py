@@ -22,7 +22,7 @@ from tasks.rotation import rotate_images, rotation_sources
 from tasks.streams import SequenceStream
 from training import config_from_run_dir, run_experiment
 from training.config import RunConfig, smoke_config
-from training.methods import METHODS, method_class
+from training.methods import method_class, registered
 from training.methods.base import Method
 from training.steps import class_masks, evaluate
 from training.task_free import needs_task_boundaries
@@ -201,7 +201,7 @@ def test_a_task_free_stream_refuses_what_needs_task_boundaries_in_one_line(
 def test_the_methods_that_act_at_task_boundaries_are_read_from_their_hooks():
     # Every method here so far acts at boundaries (or, for joint, alternate and offline
     # training, draws a stream of several tasks): a plain Method does not.
-    assert all(needs_task_boundaries(method_class(name)) for name in METHODS)
+    assert all(needs_task_boundaries(method_class(name)) for name in registered())
     assert not needs_task_boundaries(Method)
     assert not needs_task_boundaries(type("LossOnly", (Method,), {"loss_term": print}))
 

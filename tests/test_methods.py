@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from models import build_model
+from tests import method_cases
 from tests.conftest import write_mnist_dir
 from training import run_experiment, smoke_config
 from training import methods as registry
@@ -54,6 +55,87 @@ def test_an_unknown_method_names_the_known_ones():
     with pytest.raises(KeyError, match="known: joint, alternate, offline, seen-classes, ewc, "
                                        "l2, si, mas, lwf, replay, agem, gem, rehearsal"):
         registry.method_class("der++")
+
+
+@pytest.mark.parametrize("case", method_cases.examples(), ids=lambda case: case.label)
+def test_each_methods_example_flags_turn_it_on(case):
+    """What the tests' flag and exact-resume cases rest on (tests/method_cases.py)."""
+    config = method_cases.config_of(*method_cases.RESUME_SETTINGS, *case.flags)
+    assert case.method in registry.methods_for(config)
+
+
+TOY_METHOD = '''"""A toy method: the batch's loss counted 1 + --toy-scale times."""
+
+from lazy import LazyModule
+from training.losses import cross_entropies
+from training.methods.base import TASK_PERIODS, Method
+from training.settings import setting
+
+tf = LazyModule("tensorflow")
+
+
+class ToyScale(Method):
+    name = "toy"
+    description = "the batch's loss counted 1 + --toy-scale times"
+    settings = {"toy_scale": setting(0.0, "method", "the loss's extra weight; 0: off",
+                                     bound="non-negative", zero="off")}
+    needs = (TASK_PERIODS,)
+    example = ("--toy-scale", "0.5")
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    @classmethod
+    def for_run(cls, config, model, tasks):
+        return cls(config.toy_scale)
+
+    def loss_term(self, model, inputs, labels, logits):
+        return self.scale * tf.reduce_mean(cross_entropies(logits, labels))
+'''
+TOY_PROBE = """
+import contextlib, dataclasses, io, json, sys
+import pytest
+from training import methods
+methods.register("toy_scale")
+from errors import UserError
+from training.config import RunConfig
+from training.flags import build_parser, config_from_args, parse_flags
+out = {"help": build_parser().format_help(), "loads_tensorflow": "tensorflow" in sys.modules}
+config = config_from_args(parse_flags(["task.py", "--tasks", "id", "inv", "--toy-scale", "2"]))
+out["field"] = [dataclasses.fields(RunConfig)[-1].name, config.toy_scale, RunConfig().toy_scale]
+out["used"] = methods.methods_for(config)
+out["refused"] = []
+for settings in (dict(toy_scale=-1.0), dict(toy_scale=1.0, mode="joint")):
+    try:
+        RunConfig(tasks=("id", "inv"), **settings)
+    except UserError as e:
+        out["refused"].append(str(e))
+with contextlib.redirect_stdout(io.StringIO()) as collected:
+    pytest.main(["--collect-only", "-q", "tests/test_resume.py"])
+out["resume_cases"] = [line for line in collected.getvalue().splitlines() if "toy" in line]
+print(json.dumps(out))
+"""
+
+
+def test_a_method_is_its_file_alone(tmp_path):
+    """A method module of its own, registered as the package's are found, has its flag in
+    task.py's parser and --help, its RunConfig field, its checks and its needs, and an
+    exact-resume case, without a change to any other file (and without TensorFlow)."""
+    (tmp_path / "toy_scale.py").write_text(TOY_METHOD)
+    result = subprocess.run([sys.executable, "-c", TOY_PROBE], cwd=REPO, capture_output=True,
+                            text=True, timeout=600, env={**os.environ, "COLUMNS": "400",
+                                                         "PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.splitlines()[-1])
+    help_text = " ".join(out["help"].split())
+    assert "--toy-scale X the loss's extra weight; 0: off (default: 0.0)" in help_text
+    assert "toy (--toy-scale): the batch's loss counted 1 + --toy-scale times" in help_text
+    assert not out["loads_tensorflow"]
+    assert out["field"] == ["toy_scale", 2.0, 0.0] and out["used"] == ["toy"]
+    assert out["refused"][0] == "--toy-scale must be 0 (off) or positive, got -1.0"
+    assert "and --toy-scale mitigate forgetting between task periods: they need --mode " \
+           "switch" in out["refused"][1]
+    assert len(out["resume_cases"]) == 1 and "toy" in out["resume_cases"][0]
 
 
 class _Counting(Method):
@@ -102,7 +184,12 @@ def test_two_methods_that_form_the_gradient_are_refused():
 class _Recording(Method):
     """Records the period hooks and the windows it was asked for batches."""
 
+    name = "recording"
     calls: list = []
+
+    @classmethod
+    def used(cls, config):
+        return True
 
     @classmethod
     def for_run(cls, config, model, tasks):
@@ -125,8 +212,7 @@ class _Recording(Method):
 
 def test_a_registered_method_takes_part_in_a_run_with_no_other_change(tmp_path, monkeypatch):
     write_mnist_dir(tmp_path / "mnist", n_train=64, n_test=20)
-    monkeypatch.setitem(registry.METHODS, "recording", registry.MethodEntry(
-        f"{__name__}:_Recording", "records its hooks", lambda config: True, ()))
+    monkeypatch.setitem(registry.registered(), "recording", _Recording)
     config = smoke_config(data_dir=str(tmp_path / "mnist"), log_dir=str(tmp_path),
                           run_name="run", batch=8)  # id, inv: 20 steps a period, 40 in all.
     run_dir = run_experiment(config, progress_stream=io.StringIO())
@@ -144,8 +230,8 @@ def test_help_lists_the_methods_and_the_flags_that_turn_them_on():
                             cwd=REPO, capture_output=True, text=True, check=True,
                             env={**os.environ, "COLUMNS": "400"})
     text = " ".join(result.stdout.split())
-    for name, entry in registry.METHODS.items():
-        assert f"{name} (" in text and entry.description in text
+    for name, method in registry.registered().items():
+        assert f"{name} (" in text and method.description in text
     assert "ewc (--ewc-lambda, --ewc-online" in text and "replay (--replay-size)" in text
 
 

@@ -98,19 +98,24 @@ def test_the_original_tools_logs_read_as_a_run(tmp_path):
 def test_the_charts_load_neither_tensorflow_nor_the_trainer(tmp_path):
     runs = [write_run(tmp_path / "run"), write_original_run(
         tmp_path / "t_id_inv" / "tt100", {"id": {0: 0.1, 100: 0.8}, "inv": {0: 0.1, 100: 0.2}})]
+    loaded = ("print(json.dumps(sorted(name for name in sys.modules\n"
+              "                        if name.split('.')[0] in ('tensorflow', 'training'))))")
     result = run_python(
         "import json, pkgutil, sys, plots\n"
         "for module in pkgutil.iter_modules(plots.__path__):\n"
         "    __import__(f'plots.{module.name}')\n"
         "from plots.__main__ import main\n"
         f"for run in {runs!r}:\n"
-        "    main(['tasks', run, '--out', run + '.png'])\n"
-        "print(json.dumps(sorted(name for name in sys.modules\n"
-        "                        if name.split('.')[0] in ('tensorflow', 'training'))))")
+        "    main(['tasks', run, '--out', run + '.png'])\n" + loaded)
     assert result.returncode == 0, result.stderr
     # RunConfig's defaults (TensorFlow-free) fill in the settings a run older than them
-    # lacks: the one module of training/ that reading a run of this tool needs.
-    assert json.loads(result.stdout.splitlines()[-1]) == ["training", "training.config"]
+    # lacks: the run config, with the training methods' declarations it is made of, is the
+    # one part of training/ that reading a run of this tool needs.
+    config = run_python("import json, sys, training.config\n" + loaded)
+    modules = json.loads(result.stdout.splitlines()[-1])
+    assert modules == json.loads(config.stdout.splitlines()[-1])
+    assert "training.config" in modules and "training.loop" not in modules
+    assert not any(name.startswith("tensorflow") for name in modules)
     assert all(os.path.getsize(run + ".png") for run in runs)
 
 

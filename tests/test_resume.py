@@ -15,6 +15,7 @@ import pytest
 
 import training.loop
 from errors import RunDiverged, UserError
+from tests import method_cases
 from tests.conftest import write_mnist_dir
 from training import config_from_run_dir, run_experiment, smoke_config
 from rundir import latest_state
@@ -65,8 +66,8 @@ def mnist(tmp_path_factory):
 
 
 def _flags(mnist, log_dir, name, max_steps=600):
-    return ["--tasks", "id", "inv", "--task-time", "50", "--max-steps", str(max_steps),
-            "--batch", "8", "--test-frequency", "20", "--checkpoint-every", "60",
+    return [*method_cases.RESUME_SETTINGS, "--max-steps", str(max_steps),
+            "--test-frequency", "20", "--checkpoint-every", "60",
             "--data-dir", mnist, "--mnist-train", "all", "--log-dir", str(log_dir),
             "--run-name", name]
 
@@ -153,22 +154,16 @@ def test_a_killed_run_resumes_to_the_same_log_as_an_uninterrupted_one(mnist, uni
 
 
 @pytest.mark.parametrize("extra", [
-    ["--replay-size", "40", "--ewc-lambda", "1", "--l2-lambda", "0.1", "--si-c", "1",
-     "--mas-lambda", "1"],
-    ["--mode", "joint", "--loss-weighting", "uncertainty", "--pcgrad"],
-    ["--lwf-lambda", "1", "--rehearsal-memory", "40", "--agem-memory", "30", "--agem-batch",
-     "8", "--ewc-lambda", "1", "--ewc-online", "--scenario", "class"],
-    ["--gem-memory", "30", "--scenario", "task"],
-    ["--lwf-lambda", "1", "--lwf-form", "van-de-ven", "--scenario", "class"],
-], ids=["ewc-l2-si-mas-replay", "joint", "lwf-rehearsal-agem-online-ewc", "gem",
-        "lwf-van-de-ven"])
-def test_a_killed_run_with_mitigations_or_joint_training_resumes_to_the_same_log(mnist, tmp_path,
-                                                                                 extra):
-    """EWC's consolidated tasks, L2's anchor, SI's and MAS's importances, the
-    replay mix of a period under way, the joint stream and the learned loss weights,
-    LwF's copy (and, in van de Ven's form, the tasks counted so far), a rehearsal period's
-    set, A-GEM's and GEM's memories and the classes seen all come back: the resumed log is
-    the uninterrupted one."""
+    pytest.param([flag for case in group for flag in case.flags],
+                 id="+".join(case.label for case in group))
+    for group in method_cases.resume_groups(method_cases.RESUME_SETTINGS)])
+def test_a_killed_run_with_training_methods_resumes_to_the_same_log(mnist, tmp_path, extra):
+    """Every training method's state comes back (each method's example and variants, as
+    its declarations give them, packed into few runs: tests/method_cases.py): EWC's
+    consolidated tasks, L2's anchor, SI's and MAS's importances, the replay mix of a
+    period under way, the joint stream and the learned loss weights, LwF's copy (and,
+    in van de Ven's form, the tasks counted so far), a rehearsal period's set, A-GEM's
+    and GEM's memories, the classes seen: the resumed log is the uninterrupted one."""
     whole = subprocess.run([sys.executable, "task.py", *_flags(mnist, tmp_path, "whole", 200),
                             *extra], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert whole.returncode == 0, whole.stderr

@@ -7,15 +7,14 @@ RunConfig is the one place a default is written. TensorFlow-free.
 
 import argparse
 import dataclasses
-import types
-import typing
 
 from absl.flags import argparse_flags
 
 from errors import OneLineErrors, UserError
 from tasks.registry import TASKS, known_tasks
-from training.config import GROUPS, PRESETS, RunConfig, flag_of
-from training.methods import METHODS
+from training import methods
+from training.config import PRESETS, RunConfig, flag_of
+from training.settings import GROUPS, value_type
 
 # Flags that act on a run directory rather than set a run's settings.
 ACTIONS = {
@@ -48,15 +47,6 @@ class Flag:
     options: dict  # For argparse's add_argument.
 
 
-def _value_type(annotation) -> tuple[type, bool]:
-    """The element type of a field's annotation, and whether it is a tuple of them."""
-    if isinstance(annotation, types.UnionType):  # `X | None`
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    if typing.get_origin(annotation) is tuple:
-        return typing.get_args(annotation)[0], True
-    return annotation, False
-
-
 def _shown(field: dataclasses.Field) -> str:
     if "shown" in field.metadata:
         return field.metadata["shown"]
@@ -74,7 +64,7 @@ def flags() -> list[Flag]:
         name = meta.get("flag", field.name.replace("_", "-"))
         if name is None:  # Set by another field's flag.
             continue
-        kind, many = _value_type(field.type)
+        kind, many = value_type(field.type)
         options = {"dest": field.name, "default": argparse.SUPPRESS}
         if kind is bool:
             options["action"] = "store_false" if meta.get("negated") else "store_true"
@@ -103,8 +93,8 @@ def build_parser(prog: str = "task.py") -> argparse.ArgumentParser:
                                      and not name.startswith("pixperm-"))
                + "; shapes-DIMENSION-FEATURE: shapes scenes, is there an object with the "
                  f"feature? (yes/no). {known_tasks()}. Training methods: "
-               + "; ".join(f"{name} ({', '.join(map(flag_of, entry.settings))})"
-                           f": {entry.description}" for name, entry in METHODS.items()) + ".")
+               + "; ".join(f"{name} ({', '.join(method.flags())}): {method.description}"
+                           for name, method in methods.registered().items()) + ".")
     groups = {name: parser.add_argument_group(f"{name}: {title}")
               for name, title in GROUPS.items()}
     for flag in flags():

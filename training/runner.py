@@ -25,7 +25,8 @@ from training.checkpoint import StopRequests
 from training.config import RunConfig, mistyped
 from training.episodes import EpisodeSchedule, mix_memory_floor
 from training.loop import Run
-from training.methods.base import Methods, build_methods
+from training.methods import build_methods
+from training.methods.base import Methods
 from training.run_log import RunLog
 from training.steps import make_optimizer
 from training.switching import SwitchSchedule

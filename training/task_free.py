@@ -11,8 +11,7 @@ the task periods) is refused with one line; offline training of the stream's exa
 from errors import UserError
 from tasks import Task
 from tasks.streams import SequenceStream
-from training.config import RunConfig, flag_of
-from training.methods import METHODS, methods_for
+from training.config import RunConfig
 from training.methods.base import Method, Methods
 from training.switching import StepSchedule
 
@@ -70,9 +69,8 @@ def _check(config: RunConfig, task: Task, methods: Methods) -> None:
         raise UserError(f"{task.name} is one pass over its stream; --task-epochs does not apply "
                         "to it (drop it, or give --mode offline to train on its examples by "
                         "epochs)")
-    for name, method in zip(methods_for(config), methods.methods):
-        if needs_task_boundaries(type(method)):
-            flag = flag_of(METHODS[name].settings[0])
-            raise UserError(f"{flag} ({name}) acts at task boundaries, and the task-free "
-                            f"stream {task.name} has none; run {name} on tasks with "
-                            f"boundaries, or {task.name} without it")
+    for method in map(type, methods.methods):
+        if needs_task_boundaries(method):
+            raise UserError(f"{method.flags()[0]} ({method.name}) acts at task boundaries, and "
+                            f"the task-free stream {task.name} has none; run {method.name} on "
+                            f"tasks with boundaries, or {task.name} without it")

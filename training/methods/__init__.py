@@ -1,8 +1,17 @@
 """Training methods: what a step trains on and minimises beyond one batch's cross-entropy,
-and what happens between steps. One file a method, registered here by name.
+and what happens between steps. A method is one file of this package, found here.
 
-A method is a `training.methods.base.Method`; every hook has a do-nothing default,
-so a method writes only the hooks it needs. Compiled into the training step:
+A method is a `training.methods.base.Method` subclass with a `name`. It declares, as
+class attributes the registry reads: its `description`; its `settings` (RunConfig
+fields with their flags, help, defaults, choices and bounds, which task.py's parser,
+--help and docs/flags.md show and RunConfig checks for every run); its `mode` if it is
+a --mode; `used(config)`, whether a run uses it (by default: its mode is the run's, or
+its first setting is not zero); its `needs` (base.TASK_PERIODS, base.SWITCH_SCHEDULE),
+checked in one place for a run that uses it; the methods it `excludes`; a `check` of
+its own for what the rest cannot say; its `order` among a run's methods; and the
+`example` flags (and `variants`) that turn it on, from which the tests make its flag
+and exact-resume checks. Every hook has a do-nothing default, so a method writes only
+the hooks it needs. Compiled into the training step:
   loss_term(model, inputs, labels, logits)   a term added to the batch's loss
   gradients(model, batch, step)              the step's gradient, formed its own way
                                              (at most one method of a run)
@@ -27,9 +36,8 @@ Between windows of steps, in Python:
   summary(task_names), remedy                summary.json's fields; advice on divergence
 
 Ported: joint (with its loss weightings and PCGrad), alternate, ewc, replay; added on
-the seam: offline, seen-classes, l2, si, mas, lwf and rehearsal (each its file, its
-entry here, its RunConfig fields and its tests), whose hooks show how the methods that come next
-would use them:
+the seam: offline, seen-classes, l2, si, mas, lwf, rehearsal, agem and gem, whose hooks
+show how the methods that come next would use them:
   offline      only the stream: every task's examples as one set (offline.py)
   seen-classes train_logits sets the logits of classes not yet trained to -inf;
                period_start adds the new task's classes (seen_classes.py)
@@ -48,110 +56,106 @@ would use them:
                batch's gradient off a memory batch's when they conflict (agem.py)
   GEM          as A-GEM with one memory gradient per past task and a quadratic
                programme (quadprog) in the projection (gem.py)
+and one that could come next:
   DER++        batches mixes in remembered examples with the logits they had when
                stored (state_variables hold them); loss_term matches those logits and
                labels
 
-The registry is TensorFlow-free (a method's module is imported when a run builds it),
-so that --help and config checks list the methods without loading TensorFlow.
+Every method's file imports without TensorFlow, for the registry imports them all to
+make RunConfig, task.py's flags and --help, which must not load it: TensorFlow, and
+this project's modules that import it, are `lazy.LazyModule`s at the top of the file
+(`tf = LazyModule("tensorflow")`), read only inside functions; annotations are not
+evaluated (`from __future__ import annotations`); and a method's class derives from
+Method alone, not tf.Module. tests/test_cli.py checks that nothing loads TensorFlow.
+
+Adding a method: write training/methods/NAME.py with its Method subclass and its
+declarations (ewc.py and l2.py are short examples), and a test of its maths; the
+registry, RunConfig, the flags, --help, the config's checks and the tests' flag and
+exact-resume cases pick it up. A module outside this package is added by `register`.
 """
 
-import dataclasses
+import functools
 import importlib
-from typing import Callable
+import pkgutil
+
+from errors import UserError
+from training.methods.base import Method, Methods
+
+_REGISTERED: list[str] = []  # Method modules from outside this package.
 
 
-@dataclasses.dataclass(frozen=True)
-class MethodEntry:
-    """A registered method: where its class lives, what it does, when a run uses it and the
-    RunConfig fields (flags) that turn it on and tune it."""
+def register(module: str) -> None:
+    """Adds the methods of a module outside this package (a plugin; a test's toy method), as
+    this package's own are found; before the registry is first read, which
+    training.config's import does to make RunConfig's fields."""
+    if registered.cache_info().currsize:
+        raise RuntimeError(f"{module} is registered too late: the methods were read (RunConfig "
+                           "was made from them); register it before importing training.config")
+    _REGISTERED.append(module)
 
-    home: str  # "module:Class"
-    description: str
-    used: Callable[[object], bool]  # RunConfig -> whether the run uses the method
-    settings: tuple[str, ...]
 
-
-METHODS: dict[str, MethodEntry] = {
-    "joint": MethodEntry(
-        "training.methods.joint:JointTraining",
-        "every step sums the losses of one batch of each task, weighted equally, by fixed "
-        "weights or by learned uncertainty (Kendall et al. 2018), optionally with PCGrad's "
-        "gradient surgery (Yu et al. 2020)",
-        lambda config: config.mode == "joint",
-        ("mode", "loss_weighting", "loss_weights", "pcgrad")),
-    "alternate": MethodEntry(
-        "training.methods.alternate:Alternate", "a different task every step, in turn",
-        lambda config: config.mode == "alternate", ("mode",)),
-    "offline": MethodEntry(
-        "training.methods.offline:Offline",
-        "every task's training examples as one set, shuffled each epoch: the upper bound "
-        "that continual learning is measured against",
-        lambda config: config.mode == "offline", ("mode",)),
-    "seen-classes": MethodEntry(
-        "training.methods.seen_classes:SeenClasses",
-        "the training loss over the classes of the tasks trained so far, the other logits "
-        "left out (class-incremental training, as Hsu et al. 2018)",
-        lambda config: config.loss_classes == "seen" and config.mode == "switch",
-        ("loss_classes",)),
-    "ewc": MethodEntry(
-        "training.methods.ewc:EWC",
-        "elastic weight consolidation (Kirkpatrick et al. 2017): each task's weights held "
-        "near their value at its period's end, by its diagonal Fisher information",
-        lambda config: config.ewc_lambda > 0,
-        ("ewc_lambda", "ewc_online", "ewc_fisher_examples", "ewc_fisher_labels")),
-    "l2": MethodEntry(
-        "training.methods.l2:L2",
-        "L2 to the previous task's weights (the baseline of Hsu et al. 2018): every weight "
-        "pulled toward its value as the latest period ended",
-        lambda config: config.l2_lambda > 0, ("l2_lambda",)),
-    "si": MethodEntry(
-        "training.methods.si:SI",
-        "synaptic intelligence (Zenke et al. 2017): each weight held near its value at the "
-        "last period's end by how much its path moved the loss while tasks trained",
-        lambda config: config.si_c > 0, ("si_c", "si_damping")),
-    "mas": MethodEntry(
-        "training.methods.mas:MAS",
-        "memory aware synapses (Aljundi et al. 2018): each weight held near its value at the "
-        "last period's end by how much the network's output moves with it",
-        lambda config: config.mas_lambda > 0, ("mas_lambda",)),
-    "lwf": MethodEntry(
-        "training.methods.lwf:LwF",
-        "learning without forgetting (Li and Hoiem 2016, or van de Ven and Tolias 2018's "
-        "form): the earlier tasks' answers on the new task's images distilled from the "
-        "network as the last period ended",
-        lambda config: config.lwf_lambda > 0,
-        ("lwf_lambda", "lwf_temperature", "lwf_form")),
-    "replay": MethodEntry(
-        "training.methods.replay:Replay",
-        "a buffer of past tasks' training examples replayed as half of every batch",
-        lambda config: config.replay_size > 0, ("replay_size",)),
-    "agem": MethodEntry(
-        "training.methods.agem:AGEM",
-        "averaged gradient episodic memory (Chaudhry et al. 2019): a step that would raise "
-        "the loss on a batch of past tasks' remembered examples is projected so it does not",
-        lambda config: config.agem_memory > 0, ("agem_memory", "agem_batch")),
-    "gem": MethodEntry(
-        "training.methods.gem:GEM",
-        "gradient episodic memory (Lopez-Paz and Ranzato 2017): each step projected, by a "
-        "quadratic programme, so that no past task's remembered examples' loss rises",
-        lambda config: config.gem_memory > 0, ("gem_memory", "gem_margin")),
-    "rehearsal": MethodEntry(
-        "training.methods.rehearsal:Rehearsal",
-        "naive rehearsal (Hsu et al. 2018): a fixed memory of past tasks' training examples, "
-        "trained on together with the new task's as one shuffled set",
-        lambda config: config.rehearsal_memory > 0, ("rehearsal_memory",)),
-}
+@functools.cache
+def registered() -> dict[str, type]:
+    """Every method by name, in their declared order: the Method subclasses with a name of
+    their own in this package's modules and the registered ones."""
+    modules = [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)] + _REGISTERED
+    found = []
+    for module in map(importlib.import_module, modules):
+        found += [value for value in vars(module).values()
+                  if isinstance(value, type) and issubclass(value, Method)
+                  and value.__module__ == module.__name__ and vars(value).get("name")]
+    found.sort(key=lambda method: (method.order, method.name))
+    names = [method.name for method in found]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"more than one method is named {', '.join(twice)}")
+    return {method.name: method for method in found}
 
 
 def methods_for(config) -> list[str]:
-    """The names of the methods a run uses, in registry order."""
-    return [name for name, entry in METHODS.items() if entry.used(config)]
+    """The names of the methods a run uses, in their order."""
+    return [name for name, method in registered().items() if method.used(config)]
 
 
 def method_class(name: str) -> type:
-    """A registered method's class (its module imported now)."""
-    if name not in METHODS:
-        raise KeyError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
-    module, _, cls = METHODS[name].home.partition(":")
-    return getattr(importlib.import_module(module), cls)
+    """A registered method's class."""
+    methods = registered()
+    if name not in methods:
+        raise KeyError(f"unknown method {name!r}; known: {', '.join(methods)}")
+    return methods[name]
+
+
+def build_methods(config, model, tasks: list) -> Methods:
+    """The methods the config asks for, made for this run's model and tasks."""
+    return Methods([method_class(name).for_run(config, model, tasks)
+                    for name in methods_for(config)])
+
+
+def check(config) -> None:
+    """Refuses a config, with a one-line UserError, that one of the methods refuses (its own
+    check), or in which a method the run uses excludes another it uses or lacks
+    something it needs."""
+    methods = registered()
+    for method in methods.values():
+        method.check(config)
+    used = [method for method in methods.values() if method.used(config)]
+    for method in used:
+        for other in used:
+            if other.name in method.excludes:
+                raise UserError(f"{on_flag(method)} and {on_flag(other)} "
+                                f"{method.excludes[other.name]}; give one")
+    for method in used:
+        for need in method.needs:
+            if not need.holds(config):
+                flags = [on_flag(m) for m in methods.values() if need in m.needs]
+                raise UserError(need.refusal.format(flag=on_flag(method), flags=_spoken(flags),
+                                                    config=config))
+
+
+def on_flag(method: type) -> str:
+    """The flag that turns a method on: `--mode joint`, `--ewc-lambda`."""
+    return method.flags()[0]
+
+
+def _spoken(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

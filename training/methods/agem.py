@@ -2,24 +2,46 @@
 tasks' training examples; a step whose gradient would raise the loss on a batch of the
 memory is projected so that it does not."""
 
+from __future__ import annotations
+
 import numpy as np
-import tensorflow as tf
 
+from lazy import LazyModule
 from seeds import derive_seed
-from tasks.task import mixed_batch
-from training.methods.base import Method
+from training.methods.base import TASK_PERIODS, Method
 from training.methods.replay import buffer_at
+from training.settings import setting
+
+tf = LazyModule("tensorflow")
+task_module = LazyModule("tasks.task")
 
 
-class AGEM(tf.Module, Method):
+class AGEM(Method):
     """g, the batch's gradient, and g_ref, the gradient of the training loss on --agem-batch
     examples drawn from the memory without replacement (fresh each step): if g . g_ref < 0
     the update applies g - (g . g_ref / g_ref . g_ref) g_ref, else g. The memory holds
     --agem-memory examples shared equally among the tasks whose periods have ended
     (replay's buffer: each task keeps a prefix of its own fixed random order)."""
 
+    name = "agem"
+    description = ("averaged gradient episodic memory (Chaudhry et al. 2019): a step that would "
+                   "raise the loss on a batch of past tasks' remembered examples is projected "
+                   "so it does not")
+    settings = {
+        "agem_memory": setting(0, "method", bound="non-negative", zero="off", help=(
+            "--mode switch: A-GEM (Chaudhry et al. 2019): keep this many training examples "
+            "of past tasks (shared equally); a step that would raise the loss on a batch of "
+            "them is projected so that it does not; 0: off")),
+        "agem_batch": setting(256, "method", bound="positive", help=(
+            "--agem-memory: memory examples each step's reference gradient is taken on (the "
+            "paper's 256)")),
+    }
+    needs = (TASK_PERIODS,)
+    excludes = {"gem": "both project the gradient"}
+    order = 110
+    example = ("--agem-memory", "30", "--agem-batch", "8")
+
     def __init__(self, tasks: list, memory: int, batch: int, seed: int):
-        super().__init__(name="agem")
         self.tasks, self.memory, self.batch = list(tasks), memory, batch
         self.seed = derive_seed(seed, "agem")
         self.task_ids = tf.Variable(tf.zeros([0], tf.int32), shape=tf.TensorShape([None]),
@@ -58,8 +80,8 @@ class AGEM(tf.Module, Method):
     def memory_gradient(self, model, rows: tf.Tensor, seed: tf.Tensor,
                         training_loss) -> list[tf.Tensor]:
         """The gradient of the training loss on the memory's examples at `rows`."""
-        inputs, labels = mixed_batch(self.tasks, tf.gather(self.task_ids, rows),
-                                     tf.gather(self.example_ids, rows), seed)
+        inputs, labels = task_module.mixed_batch(self.tasks, tf.gather(self.task_ids, rows),
+                                                 tf.gather(self.example_ids, rows), seed)
         with tf.GradientTape() as tape:
             loss = training_loss(model, inputs, labels)
         return tape.gradient(loss, model.trainable_variables,

@@ -1,20 +1,84 @@
-"""The training-method protocol (`Method`, every hook a no-op) and `Methods`, a run's methods
-together: the one object the compiled training step and the run loop call."""
+"""The training-method protocol (`Method`: what a method declares, and its hooks, each a no-op)
+and `Methods`, a run's methods together: the one object the compiled training step and
+the run loop call.
 
-import tensorflow as tf
+TensorFlow-free to import, as every method's file is (training.methods says why):
+TensorFlow is a LazyModule here, loaded when a hook first runs."""
 
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Mapping
+
+from lazy import LazyModule
 from training.losses import correct, cross_entropies
-from training.methods import method_class, methods_for
+from training.settings import flag_name
+
+tf = LazyModule("tensorflow")
+
+
+@dataclasses.dataclass(frozen=True)
+class Need:
+    """What a method needs of the rest of its run (`holds`, of the config), and what a run
+    without it is told: `refusal`, formatted with `flag` (the flag that turns the method
+    on), `flags` (those of every method with this need) and `config`."""
+
+    holds: Callable[[object], bool]
+    refusal: str
+
+
+# Task periods: one task at a time, switched on the schedule, so that a period ends.
+TASK_PERIODS = Need(
+    lambda config: (config.mode, config.schedule) == ("switch", "switch"),
+    "{flags} mitigate forgetting between task periods: they need --mode switch on the "
+    "switch schedule (episodes replay by design)")
+SWITCH_SCHEDULE = Need(lambda config: config.schedule == "switch",
+                       "{flag} needs the switch schedule, not --schedule {config.schedule}")
 
 
 class Method:
-    """A training method; see training.methods for what each hook is for."""
+    """A training method: its declaration, which the registry (training.methods) reads
+    without TensorFlow, and its hooks (training.methods says what each is for)."""
+
+    name: str | None = None  # The registry's key; a class without its own is not a method.
+    description = ""
+    # Its own RunConfig fields, by name: training.settings.setting(default, "method", help,
+    # ...), with `bound` and `choices` checked for every run.
+    settings: Mapping[str, dataclasses.Field] = {}
+    mode: str | None = None  # The --mode that is this method, if it is one.
+    needs: tuple[Need, ...] = ()  # Checked when a run uses the method.
+    excludes: Mapping[str, str] = {}  # Methods it cannot run with, and why ("both ...").
+    # Where it stands among a run's methods: their loss terms are added, their hooks
+    # called and their state checkpointed in this order, so an existing method's never
+    # changes (a checkpoint's layout depends on it); a new one goes after them.
+    order = 1000
+    example: tuple[str, ...] = ()  # Flags that turn it on in a small run (tests use them).
+    variants: Mapping[str, tuple[str, ...]] = {}  # Other flags worth testing it with.
 
     stream: str | None = None  # "joint" or "alternate": the run's training stream.
     remedy: str | None = None  # What a diverged run's message advises, beside the default.
     # Whether after_update needs the gradients of the batch's plain loss (without the
     # methods' terms), which then cost a second backward pass through the same tape.
     needs_loss_gradients = False
+
+    @classmethod
+    def used(cls, config) -> bool:
+        """Whether a run with this config uses the method: its mode is the run's, or (a
+        method of no mode) its first setting, its strength or its memory, is not zero."""
+        if cls.mode is not None:
+            return config.mode == cls.mode
+        return bool(getattr(config, next(iter(cls.settings))))
+
+    @classmethod
+    def check(cls, config) -> None:
+        """Refuses (UserError) settings that the declarations cannot say are wrong; called
+        for every run, whether it uses the method or not."""
+
+    @classmethod
+    def flags(cls) -> list[str]:
+        """The flags that turn the method on and tune it, as the user types them."""
+        own = [f"--{flag_name(name, field)}" for name, field in cls.settings.items()]
+        return [f"--mode {cls.mode}", *own] if cls.mode is not None else own
 
     @classmethod
     def for_run(cls, config, model: tf.keras.Model, tasks: list) -> "Method":
@@ -182,9 +246,3 @@ class Methods:
 
 
 PLAIN = Methods()
-
-
-def build_methods(config, model: tf.keras.Model, tasks: list) -> Methods:
-    """The methods the config asks for, made for this run's model and tasks."""
-    return Methods([method_class(name).for_run(config, model, tasks)
-                    for name in methods_for(config)])

@@ -3,17 +3,22 @@ held near their value at the end of its period, in proportion to its Fisher info
 online EWC (--ewc-online, Schwarz et al. 2018 as Hsu et al. 2018 ran it) keeps one
 running Fisher and one anchor."""
 
-import numpy as np
-import tensorflow as tf
+from __future__ import annotations
 
+import numpy as np
+
+from lazy import LazyModule
 from seeds import derive_seed
 from training.losses import cross_entropies
-from training.methods.base import Method
+from training.methods.base import TASK_PERIODS, Method
+from training.settings import setting
+
+tf = LazyModule("tensorflow")
 
 FISHER_CHUNK = 64  # Examples prepared at once for the Fisher.
 
 
-class EWC(tf.Module, Method):
+class EWC(Method):
     """(strength / 2) * sum over consolidated tasks other than the one training now of
     sum_i F_i (theta_i - theta*_i)^2.
 
@@ -25,12 +30,34 @@ class EWC(tf.Module, Method):
     the sum of every consolidated task's (no decay, as Hsu et al.'s online EWC), and one
     anchor, the weights as the latest period ended; the penalty holds in every period."""
 
+    name = "ewc"
+    description = ("elastic weight consolidation (Kirkpatrick et al. 2017): each task's weights "
+                   "held near their value at its period's end, by its diagonal Fisher "
+                   "information")
+    settings = {
+        "ewc_lambda": setting(0.0, "method", bound="non-negative", zero="off", help=(
+            "--mode switch: elastic weight consolidation's strength (Kirkpatrick et al. "
+            "2017); each task is consolidated as its period ends; 0: off")),
+        "ewc_online": setting(False, "method", help=(
+            "--ewc-lambda: online EWC (Schwarz et al. 2018, as Hsu et al. 2018): one Fisher, "
+            "the sum of every ended period's, and one anchor, the weights as the latest "
+            "ended")),
+        "ewc_fisher_examples": setting(200, "method", bound="non-negative", zero="all", help=(
+            "--ewc-lambda: training examples of the ended task whose squared gradients "
+            "estimate its Fisher (0: all of them, as Hsu et al.)")),
+        "ewc_fisher_labels": setting("true", "method", choices=("true", "predicted"), help=(
+            "--ewc-lambda: the Fisher's gradients at each example's true label (the "
+            "empirical Fisher) or at the label the network predicts (Hsu et al.)")),
+    }
+    needs = (TASK_PERIODS,)
+    order = 50
+    example = ("--ewc-lambda", "1")
+    variants = {"online": ("--ewc-lambda", "1", "--ewc-online")}
     remedy = ("lower --ewc-lambda or --learning-rate (EWC's penalty is stable while "
               "lambda x Fisher x learning rate stays below 2)")
 
     def __init__(self, variables: list[tf.Variable], tasks: int, strength: float,
                  examples: int | None = 200, predicted: bool = False, online: bool = False):
-        super().__init__(name="ewc")
         self.strength, self.examples = strength, examples
         self.predicted, self.online = predicted, online
         slots = 1 if online else tasks
@@ -50,7 +77,9 @@ class EWC(tf.Module, Method):
 
     @property
     def state_variables(self) -> list[tf.Variable]:
-        return list(self.variables)
+        # By attribute name, the order the run's checkpoints hold them in.
+        return [self.active, *[v for slot in self.anchors for v in slot], self.consolidated,
+                *[v for slot in self.fisher for v in slot]]
 
     def penalty(self, variables: list[tf.Variable]) -> tf.Tensor:
         weights = self.consolidated * (1.0 - tf.one_hot(self.active, len(self.fisher)))

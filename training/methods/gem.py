@@ -3,11 +3,16 @@ tasks' training examples, and each step's gradient projected so that no past tas
 memory loss rises, by a small quadratic programme solved with quadprog (the solver
 the authors' code used)."""
 
-import numpy as np
-import quadprog
-import tensorflow as tf
+from __future__ import annotations
 
+import numpy as np
+
+from lazy import LazyModule
 from training.methods.agem import AGEM
+from training.settings import setting
+
+tf = LazyModule("tensorflow")
+quadprog = LazyModule("quadprog")
 
 EPSILON = 1e-3  # Added to the programme's diagonal, as the authors' code, so it is definite.
 
@@ -18,6 +23,24 @@ class GEM(AGEM):
     G^T v + g, v the solution of min 1/2 v^T (G G^T + eps I) v + (G g)^T v subject to
     v >= --gem-margin (the dual of the projection of g onto {g~ : G g~ >= 0}); else g. The
     memory is A-GEM's: --gem-memory examples shared equally among the ended tasks."""
+
+    name = "gem"
+    description = ("gradient episodic memory (Lopez-Paz and Ranzato 2017): each step projected, "
+                   "by a quadratic programme, so that no past task's remembered examples' loss "
+                   "rises")
+    settings = {
+        "gem_memory": setting(0, "method", bound="non-negative", zero="off", help=(
+            "--mode switch: GEM (Lopez-Paz and Ranzato 2017): keep this many training "
+            "examples of past tasks (shared equally); each step's gradient is projected, by "
+            "a quadratic programme (quadprog), so that no past task's memory loss rises; 0: "
+            "off")),
+        "gem_margin": setting(0.5, "method", bound="non-negative", help=(
+            "--gem-memory: the memory strength gamma, a floor on every constraint's dual "
+            "variable (Hsu et al.'s --reg_coef 0.5)")),
+    }
+    excludes = {}  # A-GEM's exclusion of GEM is declared there.
+    order = 120
+    example = ("--gem-memory", "30")
 
     def __init__(self, tasks: list, memory: int, margin: float, seed: int):
         super().__init__(tasks, memory, batch=memory, seed=seed)

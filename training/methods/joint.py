@@ -2,10 +2,17 @@
 weighted equally, by fixed weights or by learned uncertainty (Kendall, Gal and Cipolla
 2018), optionally with PCGrad's gradient surgery (Yu et al. 2020)."""
 
-import tensorflow as tf
+from __future__ import annotations
 
+import math
+
+from errors import UserError
+from lazy import LazyModule
 from training.losses import correct, cross_entropies
-from training.methods.base import Method
+from training.methods.base import SWITCH_SCHEDULE, Method
+from training.settings import setting
+
+tf = LazyModule("tensorflow")
 
 
 class JointTraining(Method):
@@ -18,7 +25,42 @@ class JointTraining(Method):
     conflicts with (negative dot product), the others taken in a random order each
     step, and the projections are summed."""
 
+    name = "joint"
+    description = ("every step sums the losses of one batch of each task, weighted equally, by "
+                   "fixed weights or by learned uncertainty (Kendall et al. 2018), optionally "
+                   "with PCGrad's gradient surgery (Yu et al. 2020)")
+    mode = "joint"
+    settings = {
+        "loss_weighting": setting(
+            "equal", "method", "--mode joint: equal (a plain sum), fixed (--loss-weights) or "
+            "uncertainty (learned per-task weights, Kendall et al. 2018)",
+            choices=("equal", "fixed", "uncertainty")),
+        "loss_weights": setting(
+            None, "method", "--loss-weighting fixed: one weight per task, in --tasks order",
+            type=tuple[float, ...] | None, metavar="W", shown="none",
+            example=("--loss-weighting", "fixed", "--loss-weights", "1", "0.5")),
+        "pcgrad": setting(
+            False, "method", "--mode joint: PCGrad (Yu et al. 2020): project each task's "
+            "gradient off the ones it conflicts with before summing"),
+    }
+    needs = (SWITCH_SCHEDULE,)
+    order = 10
+    example = ("--mode", "joint", "--loss-weighting", "uncertainty", "--pcgrad")
     stream = "joint"
+
+    @classmethod
+    def check(cls, config) -> None:
+        if config.mode != "joint" and (config.loss_weighting != "equal" or config.pcgrad):
+            raise UserError("--loss-weighting and --pcgrad weigh and combine the tasks' losses "
+                            "of joint training; add --mode joint")
+        weights = config.loss_weights
+        if (config.loss_weighting == "fixed") != (weights is not None):
+            raise UserError("--loss-weights goes with --loss-weighting fixed, and that needs "
+                            "it: one weight per task")
+        if weights is not None and (len(weights) != len(config.tasks)
+                                    or not all(math.isfinite(w) and w >= 0 for w in weights)):
+            raise UserError(f"--loss-weights needs {len(config.tasks)} non-negative numbers, "
+                            f"one per task, got {' '.join(map(str, weights))}")
 
     def __init__(self, tasks: int, weighting: str = "equal",
                  weights: tuple[float, ...] | None = None, pcgrad: bool = False, seed: int = 0):

@@ -1,9 +1,13 @@
 """L2 to the previous task's weights (--l2-lambda), the baseline of Hsu et al. 2018: every
 weight is pulled toward its value at the end of the latest finished period, all alike."""
 
-import tensorflow as tf
+from __future__ import annotations
 
-from training.methods.base import Method
+from lazy import LazyModule
+from training.methods.base import TASK_PERIODS, Method
+from training.settings import setting
+
+tf = LazyModule("tensorflow")
 
 
 class L2(Method):
@@ -11,6 +15,15 @@ class L2(Method):
     (one anchor, replaced at each period's end, as Hsu et al.'s `L2` agent keeps it; their
     form, without EWC's 1/2); no penalty before the first period ends."""
 
+    name = "l2"
+    description = ("L2 to the previous task's weights (the baseline of Hsu et al. 2018): every "
+                   "weight pulled toward its value as the latest period ended")
+    settings = {"l2_lambda": setting(0.0, "method", bound="non-negative", zero="off", help=(
+        "--mode switch: L2's strength (Hsu et al. 2018): lambda * sum of (weight - its value "
+        "as the last period ended)^2; 0: off"))}
+    needs = (TASK_PERIODS,)
+    order = 60
+    example = ("--l2-lambda", "0.1")
     remedy = "lower --l2-lambda or --learning-rate"
 
     def __init__(self, variables: list[tf.Variable], strength: float):

@@ -3,15 +3,21 @@ on its images for the earlier tasks are held to those the network gave as the la
 ended (knowledge distillation; no old example is kept). Two forms (--lwf-form): Li and
 Hoiem 2016's, and van de Ven and Tolias 2018's, whose LwF cells Hsu et al. 2018 reprinted."""
 
-import tensorflow as tf
+from __future__ import annotations
 
-from models.builder import every_head
+from errors import UserError
+from lazy import LazyModule
 from tasks.registry import TASKS
 from training.losses import cross_entropies
-from training.methods.base import Method
+from training.methods.base import TASK_PERIODS, Method
+from training.settings import setting
+
+tf = LazyModule("tensorflow")
+builder = LazyModule("models.builder")
+FORMS = ("li-hoiem", "van-de-ven")
 
 
-class LwF(tf.Module, Method):
+class LwF(Method):
     """Li and Hoiem's form (`form="li-hoiem"`, the default): adds lambda * sum over the
     earlier tasks' outputs of the cross-entropy between the softened answers of the network
     as the last period ended, softmax(old / T), and the present network's, softmax(new / T),
@@ -32,12 +38,41 @@ class LwF(tf.Module, Method):
     those down on the new images. As a loss term on top of the run's CE this adds
     (1 - 1/t) * (lambda * D - CE). Their code has no lambda: lambda = 1 is their form."""
 
+    name = "lwf"
+    description = ("learning without forgetting (Li and Hoiem 2016, or van de Ven and Tolias "
+                   "2018's form): the earlier tasks' answers on the new task's images distilled "
+                   "from the network as the last period ended")
+    settings = {
+        "lwf_lambda": setting(0.0, "method", bound="non-negative", zero="off", help=(
+            "--mode switch: learning without forgetting's strength (Li and Hoiem 2016): "
+            "lambda times the cross-entropy from the network's softened answers for the "
+            "earlier tasks as the last period ended to its present ones, on the new task's "
+            "images; 0: off")),
+        "lwf_temperature": setting(2.0, "method", bound="positive", help=(
+            "--lwf-lambda: the distillation's temperature T (Li and Hoiem's)")),
+        "lwf_form": setting("li-hoiem", "method", choices=FORMS, help=(
+            "--lwf-lambda: li-hoiem: loss + lambda * the distillation over the earlier "
+            "tasks' classes; van-de-ven (van de Ven and Tolias 2018, one shared head): at "
+            "the t-th task, (1/t) * loss + (1 - 1/t) * lambda * T^2 * the distillation "
+            "averaged over the batch and every class trained so far, the present task's "
+            "with zero targets")),
+    }
+    needs = (TASK_PERIODS,)
+    order = 90
+    example = ("--lwf-lambda", "1")
+    variants = {"van-de-ven": ("--lwf-lambda", "1", "--lwf-form", "van-de-ven")}
     remedy = "lower --lwf-lambda or --learning-rate"
+
+    @classmethod
+    def check(cls, config) -> None:
+        if config.lwf_form == "van-de-ven" and config.head != "shared":
+            raise UserError("--lwf-form van-de-ven is van de Ven and Tolias's form for one "
+                            "shared head (the domain and class scenarios); with --head "
+                            "per-task give --lwf-form li-hoiem")
 
     def __init__(self, model: tf.keras.Model, task_classes: list[tuple[int, ...]],
                  strength: float, temperature: float, heads: int = 1, form: str = "li-hoiem"):
-        super().__init__(name="lwf")
-        if form not in ("li-hoiem", "van-de-ven") or (form == "van-de-ven" and heads > 1):
+        if form not in FORMS or (form == "van-de-ven" and heads > 1):
             raise ValueError(f"LwF's form {form!r} with {heads} heads: the forms are li-hoiem "
                              "and van-de-ven, the latter for one shared head")
         self.strength, self.temperature, self.heads = strength, temperature, heads
@@ -47,7 +82,8 @@ class LwF(tf.Module, Method):
         self.previous.set_weights(model.get_weights())
         # With a head per task on shared layers, one pass of each network gives every
         # head's answers (the model's, as loss_term is given it, and the copy's).
-        pair = (every_head(model), every_head(self.previous)) if heads > 1 else (None,)
+        pair = ((builder.every_head(model), builder.every_head(self.previous)) if heads > 1
+                else (None,))
         self.every = pair if None not in pair else None
         classes = model.output_shape[-1]
         self.ended = tf.Variable(tf.zeros([len(task_classes)]), trainable=False)

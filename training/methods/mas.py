@@ -2,10 +2,16 @@
 the network's output moves with it on a task's examples, and the weights are held near
 their value at the end of each period in proportion to it."""
 
-import tensorflow as tf
+from __future__ import annotations
 
+import functools
+
+from lazy import LazyModule
 from seeds import derive_seed
-from training.methods.base import Method
+from training.methods.base import TASK_PERIODS, Method
+from training.settings import setting
+
+tf = LazyModule("tensorflow")
 
 
 class MAS(Method):
@@ -15,6 +21,17 @@ class MAS(Method):
     to the weights; while later periods train, the loss carries lambda * sum_i
     importance_i (theta_i - anchor_i)^2 (Hsu et al. 2018's form, one running importance)."""
 
+    name = "mas"
+    description = ("memory aware synapses (Aljundi et al. 2018): each weight held near its "
+                   "value at the last period's end by how much the network's output moves "
+                   "with it")
+    settings = {"mas_lambda": setting(0.0, "method", bound="non-negative", zero="off", help=(
+        "--mode switch: memory aware synapses' strength (Aljundi et al. 2018): lambda * sum "
+        "of importance * (weight - its value as the last period ended)^2, the importance "
+        "how much the output moves with the weight; 0: off"))}
+    needs = (TASK_PERIODS,)
+    order = 80
+    example = ("--mas-lambda", "1")
     remedy = "lower --mas-lambda or --learning-rate"
 
     def __init__(self, variables: list[tf.Variable], strength: float):
@@ -59,14 +76,20 @@ def output_sensitivity(model: tf.keras.Model, batches, train_logits=None) -> lis
     class-incremental run's seen classes, as Hsu et al. cut the output)."""
     totals, count = None, 0
     for inputs in batches:
-        gradients = _absolute_output_gradients(model, inputs,
-                                               train_logits or (lambda logits: logits))
+        gradients = _compiled_output_gradients()(model, inputs,
+                                                 train_logits or (lambda logits: logits))
         totals = gradients if totals is None else [t + g for t, g in zip(totals, gradients)]
         count += 1
     return [t / count for t in totals]
 
 
-@tf.function(reduce_retracing=True)
+@functools.cache
+def _compiled_output_gradients():
+    """_absolute_output_gradients compiled, once, when first needed (not on import, which
+    must not load TensorFlow)."""
+    return tf.function(_absolute_output_gradients, reduce_retracing=True)
+
+
 def _absolute_output_gradients(model, inputs, train_logits):
     with tf.GradientTape() as tape:
         outputs = train_logits(model(inputs, training=False))

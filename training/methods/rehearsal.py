@@ -11,16 +11,32 @@ task's own. The mix of a period is a function of the run's seed and the schedule
 alone, so a resumed run rebuilds it exactly.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
+from lazy import LazyModule
 from seeds import derive_seed
-from tasks.streams import MixStream
-from training.methods.base import Method
+from training.methods.base import TASK_PERIODS, Method
 from training.methods.replay import buffer_at, tasks_before
+from training.settings import setting
+
+streams = LazyModule("tasks.streams")
 
 
 class Rehearsal(Method):
     """The period's batches drawn from its task's examples and the memory's, as one set."""
+
+    name = "rehearsal"
+    description = ("naive rehearsal (Hsu et al. 2018): a fixed memory of past tasks' training "
+                   "examples, trained on together with the new task's as one shuffled set")
+    settings = {"rehearsal_memory": setting(0, "method", bound="non-negative", zero="off", help=(
+        "--mode switch: naive rehearsal (Hsu et al. 2018): keep this many training examples "
+        "of past tasks (shared equally) and train each new task on its examples and the "
+        "memory's as one shuffled set; 0: off"))}
+    needs = (TASK_PERIODS,)
+    order = 130
+    example = ("--rehearsal-memory", "40")
 
     def __init__(self, memory: int):
         self.memory = memory
@@ -53,7 +69,7 @@ class Rehearsal(Method):
             rng = np.random.default_rng(derive_seed(config.seed, "rehearsal", str(period)))
             order = np.concatenate([rng.permutation(len(task_ids))
                                     for _ in range(-(-rows // len(task_ids)))])[:rows]
-            self._stream = self._stream or MixStream(run.tasks, config.batch)
+            self._stream = self._stream or streams.MixStream(run.tasks, config.batch)
             self._stream.use(task_ids[order], example_ids[order],
                              derive_seed(config.seed, "rehearsal-batches", str(period)),
                              start=step - start)

@@ -11,12 +11,18 @@ epoch in a fresh order. The mix of a period is a function of the run's seed and
 the schedule alone, so a resumed run rebuilds it exactly.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
+from errors import UserError
+from lazy import LazyModule
 from schedule import Schedule
 from seeds import derive_seed
-from tasks.streams import MixStream
-from training.methods.base import Method
+from training.methods.base import TASK_PERIODS, Method
+from training.settings import setting
+
+streams = LazyModule("tasks.streams")
 
 REPLAY_FRACTION = 0.5
 
@@ -24,6 +30,22 @@ REPLAY_FRACTION = 0.5
 class Replay(Method):
     """While a task trains, batches that mix in the buffer's examples of other tasks
     (tasks.streams.MixStream); none in the first period, whose buffer is empty."""
+
+    name = "replay"
+    description = "a buffer of past tasks' training examples replayed as half of every batch"
+    settings = {"replay_size": setting(0, "method", bound="non-negative", zero="off", help=(
+        "--mode switch: keep this many training examples of past tasks (shared equally) and "
+        "replay them as half of every batch; 0: off"))}
+    needs = (TASK_PERIODS,)
+    excludes = {"rehearsal": "are two ways to train on past examples"}
+    order = 100
+    example = ("--replay-size", "40")
+
+    @classmethod
+    def check(cls, config) -> None:
+        if 0 < config.replay_size < len(config.tasks):
+            raise UserError(f"--replay-size {config.replay_size} keeps too few examples to "
+                            f"share among {len(config.tasks)} tasks")
 
     def __init__(self, replay_size: int):
         self.replay_size = replay_size
@@ -46,7 +68,7 @@ class Replay(Method):
                              [len(task.train) for task in run.tasks], config.batch, config.seed)
             self._mixed = mix is not None
             if self._mixed:
-                self._stream = self._stream or MixStream(run.tasks, config.batch)
+                self._stream = self._stream or streams.MixStream(run.tasks, config.batch)
                 self._stream.use(*mix, derive_seed(config.seed, "replay-batches", str(period)),
                                  start=step - start)
         return self._stream if self._mixed else batches

@@ -2,9 +2,13 @@
 how much it moved the loss along its path while a task trained, and the weights are held
 near their value at the end of each period in proportion to it."""
 
-import tensorflow as tf
+from __future__ import annotations
 
-from training.methods.base import Method
+from lazy import LazyModule
+from training.methods.base import TASK_PERIODS, Method
+from training.settings import setting
+
+tf = LazyModule("tensorflow")
 
 
 class SI(Method):
@@ -16,6 +20,21 @@ class SI(Method):
     carries c * sum_i importance_i (theta_i - anchor_i)^2 (Hsu et al.'s form, one running
     importance and anchor: Zenke et al.'s online SI)."""
 
+    name = "si"
+    description = ("synaptic intelligence (Zenke et al. 2017): each weight held near its value "
+                   "at the last period's end by how much its path moved the loss while tasks "
+                   "trained")
+    settings = {
+        "si_c": setting(0.0, "method", bound="non-negative", zero="off", help=(
+            "--mode switch: synaptic intelligence's strength c (Zenke et al. 2017): c * sum "
+            "of importance * (weight - its value as the last period ended)^2; 0: off")),
+        "si_damping": setting(0.1, "method", bound="positive", help=(
+            "--si-c: the damping xi of each importance, w / (change^2 + xi) (Hsu et al. "
+            "2018's value)")),
+    }
+    needs = (TASK_PERIODS,)
+    order = 70
+    example = ("--si-c", "1")
     needs_loss_gradients = True
     remedy = "lower --si-c or --learning-rate"
 
