@@ -26,7 +26,7 @@ from errors import RunInterrupted, UserError, first_line
 from experiments.grid import Experiment, quick
 from rundir import (CONFIG_FILE, has_checkpoint, is_complete, read_json_object, read_summary,
                     run_dir_owner)
-from training.config import RunConfig
+from training.config import RunConfig, fields_of_kind
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -284,8 +284,7 @@ def pending(specs: Iterable[RunSpec], can_resume: bool = True
 
 # Where a run's files and data lie, and how often it checkpoints: a sweep run again may give
 # them otherwise, for they leave the run's records as they are.
-UNCOMPARED = ("log_dir", "run_name", "data_dir", "data_fashion_dir", "data_dog_dir", "tfds_dir",
-              "cache_dir", "checkpoint_every")
+UNCOMPARED = fields_of_kind("place", "upkeep")
 
 
 def other_settings(saved: dict | None, config: RunConfig) -> list[str]:

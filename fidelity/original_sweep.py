@@ -21,13 +21,12 @@ import sys
 
 import runtime
 from errors import UserError
-from experiments.sweep import UNCOMPARED
 from fidelity.compare import SHARED_SETTINGS, original_command, run_side
-from training.config import RunConfig, flag_of
+from training.config import RunConfig, fields_of_kind, flag_of
 
 # Settings the original's run is not told: where the data and logs lie (those a sweep does
-# not compare), and the seed and device, which it has no flags for (it is unseeded).
-PLACES = UNCOMPARED + ("seed", "deterministic", "gpu", "kernels")
+# not compare), and the seed, device and kernels, which it has no flags for (it is unseeded).
+PLACES = fields_of_kind("place", "upkeep", "run", "implementation")
 # Every other setting must be this project's default, which is the original's
 # (docs/fidelity.md): MNIST's last 55,000 training images, every test image tested, one head.
 DEFAULTS = RunConfig()

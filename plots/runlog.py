@@ -8,13 +8,14 @@ from errors import UserError
 from plots.original_logs import read_original_run
 from rundir import has_metrics, read_config, read_metrics
 from schedule import Schedule
+from training.config import RunConfig, fields_of_kind
 
 # config.json keys that describe how or where a run was made, not what was run: runs that
-# differ only in these are seeds of one configuration.
-NOT_SETTINGS = frozenset({
-    "seed", "run_name", "log_dir", "argv", "started_at", "code_version", "tensorflow_version",
-    "python_version", "data", "task_descriptions", "cache_dir", "data_dir", "data_fashion_dir",
-    "data_dog_dir", "tfds_dir", "gpu", "source", "checkpoint_every", "deterministic"})
+# differ only in these are seeds of one configuration. Beside the settings of those
+# kinds, what the run log adds to config.json.
+NOT_SETTINGS = frozenset(fields_of_kind("place", "upkeep", "run")) | {
+    "argv", "started_at", "code_version", "tensorflow_version", "python_version", "data",
+    "task_descriptions", "source"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,8 +101,6 @@ def load_tool_run(path: str) -> Run:
 def setting_defaults() -> dict:
     """RunConfig's defaults, as config.json writes them (tuples as lists; `kernels` as a run
     resolves `auto`, and a run from before the setting existed ran the fast kernels)."""
-    from training.config import RunConfig
-
     defaults = {field.name: list(field.default) if isinstance(field.default, tuple)
                 else field.default for field in dataclasses.fields(RunConfig)}
     return {**defaults, "kernels": "fast"}

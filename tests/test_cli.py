@@ -12,6 +12,7 @@ import task
 from tests import method_cases
 from tests.conftest import write_mnist_dir
 from training import RunConfig
+from training.config import fields_of_kind
 from training.flags import config_from_args, markdown_table, parse_flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -91,6 +92,17 @@ def test_every_flag_help_gives_its_default_and_every_setting_has_a_flag():
     assert "--shapes-size HEIGHT WIDTH" in help_text and "--nondeterministic" in help_text
     for field in dataclasses.fields(RunConfig):
         assert field.metadata["help"] or field.metadata.get("flag", "") is None, field.name
+
+
+def test_every_folder_a_flag_names_is_a_place_that_sweeps_and_charts_leave_out():
+    """A setting that says where files lie is of kind "place" (training.settings.KINDS), so
+    that a sweep run again with the data elsewhere keeps its runs; a new data folder's
+    flag cannot be left out of the lists that derive from the kind."""
+    from training.flags import flags as all_flags
+
+    folders = {flag.fields[0] for flag in all_flags() if flag.options.get("metavar") == "DIR"}
+    assert "data_fashion_dir" in folders
+    assert folders <= set(fields_of_kind("place"))
 
 
 def test_the_config_and_its_flags_load_without_tensorflow():

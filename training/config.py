@@ -1,7 +1,7 @@
 """RunConfig: every setting of one run, declared once with its flag, frozen, checked when made.
 
 Each field carries its command-line flag as metadata (training.settings.setting): the
-help text, the group it is listed under, its bound, and argparse options
+help text, the group it is listed under, its kind, its bound, and argparse options
 where the field's type does not say them. RunConfig is made of the core fields below
 and then every training method's own (training.methods, in their order). task.py's
 parser, its --help and docs/flags.md's flag table are generated from these fields
@@ -25,7 +25,7 @@ from models.spec import INITS, KERNELS, NETWORKS, NORMS, parse_network
 from tasks.input_style import INPUT_STYLES
 from tasks.registry import check_task_names, sources_needed
 from training import methods
-from training.settings import field_type, flag_name, refusal, setting, value_type
+from training.settings import KINDS, field_type, flag_name, refusal, setting, value_type
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "adagrad")
 SCHEDULES = ("switch", "episodes")
@@ -163,7 +163,8 @@ class _Core:
         "as XLA loops, a first layer on the input channels the tasks fill) and a fused SGD "
         "update; plain: Keras's own layers and SGD on every input channel, the network as "
         "one would write it: the same function, slower on a CPU; auto: fast on the CPU, "
-        "plain with --gpu (config.json records which)", choices=("auto", *KERNELS))
+        "plain with --gpu (config.json records which)", choices=("auto", *KERNELS),
+        kind="implementation")
     input_style: str = setting(
         "combined", "model", "combined: greyscale in channel 0 of 3, RGB in all three; "
                              "channelplex: greyscale in channel 0 of 4, RGB in 1-3; grey: "
@@ -195,7 +196,7 @@ class _Core:
         10, "evaluation", "log mean train accuracy and loss every this many steps",
         bound="positive")
     seed: int = setting(
-        0, "run", "random seed: weights, dropout, data order, noise and permutations")
+        0, "run", "random seed: weights, dropout, data order, noise and permutations", kind="run")
     mnist_source: str = setting(
         "idx", "data", "idx: IDX files from --data-dir; tfds: tensorflow-datasets 'mnist'",
         choices=MNIST_SOURCES)
@@ -213,21 +214,22 @@ class _Core:
         metavar=("MEAN", "SD"), shown="none")
     data_dir: str | None = setting(
         None, "data", "folder with the four MNIST IDX files, gzipped or not",
-        shown="the copy bundled in data/mnist")
+        shown="the copy bundled in data/mnist", kind="place")
     tfds_dir: str | None = setting(
         None, "data", "tensorflow-datasets data directory for --mnist-source, "
                       "--fashion-source and --dog-source tfds",
-        shown="tfds's own")
+        shown="tfds's own", kind="place")
     data_fashion_dir: str | None = setting(
         None, "data", "folder with Fashion-MNIST's four IDX files, gzipped or not, for the "
-                      "fashion task", shown="Debian's /usr/share/datasets/fashion-mnist")
+                      "fashion task", shown="Debian's /usr/share/datasets/fashion-mnist",
+        kind="place")
     fashion_source: str = setting(
         "idx", "data", "idx: IDX files from --data-fashion-dir; tfds: tensorflow-datasets "
                        "'fashion_mnist'", choices=MNIST_SOURCES)
     data_dog_dir: str | None = setting(
         None, "data", "dog images for the dog task: Kaggle dog-breed-identification "
                       "(labels.csv, train/<id>.jpg) or one folder per breed "
-                      "(<dir>/<breed>/*.jpg)", shown="none")
+                      "(<dir>/<breed>/*.jpg)", shown="none", kind="place")
     dog_source: str = setting(
         "dir", "data", "dir: --data-dog-dir; tfds: tensorflow-datasets stanford_dogs",
         choices=DOG_SOURCES)
@@ -254,21 +256,23 @@ class _Core:
         0, "data", "seed of the shapes scenes, apart from --seed so that runs share them")
     cache_dir: str | None = setting(
         None, "data", "where decoded dog images and drawn shapes scenes are cached",
-        shown="$XDG_CACHE_HOME or ~/.cache, then multiple-tasks")
-    log_dir: str = setting("log", "run", "where run directories are made")
+        shown="$XDG_CACHE_HOME or ~/.cache, then multiple-tasks", kind="place")
+    log_dir: str = setting("log", "run", "where run directories are made", kind="place")
     run_name: str | None = setting(
         None, "run", "name of this run's directory; an existing one is refused",
-        metavar="NAME", shown="date, tasks, network, task time, optimizer and seed")
+        metavar="NAME", shown="date, tasks, network, task time, optimizer and seed", kind="place")
     checkpoint_every: int = setting(
         1000, "run", "switch: checkpoint every N steps (0: only when stopped by SIGTERM or "
                      "SIGINT, which always checkpoint); episodic runs checkpoint at every "
-                     "epoch's end", bound="non-negative", zero="only on a stop signal")
+                     "epoch's end", bound="non-negative", zero="only on a stop signal",
+        kind="upkeep")
     deterministic: bool = setting(
         True, "run", "turn off TensorFlow's op determinism (on by default, so that a seed "
                      "gives the same numbers), for speed on a GPU",
-        flag="nondeterministic", negated=True)
+        flag="nondeterministic", negated=True, kind="run")
     gpu: bool = setting(
-        False, "run", "run on the GPU (an error if none is visible); without it, the CPU")
+        False, "run", "run on the GPU (an error if none is visible); without it, the CPU",
+        kind="run")
 
     def __post_init__(self):
         if self.kernels == "auto":
@@ -380,6 +384,13 @@ RunConfig = dataclasses.make_dataclass(
         "__module__": __name__,
         "__doc__": "One run: the core settings, then every training method's. Defaults follow "
                    "the original code; docs/fidelity.md gives each choice."})
+
+
+def fields_of_kind(*kinds: str) -> tuple[str, ...]:
+    """The RunConfig fields of these kinds (training.settings.KINDS), in their order."""
+    assert set(kinds) <= set(KINDS), kinds
+    return tuple(field.name for field in dataclasses.fields(RunConfig)
+                 if field.metadata.get("kind") in kinds)
 
 
 def _is_utf8(text: str) -> bool:

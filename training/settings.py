@@ -1,5 +1,5 @@
 """How one setting of a run is declared: a dataclass field that carries its flag, its --help
-group and the bound its value must keep.
+group, its kind and the bound its value must keep.
 
 training.config's core fields and every training method's own (training.methods) are
 declared alike, and RunConfig is made of both; task.py's parser, --help and
@@ -20,6 +20,15 @@ GROUPS = {
     "evaluation": "evaluation and logging",
     "run": "the run: seed, directory, checkpoints, device",
 }
+# What a field is when it is not a setting of the experiment (metadata "kind"; a field
+# without one is such a setting). Sweeps run again, charts that pool seeds and the
+# original's runner each leave some kinds out of what they compare or pass on.
+KINDS = {
+    "place": "where the run's data, caches and logs lie",
+    "upkeep": "how the run looks after itself (checkpoints); its records are the same",
+    "run": "which run of a setting this is, and on what: its seed and device",
+    "implementation": "how the same network is computed; the original has one way",
+}
 BOUNDS = ("positive", "non-negative")
 
 
@@ -30,11 +39,13 @@ def setting(default, group: str, help: str, **flag) -> dataclasses.Field:
     by another flag (`sets`: the further fields a flag of several values fills);
     `negated`: a switch that turns the field off; `choices`: the allowed values;
     `bound`: positive or non-negative, for a number (None passes), `zero` saying what 0
-    means; `schedule`: the only --schedule that reads the field (a flag for another is
-    refused); `type`: the field's type where it has no annotation (a method's setting)
-    and its default's type is not it; `example`: flags that move it off its default, for
-    the tests, where they cannot derive them (a value that another setting must allow)."""
+    means; `kind`: one of KINDS; `schedule`: the only --schedule that reads the field (a
+    flag for another is refused); `type`: the field's type where it has no annotation (a
+    method's setting) and its default's type is not it; `example`: flags that move it off
+    its default, for the tests, where they cannot derive them (a value that another
+    setting must allow)."""
     assert group in GROUPS, group
+    assert flag.get("kind") in (None, *KINDS), flag["kind"]
     assert flag.get("bound") in (None, *BOUNDS), flag["bound"]
     return dataclasses.field(default=default, metadata={"group": group, "help": help, **flag})
 
