@@ -18,11 +18,13 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 from errors import OneLineErrors, UserError  # noqa: E402
+from training.config import fields_of_kind  # noqa: E402
 
-
-# Settings given to every run of a sweep as they are: where the data is, and the device.
-PASSED_SETTINGS = ("data_dir", "data_fashion_dir", "fashion_source", "data_dog_dir", "tfds_dir",
-                   "cache_dir", "dog_source", "gpu")
+# Settings given to every run of a sweep as they are: where the data is (every place but
+# the runs' folders, which the sweep names), where it comes from, and the device.
+PASSED_SETTINGS = (*(name for name in fields_of_kind("place")
+                     if name not in ("log_dir", "run_name")),
+                   "fashion_source", "dog_source", "gpu")
 # Settings given on the command line that replace the grid's own: how often and on how many
 # test images every run is evaluated, to fit a sweep to a machine, and how often it
 # checkpoints, to fit a cluster's preemptions (config.json keeps them).
