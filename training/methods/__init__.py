@@ -69,9 +69,10 @@ evaluated (`from __future__ import annotations`); and a method's class derives f
 Method alone, not tf.Module. tests/test_cli.py checks that nothing loads TensorFlow.
 
 Adding a method: write training/methods/NAME.py with its Method subclass and its
-declarations (ewc.py and l2.py are short examples), and a test of its maths; the
-registry, RunConfig, the flags, --help, the config's checks and the tests' flag and
-exact-resume cases pick it up. A module outside this package is added by `register`.
+declarations (l2.py is a short example), and a test of its maths; the registry,
+RunConfig, the flags, --help, the config's checks and the tests' flag and exact-resume
+cases pick it up (docs/methods.md, "Adding a method"). A module outside this package
+is added by `register`.
 """
 
 import functools
@@ -142,17 +143,17 @@ def check(config) -> None:
     for method in used:
         for other in used:
             if other.name in method.excludes:
-                raise UserError(f"{on_flag(method)} and {on_flag(other)} "
+                raise UserError(f"{_on_flag(method)} and {_on_flag(other)} "
                                 f"{method.excludes[other.name]}; give one")
     for method in used:
         for need in method.needs:
             if not need.holds(config):
-                flags = [on_flag(m) for m in methods.values() if need in m.needs]
-                raise UserError(need.refusal.format(flag=on_flag(method), flags=_spoken(flags),
-                                                    config=config))
+                flags = [_on_flag(m) for m in methods.values() if need in m.needs]
+                raise UserError(need.refusal.format(
+                    flag=_on_flag(method), flags=_spoken(flags), config=config))
 
 
-def on_flag(method: type) -> str:
+def _on_flag(method: type) -> str:
     """The flag that turns a method on: `--mode joint`, `--ewc-lambda`."""
     return method.flags()[0]
 
