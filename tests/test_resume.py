@@ -159,16 +159,18 @@ def test_a_killed_run_resumes_to_the_same_log_as_an_uninterrupted_one(mnist, uni
     ["--lwf-lambda", "1", "--rehearsal-memory", "40", "--agem-memory", "30", "--agem-batch",
      "8", "--ewc-lambda", "1", "--ewc-online", "--scenario", "class"],
     ["--gem-memory", "30", "--scenario", "task"],
+    ["--gem-memory", "30", "--scenario", "task", "--network", "fc:16", "fc", "--dropout", "1"],
     ["--lwf-lambda", "1", "--lwf-form", "van-de-ven", "--scenario", "class"],
 ], ids=["ewc-l2-si-mas-replay", "joint", "lwf-rehearsal-agem-online-ewc", "gem",
-        "lwf-van-de-ven"])
+        "gem-dense", "lwf-van-de-ven"])
 def test_a_killed_run_with_mitigations_or_joint_training_resumes_to_the_same_log(mnist, tmp_path,
                                                                                  extra):
     """EWC's consolidated tasks, L2's anchor, SI's and MAS's importances, the
     replay mix of a period under way, the joint stream and the learned loss weights,
     LwF's copy (and, in van de Ven's form, the tasks counted so far), a rehearsal period's
-    set, A-GEM's and GEM's memories and the classes seen all come back: the resumed log is
-    the uninterrupted one."""
+    set, A-GEM's and GEM's memories and the classes seen all come back (GEM's memory
+    prepared for a dense network's one pass is made again): the resumed log is the
+    uninterrupted one."""
     whole = subprocess.run([sys.executable, "task.py", *_flags(mnist, tmp_path, "whole", 200),
                             *extra], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert whole.returncode == 0, whole.stderr
