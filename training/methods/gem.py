@@ -175,9 +175,10 @@ def dense_task_gradients(layers: list, features: tf.Tensor, varying: tf.Tensor,
     scale = tf.cast(tf.size(task_ids), tf.float32) / tf.maximum(sizes, 1.0)
     blocks = []
     for a, d in zip(layer_inputs, deltas):
-        kernels = scale[:, None, None] * tf.stack([
-            tf.matmul(a_k, d_k, transpose_a=True) for a_k, d_k in zip(
-                tf.dynamic_partition(a, task_ids, count), tf.dynamic_partition(d, task_ids, count))])
+        parts = zip(tf.dynamic_partition(a, task_ids, count),
+                    tf.dynamic_partition(d, task_ids, count))
+        kernels = scale[:, None, None] * tf.stack([tf.matmul(a_k, d_k, transpose_a=True)
+                                                   for a_k, d_k in parts])
         sums = scale[:, None] * tf.math.unsorted_segment_sum(d, task_ids, count)
         blocks += [Rows(kernels, varying, constants, sums) if not blocks else kernels, sums]
     return blocks
