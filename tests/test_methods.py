@@ -501,6 +501,125 @@ def test_gem_s_programme_projects_onto_every_past_task_s_half_space():
     np.testing.assert_allclose(stronger, [1.5, 1.0, -2.0 + 2.0 / (1.0 + EPSILON)], rtol=1e-6)
 
 
+def _gem_case(names, per_task_heads: bool, labels="task"):
+    """A GEM on `names` (MNIST tasks of random images whose top rows are blank, padded to
+    32x32 and standardised: constant features), a dense network for them, and the loss
+    a run trains on (the classes seen, for global labels)."""
+    from data import MnistArrays
+    from tasks import build_tasks, task_classes
+    from training.methods.ewc import dense_stack
+    from training.methods.gem import GEM
+    from training.methods.seen_classes import SeenClasses
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (60, 28, 28), dtype=np.uint8)
+    images[:, :4] = 0
+    digits = (np.arange(60) % 10).astype(np.int32)
+    mnist = MnistArrays(train_images=images, train_labels=digits, test_images=images[:10],
+                        test_labels=digits[:10])
+    tasks = build_tasks(names, sources={"mnist": mnist}, input_style="grey", seed=0,
+                        task_signal=per_task_heads, labels=labels, pad=2,
+                        normalize=(0.1, 0.3))
+    classes = task_classes(names, labels)
+    model = build_model(("fc:8", "fc:6", "fc"), input_shape=(32, 32, 1), num_classes=classes,
+                        heads=len(names) if per_task_heads else 1, keep_prob=1.0, seed=0)
+    methods = []
+    if labels == "global":
+        seen = SeenClasses([(0, 1), (2, 3), (4, 5)], classes)
+        seen.seen.assign([c < 4 for c in range(classes)])
+        methods.append(seen)
+    gem = GEM(tasks, memory=20, margin=0.5, seed=0, layers=dense_stack(model))
+    assert gem.layers is not None
+    # Tasks 0 and 1 remembered, 7 and 5 examples; task 2 trains.
+    gem.task_ids.assign([0] * 7 + [1] * 5)
+    gem.example_ids.assign(np.r_[np.arange(7), np.arange(5) * 2].astype(np.int64))
+    gem.active.assign(2)
+    return gem, model, Methods(methods).training_loss
+
+
+def _dense(blocks, tasks: int) -> np.ndarray:
+    """[tasks, parameters]: GEM's task-gradient blocks as one row a task."""
+    from training.methods.gem import combination
+
+    eye = tf.eye(tasks)
+    return np.stack([np.concatenate([combination(block, eye[k]).numpy().ravel()
+                                     for block in blocks]) for k in range(tasks)])
+
+
+@pytest.mark.parametrize("per_task_heads, labels", [(True, "task"), (False, "global")],
+                         ids=["head-per-task", "class-incremental"])
+def test_gem_s_one_pass_over_the_memory_gives_each_task_s_own_gradient(per_task_heads, labels):
+    """The memory's task gradients of a dense network from one pass (the constant features
+    factored out of the first layer) equal a pass a task (any network's way), to float
+    rounding, with a head per task and with the classes seen."""
+    gem, model, training_loss = _gem_case(["split-01", "split-23", "split-45"], per_task_heads,
+                                          labels)
+    constrained = tf.constant([True, True, False])
+    seed = tf.constant([0, 5], tf.int64)
+    one_pass = _dense(gem.task_gradients(model, seed, training_loss, constrained), 3)
+    assert bool(gem.fixed.numpy()) and bool(gem.cached.numpy())
+    varying = gem.cache[1].numpy()
+    assert 0 < len(varying) < 32 * 32  # The padding and the blank rows are constants.
+    again = _dense(gem.task_gradients(model, seed, training_loss, constrained), 3)  # Cached.
+    layers, gem.layers = gem.layers, None
+    by_task = _dense(gem.task_gradients(model, seed, training_loss, constrained), 3)
+    gem.layers = layers
+    assert np.array_equal(one_pass, again)
+    assert not by_task[2].any() and not one_pass[2].any()
+    assert np.abs(by_task[:2]).max(axis=1).min() > 0
+    np.testing.assert_allclose(one_pass, by_task, rtol=1e-5, atol=1e-6 * np.abs(by_task).max())
+
+
+def test_gem_prepares_a_memory_that_draws_random_numbers_afresh_each_step():
+    """A task whose preparation draws random numbers (noise) is not cached: each step's
+    memory is prepared with that step's seed, and the gradients still equal a pass a task's."""
+    gem, model, training_loss = _gem_case(["noise", "id", "ref"], per_task_heads=False)
+    constrained = tf.constant([True, True, False])
+    seed = tf.constant([0, 5], tf.int64)
+    one_pass = _dense(gem.task_gradients(model, seed, training_loss, constrained), 3)
+    assert bool(gem.cached.numpy()) and not bool(gem.fixed.numpy())
+    other = _dense(gem.task_gradients(model, seed + [0, 1], training_loss, constrained), 3)
+    assert not np.allclose(one_pass[0], other[0]) and np.allclose(one_pass[1], other[1])
+    gem.layers = None
+    by_task = _dense(gem.task_gradients(model, seed, training_loss, constrained), 3)
+    np.testing.assert_allclose(one_pass, by_task, rtol=1e-5, atol=1e-6 * np.abs(by_task).max())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_gem_s_projection_equals_quadprog_s_on_the_whole_vectors(seed):
+    """project (the programme's products in TensorFlow, quadprog on them alone, a first
+    layer's gradients as Rows) against project_by_qp (the authors' computation, all in
+    float64) on random gradients of 1 to 4 constrained tasks among 5, the others' rows
+    zero."""
+    from training.methods.gem import Rows, _dot, project, project_by_qp
+
+    rng = np.random.default_rng(seed)
+    tasks, features, units = 5, 6, 3
+    constrained = rng.random(tasks) < 0.6
+    constrained[rng.integers(tasks)] = True
+    varying = np.sort(rng.choice(features, 4, replace=False))
+    constants = np.where(np.isin(np.arange(features), varying), 0.0, rng.normal(size=features))
+    live = constrained[:, None]
+    first = Rows(tf.constant(rng.normal(size=(tasks, 4, units)) * live[..., None], tf.float32),
+                 tf.constant(varying), tf.constant(constants, tf.float32),
+                 tf.constant(rng.normal(size=(tasks, units)) * live, tf.float32))
+    memory = [first, first.sums, tf.constant(rng.normal(size=(tasks, 2, 2)) * live[..., None],
+                                             tf.float32)]
+    gradients = [tf.constant(rng.normal(size=shape), tf.float32)
+                 for shape in ((features, units), (units,), (2, 2))]
+    dots = tf.add_n([_dot(m, g) for m, g in zip(memory, gradients)])
+    flat_memory = _dense(memory, tasks)
+    flat_gradient = np.concatenate([g.numpy().ravel() for g in gradients])
+    np.testing.assert_allclose(dots.numpy(), flat_memory @ flat_gradient, rtol=1e-5,
+                               atol=1e-5)
+    for margin in (0.0, 0.5):
+        got = np.concatenate([p.numpy().ravel() for p in project(
+            memory, gradients, dots, tf.constant(constrained), margin)])
+        want = project_by_qp(flat_memory[constrained], flat_gradient, margin)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        assert np.all(flat_memory[constrained] @ got >= -1e-2)
+
+
 def test_a_method_run_prints_no_tensorflow_warning(tmp_path):
     """The methods' hooks convert cleanly in the compiled step: a run with several methods
     writes its progress to stderr and nothing of TensorFlow's (AutoGraph warned of the

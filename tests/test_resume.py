@@ -163,7 +163,8 @@ def test_a_killed_run_with_training_methods_resumes_to_the_same_log(mnist, tmp_p
     consolidated tasks, L2's anchor, SI's and MAS's importances, the replay mix of a
     period under way, the joint stream and the learned loss weights, LwF's copy (and,
     in van de Ven's form, the tasks counted so far), a rehearsal period's set, A-GEM's
-    and GEM's memories, the classes seen: the resumed log is the uninterrupted one."""
+    and GEM's memories (GEM's prepared for a dense network's one pass made again), the
+    classes seen: the resumed log is the uninterrupted one."""
     whole = subprocess.run([sys.executable, "task.py", *_flags(mnist, tmp_path, "whole", 200),
                             *extra], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert whole.returncode == 0, whole.stderr
