@@ -22,8 +22,8 @@ from tasks.rotation import rotate_images, rotation_sources
 from tasks.streams import SequenceStream
 from training import config_from_run_dir, run_experiment
 from training.config import RunConfig, smoke_config
-from training.methods import method_class, registered
-from training.methods.base import Method
+from training.methods import needs_of, registered
+from training.methods.base import TASK_BOUNDARIES, Method
 from training.steps import class_masks, evaluate
 from training.task_free import needs_task_boundaries
 
@@ -182,26 +182,34 @@ def test_a_stopped_mnist360_run_resumes_to_the_same_log(tmp_path):
 
 
 @pytest.mark.parametrize("settings, refusal", [
-    (dict(ewc_lambda=1.0), r"--ewc-lambda \(ewc\) acts at task boundaries"),
+    (dict(ewc_lambda=1.0), r"^--ewc-lambda \(ewc\) acts at task boundaries, and the task-free "
+                           "stream mnist-360 has none; run ewc on tasks with boundaries"),
     (dict(agem_memory=20), r"--agem-memory \(agem\) acts at task boundaries"),
+    (dict(loss_classes="seen"), r"--loss-classes \(seen-classes\) acts at task boundaries"),
     (dict(mode="joint"), "train it with --mode switch"),
     (dict(task_epochs=1), "--task-epochs does not apply"),
 ])
 def test_a_task_free_stream_refuses_what_needs_task_boundaries_in_one_line(
         tmp_path, settings, refusal):
-    config = smoke_config(tasks=("mnist-360",), batch=4, log_dir=str(tmp_path),
-                          data_dir=_small_mnist(tmp_path / "mnist"), **MLP, **settings)
+    """A method that declares the need is refused by the config, before anything is read;
+    the schedule refuses the rest."""
+    data_dir = _small_mnist(tmp_path / "mnist")
     with pytest.raises(UserError, match=refusal):
+        config = smoke_config(tasks=("mnist-360",), batch=4, log_dir=str(tmp_path),
+                              data_dir=data_dir, **MLP, **settings)
         run_experiment(config, progress_stream=QUIET)
     assert os.listdir(tmp_path) == ["mnist"]  # Nothing written.
     with pytest.raises(UserError, match="give it alone"):
         check_task_names(["mnist-360", "id"])
 
 
-def test_the_methods_that_act_at_task_boundaries_are_read_from_their_hooks():
-    # Every method here so far acts at boundaries (or, for joint, alternate and offline
-    # training, draws a stream of several tasks): a plain Method does not.
-    assert all(needs_task_boundaries(method_class(name)) for name in registered())
+def test_every_method_that_acts_at_task_boundaries_declares_it():
+    """A method whose class implements a period hook or draws the periods' batches declares
+    TASK_BOUNDARIES (or TASK_PERIODS, which includes it); joint, alternate and offline
+    training draw streams of several tasks; a plain Method needs no boundaries."""
+    for name, method in registered().items():
+        declared = TASK_BOUNDARIES in needs_of(method)
+        assert needs_task_boundaries(method) == (declared or method.stream is not None), name
     assert not needs_task_boundaries(Method)
     assert not needs_task_boundaries(type("LossOnly", (Method,), {"loss_term": print}))
 
