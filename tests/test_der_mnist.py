@@ -22,7 +22,7 @@ from tasks.rotation import rotate_images, rotation_sources
 from tasks.streams import SequenceStream
 from training import config_from_run_dir, run_experiment
 from training.config import RunConfig, smoke_config
-from training.methods import needs_of, registered
+from training.methods import method_class, needs_of, registered
 from training.methods.base import TASK_BOUNDARIES, Method
 from training.steps import class_masks, evaluate
 from training.task_free import needs_task_boundaries
@@ -206,12 +206,27 @@ def test_a_task_free_stream_refuses_what_needs_task_boundaries_in_one_line(
 def test_every_method_that_acts_at_task_boundaries_declares_it():
     """A method whose class implements a period hook or draws the periods' batches declares
     TASK_BOUNDARIES (or TASK_PERIODS, which includes it); joint, alternate and offline
-    training draw streams of several tasks; a plain Method needs no boundaries."""
+    training draw streams of several tasks; the replay buffers learn from the batches as
+    they come and need no boundaries, nor does a plain Method."""
     for name, method in registered().items():
         declared = TASK_BOUNDARIES in needs_of(method)
         assert needs_task_boundaries(method) == (declared or method.stream is not None), name
+    assert not any(needs_task_boundaries(method_class(name)) for name in ("er", "der", "derpp"))
     assert not needs_task_boundaries(Method)
     assert not needs_task_boundaries(type("LossOnly", (Method,), {"loss_term": print}))
+
+
+@pytest.mark.parametrize("settings", [dict(er_buffer=30), dict(der_buffer=30),
+                                      dict(derpp_buffer=30)], ids=["er", "der", "derpp"])
+def test_the_replay_buffers_learn_from_the_mnist360_stream(tmp_path, settings):
+    data_dir = _small_mnist(tmp_path / "mnist")
+    config = smoke_config(tasks=("mnist-360",), batch=4, test_frequency=1000, data_dir=data_dir,
+                          log_dir=str(tmp_path), run_name="stream", **MLP, **settings)
+    run_dir = run_experiment(config, progress_stream=QUIET)
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        summary = json.load(f)
+    assert summary["status"] == "completed"
+    assert summary["steps"] == _stream_length(data_dir, 4)[1]
 
 
 def test_mnist360_offline_is_joint_training_on_its_streams_examples(tmp_path):

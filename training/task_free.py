@@ -6,8 +6,9 @@ batch, once, and ends. No period starts or ends, so a training method that acts 
 task boundaries is refused with one line: the config refuses one that declares the need
 (training.methods.base.TASK_BOUNDARIES, which TASK_PERIODS includes), and the schedule
 one whose class implements a period hook, or draws its own batches from the task
-periods, without declaring it. Offline training of the stream's examples (--mode
-offline, the JOINT upper bound) runs on the switch schedule instead.
+periods, without declaring it. A method that learns from the batches as they come (ER,
+DER, DER++: a reservoir buffer) runs on the stream. Offline training of the stream's
+examples (--mode offline, the JOINT upper bound) runs on the switch schedule instead.
 """
 
 from errors import UserError

@@ -42,8 +42,8 @@ Between windows of steps, in Python:
   summary(task_names), remedy                summary.json's fields; advice on divergence
 
 Ported: joint (with its loss weightings and PCGrad), alternate, ewc, replay; added on
-the seam: offline, seen-classes, l2, si, mas, lwf, rehearsal, agem and gem, whose hooks
-show how the methods that come next would use them:
+the seam: offline, seen-classes, l2, si, mas, lwf, rehearsal, agem, gem, er, der and
+derpp, whose hooks show how the methods that come next would use them:
   offline      only the stream: every task's examples as one set (offline.py)
   seen-classes train_logits sets the logits of classes not yet trained to -inf;
                period_start adds the new task's classes (seen_classes.py)
@@ -62,10 +62,15 @@ show how the methods that come next would use them:
                batch's gradient off a memory batch's when they conflict (agem.py)
   GEM          as A-GEM with one memory gradient per past task and a quadratic
                programme (quadprog) in the projection (gem.py)
+  ER           after_batch puts the batch into a reservoir buffer (state_variables hold
+               it); loss_term trains a draw of the buffer with the batch (er.py), no
+               period hook, so it runs on a task-free stream
+  DER, DER++   as ER, the buffer keeping after_batch's outputs too; loss_term matches
+               them on a draw (DER++: and the labels on a second draw) (der.py, derpp.py)
 and one that could come next:
-  DER++        batches mixes in remembered examples with the logits they had when
-               stored (state_variables hold them); loss_term matches those logits and
-               labels
+  iCaRL        period_end herds exemplars and keeps a copy of the model; batches and
+               memory_examples add them to the period's set as rehearsal; loss_term
+               its sigmoid loss; evaluated_model the nearest mean of exemplars
 
 Every method's file imports without TensorFlow, for the registry imports them all to
 make RunConfig, task.py's flags and --help, which must not load it: TensorFlow, and
