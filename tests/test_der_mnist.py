@@ -185,6 +185,7 @@ def test_a_stopped_mnist360_run_resumes_to_the_same_log(tmp_path):
     (dict(ewc_lambda=1.0), r"^--ewc-lambda \(ewc\) acts at task boundaries, and the task-free "
                            "stream mnist-360 has none; run ewc on tasks with boundaries"),
     (dict(agem_memory=20), r"--agem-memory \(agem\) acts at task boundaries"),
+    (dict(icarl_memory=20), r"--icarl-memory \(icarl\) acts at task boundaries"),
     (dict(loss_classes="seen"), r"--loss-classes \(seen-classes\) acts at task boundaries"),
     (dict(mode="joint"), "train it with --mode switch"),
     (dict(task_epochs=1), "--task-epochs does not apply"),
@@ -227,6 +228,27 @@ def test_the_replay_buffers_learn_from_the_mnist360_stream(tmp_path, settings):
         summary = json.load(f)
     assert summary["status"] == "completed"
     assert summary["steps"] == _stream_length(data_dir, 4)[1]
+
+
+def test_icarl_trains_each_later_task_with_the_memory_in_its_epoch(tmp_path):
+    """Class-incremental iCaRL by epochs: a later period's epoch holds its task's examples and
+    the memory's (memory // classes seen of each class), the first period its own."""
+    data_dir = _small_mnist(tmp_path / "mnist")
+    config = smoke_config(tasks=("split-01", "split-23"), task_epochs=1, batch=8,
+                          labels="global", task_masked_accuracy=True, icarl_memory=20,
+                          icarl_class_mean="batch-halving", data_dir=data_dir,
+                          log_dir=str(tmp_path), run_name="icarl", test_frequency=1000, **MLP)
+    run_dir = run_experiment(config, progress_stream=QUIET)
+    with open(os.path.join(run_dir, "config.json")) as f:
+        saved = json.load(f)
+    labels = load_mnist("idx", data_dir, None, train="all").train_labels
+    own = [int(np.isin(labels, pair).sum()) for pair in ((0, 1), (2, 3))]
+    memory = sum(min(10, int((labels == c).sum())) for c in (0, 1))
+    assert saved["period_steps"] == [-(-own[0] // 8), -(-(own[1] + memory) // 8)]
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        summary = json.load(f)
+    assert summary["status"] == "completed"
+    assert summary["final_test_accuracy_task_masked_all"] >= summary["final_test_accuracy_all"]
 
 
 def test_mnist360_offline_is_joint_training_on_its_streams_examples(tmp_path):

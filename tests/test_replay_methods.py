@@ -1,16 +1,24 @@
-"""The replay methods' maths (training/methods/er.py, der.py, derpp.py): the reservoir keeps
-every example with the same chance; ER trains its batch and a draw as one batch; DER keeps
-the logits an example had when stored; DER++ draws twice, independently."""
+"""The replay methods' maths (training/methods/er.py, der.py, derpp.py, icarl.py): the reservoir
+keeps every example with the same chance; ER trains its batch and a draw as one batch; DER
+keeps the logits an example had when stored; DER++ draws twice, independently; iCaRL's
+herding order, its sigmoid loss, its memory and its nearest-mean-of-exemplars rule."""
+
+import types
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from data import MnistArrays
 from models import build_model
+from models.layers import NearestMean
+from schedule import Schedule
+from tasks import build_tasks
 from training.methods.base import Methods
 from training.methods.der import DER
 from training.methods.derpp import DERPP
 from training.methods.er import ER, reservoir_slots
+from training.methods.icarl import ICaRL, class_mean, herding
 from training.steps import make_optimizer, train_steps
 
 
@@ -193,3 +201,126 @@ def test_derpp_draws_its_two_buffer_batches_independently_and_adds_beta_ce_on_th
     matched = np.mean((model(tf.gather(stored, first)).numpy() - kept[first]) ** 2)
     ce = _cross_entropy(model(tf.gather(stored, second)).numpy(), stored_labels.numpy()[second])
     assert term == pytest.approx(0.3 * matched + 0.7 * ce, rel=1e-5)
+
+
+def _mammoth_herding(features: np.ndarray, count: int) -> list[int]:
+    """Mammoth's fill_buffer loop, as written there: the norm of the mean's distance, the
+    chosen row pushed away by 1e6."""
+    features = features.astype(np.float64).copy()
+    mean = features.mean(axis=0, keepdims=True)
+    running, chosen = np.zeros_like(mean), []
+    for i in range(min(count, len(features))):
+        cost = np.linalg.norm(mean - (features + running) / (i + 1), axis=1)
+        pick = int(cost.argmin())
+        chosen.append(pick)
+        running += features[pick:pick + 1]
+        features[pick] += 1e6
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_icarl_herding_picks_in_mammoths_order(seed):
+    features = np.random.default_rng(seed).normal(size=(15, 4))
+    order = herding(features, 6)
+    assert list(order) == _mammoth_herding(features, 6)
+    nearest_first = np.argsort(np.linalg.norm(features - features.mean(axis=0), axis=1))
+    assert list(order) != list(nearest_first[:6])  # Not merely the nearest to the mean.
+    assert list(herding(features, 40)) == _mammoth_herding(features, 40)  # All 15, once.
+    assert sorted(herding(features, 40)) == list(range(15))
+
+
+def test_icarl_class_means_are_the_exemplars_mean_or_mammoths_halving():
+    rows = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 4.0], [0.0, 8.0], [10.0, 10.0]])
+    np.testing.assert_allclose(class_mean(rows, "exemplars", 2), rows.mean(axis=0))
+    halves = (((rows[0] + rows[1]) / 2 + (rows[2] + rows[3]) / 2) / 2 + rows[4]) / 2
+    np.testing.assert_allclose(class_mean(rows, "batch-halving", 2), halves)
+
+
+def test_the_nearest_mean_of_exemplars_answers_the_class_whose_mean_is_nearest():
+    layer = NearestMean(4)
+    features = tf.constant([[0.0, 0.0], [5.0, 5.0], [1.0, -1.0]])
+    logits = tf.constant(np.arange(12, dtype=np.float32).reshape(3, 4))
+    np.testing.assert_array_equal(layer([features, logits]).numpy(), logits.numpy())  # None.
+    layer.means.assign([[1.0, 1.0], [4.0, 4.0], [0.0, 0.0], [1.0, -1.2]])
+    layer.present.assign([1.0, 1.0, 0.0, 1.0])  # Class 2's mean is absent, though nearest.
+    answers = layer([features, logits]).numpy()
+    np.testing.assert_allclose(answers[:, [0, 1, 3]], -np.array(
+        [[2.0, 32.0, 2.44], [32.0, 2.0, 54.44], [4.0, 34.0, 0.04]]), rtol=1e-5)
+    assert list(answers.argmax(axis=1)) == [0, 1, 3]
+    assert (answers[:, 2] == NearestMean.ABSENT).all()
+
+
+def _icarl_case(memory: int = 4):
+    """An iCaRL on split-01 and split-23 (global labels, 4 classes), a run's view of it,
+    and the tasks."""
+    rng = np.random.default_rng(0)
+    digits = (np.arange(40) % 4).astype(np.int32)
+    mnist = MnistArrays(train_images=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
+                        train_labels=digits, test_images=np.zeros((4, 28, 28), np.uint8),
+                        test_labels=np.arange(4, dtype=np.int32))
+    names = ["split-01", "split-23"]
+    tasks = build_tasks(names, sources={"mnist": mnist}, input_style="grey", seed=0,
+                        labels="global")
+    model = _model(classes=4)
+    icarl = ICaRL(model, tasks, [(0, 1), (2, 3)], memory, batch=2, seed=0)
+    run = types.SimpleNamespace(model=model, tasks=tasks, periods=Schedule(tuple(names), 10),
+                                config=types.SimpleNamespace(batch=2),
+                                schedule=types.SimpleNamespace(finished=lambda step: step == 20))
+    return icarl, run, model, tasks
+
+
+def test_icarls_loss_is_the_sigmoid_loss_with_targets_from_the_copy_on_the_old_classes():
+    icarl, run, model, _ = _icarl_case()
+    icarl.weight_decay = 0.01
+    images, labels = _batch(5, 1, classes=2)
+    logits = model(images).numpy()
+    icarl.period_start(run, 0)  # Task 0 (classes 0, 1) trains; nothing ended yet.
+    bce = lambda z, t: np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-abs(z))))  # noqa
+    decay = 0.01 * sum(float(np.sum(w ** 2)) for w in model.get_weights())
+    term = float(icarl.loss_term(model, images, labels, tf.constant(logits)))
+    want = bce(logits[:, :2], np.eye(4)[labels.numpy()][:, :2]) + decay
+    assert term + _cross_entropy(logits, labels.numpy()) == pytest.approx(want, rel=1e-5)
+
+    icarl.herd(run, 10)  # Task 0 ended: the copy is the network as it ended.
+    icarl.period_start(run, 10)
+    for v in model.trainable_variables:
+        v.assign_add(tf.random.stateless_normal(v.shape, [0, 1], stddev=0.2))
+    old = model.get_weights()
+    images, labels = images, labels + 2  # Task 1's classes.
+    logits = model(images).numpy()
+    icarl.previous.set_weights([w - 0.1 for w in old])
+    targets = np.concatenate([1 / (1 + np.exp(-icarl.previous(images).numpy()[:, :2])),
+                              np.eye(4)[labels.numpy()][:, 2:]], axis=1)
+    decay = 0.01 * sum(float(np.sum(w ** 2)) for w in old)
+    term = float(icarl.loss_term(model, images, labels, tf.constant(logits)))
+    assert term + _cross_entropy(logits, labels.numpy()) == pytest.approx(
+        bce(logits, targets) + decay, rel=1e-5)
+
+
+def test_icarl_herds_each_ended_class_and_keeps_the_first_exemplars_of_the_others():
+    icarl, run, model, tasks = _icarl_case(memory=8)
+    icarl.herd(run, 10)  # split-01 ended: 8 // 2 = 4 exemplars of classes 0 and 1.
+    task = tasks[0]
+    inputs, labels = task.prepare(*task.train.take(tf.range(len(task.train))),
+                                  tf.constant([0, 0], tf.int64))
+    features, labels = icarl.features(inputs).numpy(), labels.numpy()
+    first = {c: np.flatnonzero(labels == c)[herding(features[labels == c], 4)] for c in (0, 1)}
+    assert list(icarl.classes.numpy()) == [0] * 4 + [1] * 4
+    assert list(icarl.example_ids.numpy()) == [*first[0], *first[1]]
+    assert icarl.memory_examples(1, tasks) == 8 == icarl.memory_examples(2, tasks)
+    for v in model.trainable_variables:  # The network moves on as split-23 trains.
+        v.assign_add(tf.random.stateless_normal(v.shape, [0, 2], stddev=0.3))
+    nearest = icarl.evaluated_model(run, 20)  # The run's end: split-23's classes herded.
+    assert int(icarl.herded_at.numpy()) == 20
+    assert list(icarl.classes.numpy()) == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert list(icarl.example_ids.numpy()[:4]) == [*first[0][:2], *first[1][:2]]
+    assert list(icarl.task_ids.numpy()) == [0] * 4 + [1] * 4
+    # Each class's mean is its exemplars' mean feature, as the network is now.
+    kept, _ = task.prepare(*task.train.take(tf.constant(first[0][:2])),
+                           tf.constant([0, 0], tf.int64))
+    np.testing.assert_allclose(icarl.means.means.numpy()[0],
+                               icarl.features(kept).numpy().mean(axis=0), rtol=1e-5)
+    answers = nearest(kept).numpy()
+    np.testing.assert_allclose(answers[:, 0], -np.sum(
+        (icarl.features(kept).numpy() - icarl.means.means.numpy()[0]) ** 2, axis=1),
+        rtol=1e-4)

@@ -42,8 +42,8 @@ Between windows of steps, in Python:
   summary(task_names), remedy                summary.json's fields; advice on divergence
 
 Ported: joint (with its loss weightings and PCGrad), alternate, ewc, replay; added on
-the seam: offline, seen-classes, l2, si, mas, lwf, rehearsal, agem, gem, er, der and
-derpp, whose hooks show how the methods that come next would use them:
+the seam: offline, seen-classes, l2, si, mas, lwf, rehearsal, agem, gem, er, der, derpp
+and icarl, whose hooks show how the methods that come next would use them:
   offline      only the stream: every task's examples as one set (offline.py)
   seen-classes train_logits sets the logits of classes not yet trained to -inf;
                period_start adds the new task's classes (seen_classes.py)
@@ -67,10 +67,10 @@ derpp, whose hooks show how the methods that come next would use them:
                period hook, so it runs on a task-free stream
   DER, DER++   as ER, the buffer keeping after_batch's outputs too; loss_term matches
                them on a draw (DER++: and the labels on a second draw) (der.py, derpp.py)
-and one that could come next:
   iCaRL        period_end herds exemplars and keeps a copy of the model; batches and
                memory_examples add them to the period's set as rehearsal; loss_term
-               its sigmoid loss; evaluated_model the nearest mean of exemplars
+               is its sigmoid loss; evaluated_model the nearest mean of exemplars
+               (icarl.py)
 
 Every method's file imports without TensorFlow, for the registry imports them all to
 make RunConfig, task.py's flags and --help, which must not load it: TensorFlow, and
