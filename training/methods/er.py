@@ -66,8 +66,9 @@ class Reservoir:
 
     def draw(self, size: int, seed: tf.Tensor) -> tf.Tensor:
         """min(size, held) distinct slots drawn uniformly (Mammoth's get_data: without
-        replacement), with the stateless `seed`."""
-        held = tf.cast(self.held(), tf.int32)
+        replacement), with the stateless `seed`; slot 0, its zeros, while the buffer is
+        empty (what is drawn then is weighed out: see ER.loss_term)."""
+        held = tf.cast(tf.maximum(self.held(), 1), tf.int32)
         return tf.random.experimental.stateless_shuffle(tf.range(held), seed)[:size]
 
     def take(self, slots: tf.Tensor) -> tuple:
@@ -147,12 +148,13 @@ class ER(Method):
                          self.buffer.seen.read_value()])
 
     def loss_term(self, model, inputs, labels, logits) -> tf.Tensor:
-        return tf.cond(self.buffer.held() > 0,
-                       lambda: self.replayed(model, labels, logits),
-                       lambda: tf.constant(0.0))
+        # Weighed by whether the buffer holds anything, not a tf.cond: the gradient of a
+        # cond's branch cannot reach what a custom gradient (the fast conv kernels) keeps.
+        held = tf.cast(self.buffer.held() > 0, tf.float32)
+        return held * self.replayed(model, labels, logits)
 
     def replayed(self, model, labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-        """m / (n + m) (CE_draw - CE_batch), for a buffer that holds examples."""
+        """m / (n + m) (CE_draw - CE_batch)."""
         slots = self.buffer.draw(self.batch, self.draw_seed("draw"))
         inputs, kept_labels, _ = self.buffer.take(slots)
         drawn = tf.reduce_mean(cross_entropies(model(inputs, training=True), kept_labels))
