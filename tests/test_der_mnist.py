@@ -315,7 +315,9 @@ def test_xavier_weights_are_glorot_uniform_with_zero_biases():
 
 def test_the_der_grid_is_every_runnable_cell_at_mammoths_best_args():
     points = {p["name"]: p for p in der_mnist.points("mnist")}
-    assert len(points) == 33
+    # 33 cells of the methods before the replay ones; ER, DER and DER++ at 3 buffers on 4
+    # benchmarks, iCaRL at 3 on Sequential MNIST.
+    assert len(points) == 33 + 3 * 3 * 4 + 3
     for point in der_mnist.points("mnist") + der_mnist.quick_points("mnist"):
         RunConfig(**{k: v for k, v in point.items() if k != "name"})
     seq = points["seq-mnist-none-sgd"]
@@ -331,6 +333,14 @@ def test_the_der_grid_is_every_runnable_cell_at_mammoths_best_args():
     assert points["mnist-360-none-sgd"]["batch"] == 4
     assert points["mnist-360-none-joint"]["mode"] == "offline"
     assert not any("lwf" in name for name in points if name.startswith(("perm", "rot")))
+    derpp = points["seq-mnist-500-derpp"]
+    assert [derpp[k] for k in ("derpp_buffer", "derpp_batch", "derpp_alpha", "derpp_beta",
+                               "learning_rate", "batch")] == [500, 10, 1.0, 0.5, 0.03, 10]
+    assert points["mnist-360-1000-der"]["tasks"] == ("mnist-360",)
+    assert (points["mnist-360-200-er"]["batch"], points["mnist-360-200-er"]["er_batch"]) == (1, 16)
+    assert points["seq-mnist-5120-icarl"]["icarl_memory"] == 5120
+    assert points["seq-mnist-5120-icarl"]["icarl_class_mean"] == "batch-halving"
+    assert not any("icarl" in name for name in points if not name.startswith("seq"))
 
 
 def test_the_der_table_has_every_column_and_buffer_and_reads_task_il_from_the_same_runs():
@@ -349,7 +359,8 @@ def test_the_der_table_has_every_column_and_buffer_and_reads_task_il_from_the_sa
     assert table["mnist-360"]["none"]["SGD"]["sd"] is None
     assert table["perm-mnist"]["200"] == {}
     text = der_mnist.format_table(table)
-    assert "20.00 ± 1.41 (2)" in text and "not in this runner yet: PNN, ER" in text
+    assert "20.00 ± 1.41 (2)" in text
+    assert "not in this runner yet: PNN, MER, FDR, GSS, HAL" in text
 
 
 def test_the_pages_best_args_tables_are_mammoths_as_the_grid_reads_them():
