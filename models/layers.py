@@ -1,5 +1,6 @@
 """Layers the original network uses that Keras lacks, written plainly: local response
-normalisation (TensorFlow's op) and per-task heads. Their fast forms: models.kernels."""
+normalisation (TensorFlow's op) and per-task heads (their fast forms: models.kernels); and
+iCaRL's nearest-mean-of-exemplars classifier."""
 
 import tensorflow as tf
 
@@ -42,3 +43,35 @@ class TaskHead(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "heads": self.heads, "classes": self.classes}
+
+
+class NearestMean(tf.keras.layers.Layer):
+    """iCaRL's nearest-mean-of-exemplars classifier on a network's features: inputs are the
+    features [B, D] and the network's logits [B, classes]; the answer for class c is
+    -||f - mean_c||^2 where c has a mean (`present` is 1), ABSENT for the others (never
+    the nearest; an example of such a class has a test loss of about 1e30), and the
+    network's own logits while no class has a mean. Its weights, the means and
+    `present`, are set from outside (training.methods.icarl)."""
+
+    ABSENT = -1e30
+
+    def __init__(self, classes: int, **kwargs):
+        super().__init__(**kwargs)
+        self.classes = classes
+
+    def build(self, input_shape):
+        features_shape, _ = input_shape
+        self.means = self.add_weight(name="means", shape=(self.classes, features_shape[-1]),
+                                     initializer="zeros", trainable=False)
+        self.present = self.add_weight(name="present", shape=(self.classes,),
+                                       initializer="zeros", trainable=False)
+
+    def call(self, inputs):
+        features, logits = inputs
+        means, present = tf.convert_to_tensor(self.means), tf.convert_to_tensor(self.present) > 0
+        distances = tf.reduce_sum(tf.square(features[:, None, :] - means[None]), axis=-1)
+        nearest = tf.where(present, -distances, self.ABSENT)
+        return tf.where(tf.reduce_any(present), nearest, logits)
+
+    def get_config(self):
+        return {**super().get_config(), "classes": self.classes}

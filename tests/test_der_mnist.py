@@ -22,8 +22,8 @@ from tasks.rotation import rotate_images, rotation_sources
 from tasks.streams import SequenceStream
 from training import config_from_run_dir, run_experiment
 from training.config import RunConfig, smoke_config
-from training.methods import method_class, registered
-from training.methods.base import Method
+from training.methods import method_class, needs_of, registered
+from training.methods.base import TASK_BOUNDARIES, Method
 from training.steps import class_masks, evaluate
 from training.task_free import needs_task_boundaries
 
@@ -182,28 +182,73 @@ def test_a_stopped_mnist360_run_resumes_to_the_same_log(tmp_path):
 
 
 @pytest.mark.parametrize("settings, refusal", [
-    (dict(ewc_lambda=1.0), r"--ewc-lambda \(ewc\) acts at task boundaries"),
+    (dict(ewc_lambda=1.0), r"^--ewc-lambda \(ewc\) acts at task boundaries, and the task-free "
+                           "stream mnist-360 has none; run ewc on tasks with boundaries"),
     (dict(agem_memory=20), r"--agem-memory \(agem\) acts at task boundaries"),
+    (dict(icarl_memory=20), r"--icarl-memory \(icarl\) acts at task boundaries"),
+    (dict(loss_classes="seen"), r"--loss-classes \(seen-classes\) acts at task boundaries"),
     (dict(mode="joint"), "train it with --mode switch"),
     (dict(task_epochs=1), "--task-epochs does not apply"),
 ])
 def test_a_task_free_stream_refuses_what_needs_task_boundaries_in_one_line(
         tmp_path, settings, refusal):
-    config = smoke_config(tasks=("mnist-360",), batch=4, log_dir=str(tmp_path),
-                          data_dir=_small_mnist(tmp_path / "mnist"), **MLP, **settings)
+    """A method that declares the need is refused by the config, before anything is read;
+    the schedule refuses the rest."""
+    data_dir = _small_mnist(tmp_path / "mnist")
     with pytest.raises(UserError, match=refusal):
+        config = smoke_config(tasks=("mnist-360",), batch=4, log_dir=str(tmp_path),
+                              data_dir=data_dir, **MLP, **settings)
         run_experiment(config, progress_stream=QUIET)
     assert os.listdir(tmp_path) == ["mnist"]  # Nothing written.
     with pytest.raises(UserError, match="give it alone"):
         check_task_names(["mnist-360", "id"])
 
 
-def test_the_methods_that_act_at_task_boundaries_are_read_from_their_hooks():
-    # Every method here so far acts at boundaries (or, for joint, alternate and offline
-    # training, draws a stream of several tasks): a plain Method does not.
-    assert all(needs_task_boundaries(method_class(name)) for name in registered())
+def test_every_method_that_acts_at_task_boundaries_declares_it():
+    """A method whose class implements a period hook or draws the periods' batches declares
+    TASK_BOUNDARIES (or TASK_PERIODS, which includes it); joint, alternate and offline
+    training draw streams of several tasks; the replay buffers learn from the batches as
+    they come and need no boundaries, nor does a plain Method."""
+    for name, method in registered().items():
+        declared = TASK_BOUNDARIES in needs_of(method)
+        assert needs_task_boundaries(method) == (declared or method.stream is not None), name
+    assert not any(needs_task_boundaries(method_class(name)) for name in ("er", "der", "derpp"))
     assert not needs_task_boundaries(Method)
     assert not needs_task_boundaries(type("LossOnly", (Method,), {"loss_term": print}))
+
+
+@pytest.mark.parametrize("settings", [dict(er_buffer=30), dict(der_buffer=30),
+                                      dict(derpp_buffer=30)], ids=["er", "der", "derpp"])
+def test_the_replay_buffers_learn_from_the_mnist360_stream(tmp_path, settings):
+    data_dir = _small_mnist(tmp_path / "mnist")
+    config = smoke_config(tasks=("mnist-360",), batch=4, test_frequency=1000, data_dir=data_dir,
+                          log_dir=str(tmp_path), run_name="stream", **MLP, **settings)
+    run_dir = run_experiment(config, progress_stream=QUIET)
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        summary = json.load(f)
+    assert summary["status"] == "completed"
+    assert summary["steps"] == _stream_length(data_dir, 4)[1]
+
+
+def test_icarl_trains_each_later_task_with_the_memory_in_its_epoch(tmp_path):
+    """Class-incremental iCaRL by epochs: a later period's epoch holds its task's examples and
+    the memory's (memory // classes seen of each class), the first period its own."""
+    data_dir = _small_mnist(tmp_path / "mnist")
+    config = smoke_config(tasks=("split-01", "split-23"), task_epochs=1, batch=8,
+                          labels="global", task_masked_accuracy=True, icarl_memory=20,
+                          icarl_class_mean="batch-halving", data_dir=data_dir,
+                          log_dir=str(tmp_path), run_name="icarl", test_frequency=1000, **MLP)
+    run_dir = run_experiment(config, progress_stream=QUIET)
+    with open(os.path.join(run_dir, "config.json")) as f:
+        saved = json.load(f)
+    labels = load_mnist("idx", data_dir, None, train="all").train_labels
+    own = [int(np.isin(labels, pair).sum()) for pair in ((0, 1), (2, 3))]
+    memory = sum(min(10, int((labels == c).sum())) for c in (0, 1))
+    assert saved["period_steps"] == [-(-own[0] // 8), -(-(own[1] + memory) // 8)]
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        summary = json.load(f)
+    assert summary["status"] == "completed"
+    assert summary["final_test_accuracy_task_masked_all"] >= summary["final_test_accuracy_all"]
 
 
 def test_mnist360_offline_is_joint_training_on_its_streams_examples(tmp_path):
@@ -270,7 +315,9 @@ def test_xavier_weights_are_glorot_uniform_with_zero_biases():
 
 def test_the_der_grid_is_every_runnable_cell_at_mammoths_best_args():
     points = {p["name"]: p for p in der_mnist.points("mnist")}
-    assert len(points) == 33
+    # 33 cells of the methods before the replay ones; ER, DER and DER++ at 3 buffers on 4
+    # benchmarks, iCaRL at 3 on Sequential MNIST.
+    assert len(points) == 33 + 3 * 3 * 4 + 3
     for point in der_mnist.points("mnist") + der_mnist.quick_points("mnist"):
         RunConfig(**{k: v for k, v in point.items() if k != "name"})
     seq = points["seq-mnist-none-sgd"]
@@ -286,6 +333,14 @@ def test_the_der_grid_is_every_runnable_cell_at_mammoths_best_args():
     assert points["mnist-360-none-sgd"]["batch"] == 4
     assert points["mnist-360-none-joint"]["mode"] == "offline"
     assert not any("lwf" in name for name in points if name.startswith(("perm", "rot")))
+    derpp = points["seq-mnist-500-derpp"]
+    assert [derpp[k] for k in ("derpp_buffer", "derpp_batch", "derpp_alpha", "derpp_beta",
+                               "learning_rate", "batch")] == [500, 10, 1.0, 0.5, 0.03, 10]
+    assert points["mnist-360-1000-der"]["tasks"] == ("mnist-360",)
+    assert (points["mnist-360-200-er"]["batch"], points["mnist-360-200-er"]["er_batch"]) == (1, 16)
+    assert points["seq-mnist-5120-icarl"]["icarl_memory"] == 5120
+    assert points["seq-mnist-5120-icarl"]["icarl_class_mean"] == "batch-halving"
+    assert not any("icarl" in name for name in points if not name.startswith("seq"))
 
 
 def test_the_der_table_has_every_column_and_buffer_and_reads_task_il_from_the_same_runs():
@@ -304,7 +359,8 @@ def test_the_der_table_has_every_column_and_buffer_and_reads_task_il_from_the_sa
     assert table["mnist-360"]["none"]["SGD"]["sd"] is None
     assert table["perm-mnist"]["200"] == {}
     text = der_mnist.format_table(table)
-    assert "20.00 ± 1.41 (2)" in text and "not in this runner yet: PNN, ER" in text
+    assert "20.00 ± 1.41 (2)" in text
+    assert "not in this runner yet: PNN, MER, FDR, GSS, HAL" in text
 
 
 def test_the_pages_best_args_tables_are_mammoths_as_the_grid_reads_them():

@@ -53,7 +53,8 @@ def test_the_config_names_the_methods_and_each_builds_for_a_run(settings, names)
 
 def test_an_unknown_method_names_the_known_ones():
     with pytest.raises(KeyError, match="known: joint, alternate, offline, seen-classes, ewc, "
-                                       "l2, si, mas, lwf, replay, agem, gem, rehearsal"):
+                                       "l2, si, mas, lwf, replay, agem, gem, rehearsal, er, "
+                                       "der, derpp, icarl"):
         registry.method_class("der++")
 
 

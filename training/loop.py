@@ -171,7 +171,8 @@ class Run:
 
     def _evaluate(self, step: int) -> None:
         tick = time.monotonic()
-        self.results = evaluate(self.model, self.tasks, self.config.test_examples, self.heads,
+        model = self.methods.evaluated_model(self, step, self.model)
+        self.results = evaluate(model, self.tasks, self.config.test_examples, self.heads,
                                 self.masks)
         self.eval_time += time.monotonic() - tick
         record = evaluation_record(step, self.schedule.active(step), self.results,

@@ -3,9 +3,12 @@
 The stream's task holds its training examples in stream order and the sizes of its
 batches (tasks.mnist360, Task.stream_batches); the run trains on them batch after
 batch, once, and ends. No period starts or ends, so a training method that acts at
-task boundaries (its class implements a period hook, or draws its own batches from
-the task periods) is refused with one line; offline training of the stream's examples
-(--mode offline, the JOINT upper bound) runs on the switch schedule instead.
+task boundaries is refused with one line: the config refuses one that declares the need
+(training.methods.base.TASK_BOUNDARIES, which TASK_PERIODS includes), and the schedule
+one whose class implements a period hook, or draws its own batches from the task
+periods, without declaring it. A method that learns from the batches as they come (ER,
+DER, DER++: a reservoir buffer) runs on the stream. Offline training of the stream's
+examples (--mode offline, the JOINT upper bound) runs on the switch schedule instead.
 """
 
 from errors import UserError

@@ -10,8 +10,10 @@ task; each method's learning rate, batch and coefficients from Mammoth's best_ar
 trained on every output (Mammoth's class-IL loss), its class-IL and task-IL accuracies
 read from the same run (--task-masked-accuracy); Permuted and Rotated MNIST are 20 tasks,
 every one transformed (rotrand-k: an angle drawn in [0, 180)); MNIST-360 is the task-free
-stream. The grid holds the cells the runner's methods can fill (ROWS); ER, DER, DER++,
-iCaRL and the others are rows to add as their methods land (their best args are here).
+stream. The grid holds the cells the runner's methods can fill (ROWS): ER, DER and DER++
+on every benchmark (MNIST-360 too: they need no task boundaries), iCaRL on Sequential
+MNIST as the paper; PNN, MER, FDR, GSS, HAL and A-GEM-R are rows to add as their methods
+land (their best args are here).
 """
 
 import json
@@ -102,15 +104,42 @@ def _gem(args: dict, buffer: int) -> dict:
     return dict(_sgd(args, buffer), gem_memory=buffer, gem_margin=args["gamma"])
 
 
+def _er(args: dict, buffer: int) -> dict:
+    # Mammoth's ER, DER and DER++ (models/er.py, der.py, derpp.py): a reservoir buffer of
+    # buffer_size, minibatch_size examples drawn from it each step (DER++: two draws).
+    return dict(_sgd(args, buffer), er_buffer=buffer, er_batch=args["minibatch_size"])
+
+
+def _der(args: dict, buffer: int) -> dict:
+    return dict(_sgd(args, buffer), der_buffer=buffer, der_batch=args["minibatch_size"],
+                der_alpha=float(args["alpha"]))
+
+
+def _derpp(args: dict, buffer: int) -> dict:
+    return dict(_sgd(args, buffer), derpp_buffer=buffer, derpp_batch=args["minibatch_size"],
+                derpp_alpha=float(args["alpha"]), derpp_beta=float(args["beta"]))
+
+
+def _icarl(args: dict, buffer: int) -> dict:
+    # Mammoth's iCaRL (models/icarl.py, aimagelab 0d727a7): the buffer joins the next task's
+    # training set (its minibatch_size is unused), wd_reg its weight decay, and its class
+    # means averaged by halves over batches of batch_size (docs/der-mnist.md).
+    return dict(_sgd(args, buffer), icarl_memory=buffer,
+                icarl_weight_decay=float(args["wd_reg"]), icarl_class_mean="batch-halving")
+
+
 # The rows the runner's methods fill: (row as the paper names it, best_args's key, its
 # settings from best args). JOINT takes SGD's best args.
 ROWS = (("JOINT", "sgd", _joint), ("SGD", "sgd", _sgd), ("oEWC", "ewc_on", _oewc),
-        ("SI", "si", _si), ("LwF", "lwf", _lwf), ("GEM", "gem", _gem), ("A-GEM", "agem", _agem))
+        ("SI", "si", _si), ("LwF", "lwf", _lwf), ("ER", "er", _er), ("GEM", "gem", _gem),
+        ("A-GEM", "agem", _agem), ("iCaRL", "icarl", _icarl), ("DER", "der", _der),
+        ("DER++", "derpp", _derpp))
 # The paper's rows, in its order; those not in ROWS are not runnable yet.
 PAPER_ROWS = ("JOINT", "SGD", "oEWC", "SI", "LwF", "PNN", "ER", "MER", "GEM", "A-GEM", "iCaRL",
               "FDR", "GSS", "HAL", "DER", "DER++")
 SLUGS = {"JOINT": "joint", "SGD": "sgd", "oEWC": "oewc", "SI": "si", "LwF": "lwf",
-         "GEM": "gem", "A-GEM": "agem"}
+         "ER": "er", "GEM": "gem", "A-GEM": "agem", "iCaRL": "icarl", "DER": "der",
+         "DER++": "derpp"}
 
 
 def _buffer_name(buffer: int) -> str:

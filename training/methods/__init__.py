@@ -6,12 +6,14 @@ class attributes the registry reads: its `description`; its `settings` (RunConfi
 fields with their flags, help, defaults, choices and bounds, which task.py's parser,
 --help and docs/flags.md show and RunConfig checks for every run); its `mode` if it is
 a --mode; `used(config)`, whether a run uses it (by default: its mode is the run's, or
-its first setting is not zero); its `needs` (base.TASK_PERIODS, base.SWITCH_SCHEDULE),
-checked in one place for a run that uses it; the methods it `excludes`; a `check` of
-its own for what the rest cannot say; its `order` among a run's methods; and the
-`example` flags (and `variants`) that turn it on, from which the tests make its flag
-and exact-resume checks. Every hook has a do-nothing default, so a method writes only
-the hooks it needs. Compiled into the training step:
+its first setting is not zero); its `needs` (base.TASK_PERIODS, which includes
+base.TASK_BOUNDARIES, base.SWITCH_SCHEDULE, base.SWITCH_MODE), checked in one place for
+a run that uses it (a task-free stream refuses a method that needs task boundaries);
+the methods it `excludes`; a `check` of its own for what the rest cannot say; its
+`order` among a run's methods; and the `example` flags (and `variants`) that turn it
+on, from which the tests make its flag and exact-resume checks. Every hook has a
+do-nothing default, so a method writes only the hooks it needs. Compiled into the
+training step:
   loss_term(model, inputs, labels, logits)   a term added to the batch's loss
   gradients(model, batch, step)              the step's gradient, formed its own way
                                              (at most one method of a run)
@@ -20,6 +22,8 @@ the hooks it needs. Compiled into the training step:
                                              GEM project it off the memory's)
   after_update(model, loss_gradients)        after each update of the weights (with the
                                              plain loss's gradients if it asks for them)
+  after_batch(inputs, labels, outputs)       then, the batch trained on and the network's
+                                             outputs for it before the update (a buffer)
 Between windows of steps, in Python:
   period_end(run, step), period_start(run, step)
                                              as a task period ends and the next starts
@@ -32,12 +36,14 @@ Between windows of steps, in Python:
                                              the tasks in turn)
   train_logits(logits)                       the logits the training loss reads (compiled)
   memory_examples(period, tasks)             a memory's examples, counted in an epoch
+  evaluated_model(run, step)                 the network an evaluation reads in place of
+                                             the model (at most one method of a run)
   trained_variables, state_variables         trained beside the model; checkpointed
   summary(task_names), remedy                summary.json's fields; advice on divergence
 
 Ported: joint (with its loss weightings and PCGrad), alternate, ewc, replay; added on
-the seam: offline, seen-classes, l2, si, mas, lwf, rehearsal, agem and gem, whose hooks
-show how the methods that come next would use them:
+the seam: offline, seen-classes, l2, si, mas, lwf, rehearsal, agem, gem, er, der, derpp
+and icarl, whose hooks show how the methods that come next would use them:
   offline      only the stream: every task's examples as one set (offline.py)
   seen-classes train_logits sets the logits of classes not yet trained to -inf;
                period_start adds the new task's classes (seen_classes.py)
@@ -56,10 +62,15 @@ show how the methods that come next would use them:
                batch's gradient off a memory batch's when they conflict (agem.py)
   GEM          as A-GEM with one memory gradient per past task and a quadratic
                programme (quadprog) in the projection (gem.py)
-and one that could come next:
-  DER++        batches mixes in remembered examples with the logits they had when
-               stored (state_variables hold them); loss_term matches those logits and
-               labels
+  ER           after_batch puts the batch into a reservoir buffer (state_variables hold
+               it); loss_term trains a draw of the buffer with the batch (er.py), no
+               period hook, so it runs on a task-free stream
+  DER, DER++   as ER, the buffer keeping after_batch's outputs too; loss_term matches
+               them on a draw (DER++: and the labels on a second draw) (der.py, derpp.py)
+  iCaRL        period_end herds exemplars and keeps a copy of the model; batches and
+               memory_examples add them to the period's set as rehearsal; loss_term
+               is its sigmoid loss; evaluated_model the nearest mean of exemplars
+               (icarl.py)
 
 Every method's file imports without TensorFlow, for the registry imports them all to
 make RunConfig, task.py's flags and --help, which must not load it: TensorFlow, and
@@ -146,11 +157,18 @@ def check(config) -> None:
                 raise UserError(f"{_on_flag(method)} and {_on_flag(other)} "
                                 f"{method.excludes[other.name]}; give one")
     for method in used:
-        for need in method.needs:
+        for need in needs_of(method):
             if not need.holds(config):
-                flags = [_on_flag(m) for m in methods.values() if need in m.needs]
+                flags = [_on_flag(m) for m in methods.values() if need in needs_of(m)]
                 raise UserError(need.refusal.format(
-                    flag=_on_flag(method), flags=_spoken(flags), config=config))
+                    flag=_on_flag(method), name=method.name, flags=_spoken(flags),
+                    config=config))
+
+
+def needs_of(method: type) -> list:
+    """A method's needs with those they include (a need's `implies`), each once, the
+    included first."""
+    return list(dict.fromkeys(n for need in method.needs for n in need.with_implied()))
 
 
 def _on_flag(method: type) -> str:

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Callable, Mapping
 
 from lazy import LazyModule
+from tasks.registry import TASKS
 from training.losses import correct, cross_entropies
 from training.settings import flag_name
 
@@ -21,19 +22,41 @@ tf = LazyModule("tensorflow")
 class Need:
     """What a method needs of the rest of its run (`holds`, of the config), and what a run
     without it is told: `refusal`, formatted with `flag` (the flag that turns the method
-    on), `flags` (those of every method with this need) and `config`."""
+    on), `name` (the method's), `flags` (those of every method with this need) and
+    `config`. `implies`: the needs this one includes, checked before it."""
 
     holds: Callable[[object], bool]
     refusal: str
+    implies: tuple["Need", ...] = ()
+
+    def with_implied(self) -> list["Need"]:
+        """The needs this one includes, then itself."""
+        return [*(n for need in self.implies for n in need.with_implied()), self]
 
 
+def _has_task_boundaries(config) -> bool:
+    """Whether the run's tasks end and start: any run but of a task-free stream (MNIST-360)
+    trained as it comes (offline training takes its examples as one set)."""
+    return config.mode == "offline" or not any(TASKS[name].stream for name in config.tasks)
+
+
+# Task boundaries: a task's period ends and the next starts (a task-free stream has none).
+TASK_BOUNDARIES = Need(
+    _has_task_boundaries,
+    "{flag} ({name}) acts at task boundaries, and the task-free stream {config.tasks[0]} "
+    "has none; run {name} on tasks with boundaries, or {config.tasks[0]} without it")
 # Task periods: one task at a time, switched on the schedule, so that a period ends.
 TASK_PERIODS = Need(
     lambda config: (config.mode, config.schedule) == ("switch", "switch"),
     "{flags} mitigate forgetting between task periods: they need --mode switch on the "
-    "switch schedule (episodes replay by design)")
+    "switch schedule (episodes replay by design)", implies=(TASK_BOUNDARIES,))
 SWITCH_SCHEDULE = Need(lambda config: config.schedule == "switch",
                        "{flag} needs the switch schedule, not --schedule {config.schedule}")
+# The batches one at a time as the run's stream gives them (its task's, or a task-free
+# stream's): --mode switch, on any schedule.
+SWITCH_MODE = Need(lambda config: config.mode == "switch",
+                   "{flag} learns from the batches of the run's stream as they come: it needs "
+                   "--mode switch, not --mode {config.mode}")
 
 
 class Method:
@@ -127,6 +150,16 @@ class Method:
         plain loss's gradients of the model's trainable variables, if the method needs
         them (else None)."""
 
+    def after_batch(self, inputs, labels: tf.Tensor, outputs: tf.Tensor) -> None:
+        """Runs inside the step after the update (and after_update): the batch the step
+        trained on, as the network took it, and the network's outputs for it from the
+        step's forward pass, before the update, every class's (a buffer keeps them)."""
+
+    def evaluated_model(self, run, step: int) -> tf.keras.Model | None:
+        """The network the evaluation at `step` reads in place of the run's model (iCaRL's
+        nearest mean of exemplars), made as the evaluation starts; None: the model."""
+        return None
+
     def period_end(self, run, step: int) -> None:
         """The period that ran to `step` has ended (called as the next one starts)."""
 
@@ -145,7 +178,8 @@ class Method:
 class Methods:
     """A run's methods together. In the compiled step: the gradient of the batch's loss
     (with every method's loss term, or as the one method that forms it), then each
-    method's after_update. Between windows: the hooks of every method, in order."""
+    method's after_update and after_batch. Between windows: the hooks of every method,
+    in order; as an evaluation starts, the network it reads."""
 
     def __init__(self, methods: list[Method] = ()):
         self.methods = list(methods)
@@ -161,6 +195,15 @@ class Methods:
         # protocol's is a docstring, which AutoGraph cannot convert (and warns of).
         self.updating = [m for m in self.methods
                          if type(m).after_update is not Method.after_update]
+        self.keeping = [m for m in self.methods if type(m).after_batch is not Method.after_batch]
+        if forming and self.keeping:
+            raise ValueError("a method keeps the step's batch, which a method that forms the "
+                             "gradient its own way does not give")
+        self.evaluating = [m for m in self.methods
+                           if type(m).evaluated_model is not Method.evaluated_model]
+        if len(self.evaluating) > 1:
+            raise ValueError(f"{len(self.evaluating)} methods replace the evaluated network; "
+                             "a run takes one")
 
     @property
     def trained_variables(self) -> list[tf.Variable]:
@@ -175,27 +218,32 @@ class Methods:
         return self._gradients(model, batch, step)[:4]
 
     def step(self, model: tf.keras.Model, optimizer, batch, step: tf.Tensor | None = None):
-        """One update as the methods form it, then their after_update hooks; returns the
-        batch's (loss, accuracy)."""
-        gradients, variables, loss, accuracy, loss_gradients = self._gradients(model, batch,
-                                                                                step)
+        """One update as the methods form it, then their after_update and after_batch
+        hooks; returns the batch's (loss, accuracy)."""
+        (gradients, variables, loss, accuracy, loss_gradients,
+         outputs) = self._gradients(model, batch, step)
         for method in self.methods:
             gradients = method.adjust_gradients(model, gradients, step, self.training_loss)
         optimizer.apply_gradients(zip(gradients, variables))
         for method in self.updating:
             method.after_update(model, loss_gradients)
+        for method in self.keeping:
+            method.after_batch(*batch, outputs)
         return loss, accuracy
 
     def _gradients(self, model, batch, step):
+        """(gradients, variables, loss, accuracy, the plain loss's gradients or None, the
+        network's outputs for the batch or None)."""
         for method in self.methods:
             formed = method.gradients(model, batch, step)
             if formed is not None:
-                return (*formed, None)
+                return (*formed, None, None)
         inputs, labels = batch
         variables = model.trainable_variables
         wanted = any(m.needs_loss_gradients for m in self.methods)
         with tf.GradientTape(persistent=wanted) as tape:
-            logits = self.train_logits(model(inputs, training=True))
+            outputs = model(inputs, training=True)
+            logits = self.train_logits(outputs)
             loss = tf.reduce_mean(cross_entropies(logits, labels))
             total = loss
             for method in self.methods:
@@ -208,7 +256,8 @@ class Methods:
             loss_gradients = (gradients if total is loss else tape.gradient(
                 loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO))
             del tape
-        return gradients, variables, loss, tf.reduce_mean(correct(logits, labels)), loss_gradients
+        return (gradients, variables, loss, tf.reduce_mean(correct(logits, labels)),
+                loss_gradients, outputs)
 
     def training_loss(self, model: tf.keras.Model, inputs, labels: tf.Tensor) -> tf.Tensor:
         """The mean cross-entropy a step trains on, for any examples: the logits as the
@@ -240,6 +289,12 @@ class Methods:
         for method in self.methods:
             batches = method.batches(run, step, batches)
         return batches
+
+    def evaluated_model(self, run, step: int, model: tf.keras.Model) -> tf.keras.Model:
+        """The network the evaluation at `step` reads: the model, or the one method's own."""
+        for method in self.evaluating:
+            return method.evaluated_model(run, step) or model
+        return model
 
     def summary(self, task_names) -> dict:
         return {key: value for m in self.methods for key, value in m.summary(task_names).items()}

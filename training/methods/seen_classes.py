@@ -8,7 +8,7 @@ from __future__ import annotations
 from errors import UserError
 from lazy import LazyModule
 from tasks.registry import TASKS
-from training.methods.base import Method
+from training.methods.base import TASK_BOUNDARIES, Method
 from training.settings import setting
 
 tf = LazyModule("tensorflow")
@@ -25,6 +25,7 @@ class SeenClasses(Method):
         "all: the training loss over every output class; seen: over the classes of the "
         "tasks trained so far, the others' logits left out (class-incremental training, as "
         "Hsu et al. 2018)"))}
+    needs = (TASK_BOUNDARIES,)  # Its classes grow as each period starts.
     order = 40
     example = ("--scenario", "class")
 
